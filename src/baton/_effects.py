@@ -1,0 +1,164 @@
+"""Applying one transition, and what follows from it, inside one store transaction.
+
+Every state change goes through :func:`apply`: it looks the edge up in the one
+transition table, writes the row guarded by the state and token it was read with, and
+appends the event. :func:`settle` then carries the consequences of tasks that reached
+a terminal state (dependents released, failed, skipped, blocked or cancelled; the run
+finished) in the same transaction, iteratively so that long chains cannot overflow.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from typing import Any
+
+from baton.errors import BatonRuntimeError
+from baton.models import FailurePolicy, RunState, Task
+from baton.states import TERMINAL, Action, TaskState, next_state
+from baton.store import Tx
+
+NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_kind": None, "lease_expires_at": None}
+
+
+async def apply(
+    tx: Tx,
+    task: Task,
+    action: Action,
+    *,
+    actor: str,
+    now: float,
+    payload: dict[str, Any] | None = None,
+    **changes: Any,
+) -> Task:
+    """Move ``task`` along ``action``; raises ``InvalidTransition`` and writes nothing if
+    the table has no such edge."""
+    new_state = next_state(task.id, task.state, action)
+    updated = task.model_copy(update={**changes, "state": new_state, "updated_at": now})
+    if not await tx.update_task(updated, expect_state=task.state.value, expect_token=task.token):
+        raise BatonRuntimeError(
+            f"task {task.id!r} changed under a locked transaction; this is a store bug"
+        )
+    body = {"from": task.state.value, "to": new_state.value, "token": updated.token}
+    if payload:
+        body.update(payload)
+    await tx.append_event(task.run_id, task.id, f"task.{action.value}", actor, body, now)
+    return updated
+
+
+async def record(tx: Tx, task: Task, kind: str, *, actor: str, now: float, **changes: Any) -> Task:
+    """Change lease fields without a state change (review leases, renewals), as an event."""
+    updated = task.model_copy(update={**changes, "updated_at": now})
+    if not await tx.update_task(updated, expect_state=task.state.value, expect_token=task.token):
+        raise BatonRuntimeError(f"task {task.id!r} changed under a locked transaction")
+    payload = {"token": updated.token, **{k: v for k, v in changes.items() if k != "feedback"}}
+    await tx.append_event(task.run_id, task.id, kind, actor, payload, now)
+    return updated
+
+
+def retry_delay(task: Task, failures: int, rng: random.Random) -> float:
+    """Exponential backoff with equal jitter, bounded by ``backoff_max_s``."""
+    if task.backoff_base_s <= 0:
+        return 0.0
+    full = min(task.backoff_max_s, task.backoff_base_s * 2 ** max(0, failures - 1))
+    return full / 2 + rng.uniform(0, full / 2)
+
+
+async def settle(tx: Tx, finished: list[Task], *, actor: str, now: float) -> None:
+    """Carry the consequences of tasks that just reached a terminal state."""
+    queue = deque(t for t in finished if t.state in TERMINAL)
+    runs = {t.run_id for t in queue}
+    while queue:
+        task = queue.popleft()
+        for follow in await _consequences(tx, task, actor=actor, now=now):
+            runs.add(follow.run_id)
+            if follow.state in TERMINAL:
+                queue.append(follow)
+    for run_id in sorted(runs):
+        await finish_run_if_done(tx, run_id, actor=actor, now=now)
+
+
+async def _consequences(tx: Tx, task: Task, *, actor: str, now: float) -> list[Task]:
+    if task.state is TaskState.DONE:
+        return await _release(tx, task, actor=actor, now=now)
+    if task.state is TaskState.FAILED:
+        policy = task.on_failure
+        if policy is FailurePolicy.CONTINUE:
+            return await _release(tx, task, actor=actor, now=now, failed_dep=task.id)
+        if policy is FailurePolicy.WAIT:
+            return await _wait(tx, task, actor=actor, now=now)
+        action = Action.DEP_FAILED if policy is FailurePolicy.CASCADE else Action.DEP_SKIPPED
+        return await _propagate(tx, task, action, actor=actor, now=now)
+    if task.state is TaskState.SKIPPED:
+        return await _propagate(tx, task, Action.DEP_SKIPPED, actor=actor, now=now)
+    return await _propagate(tx, task, Action.CANCEL, actor=actor, now=now)
+
+
+def _root_cause(task: Task) -> str:
+    err = task.last_error or {}
+    return str(err.get("root_cause", task.id))
+
+
+async def _release(
+    tx: Tx, task: Task, *, actor: str, now: float, failed_dep: str | None = None
+) -> list[Task]:
+    released = []
+    payload: dict[str, Any] = {"after": task.id}
+    if failed_dep:
+        payload["failed_dependency"] = failed_dep
+    for dependent in await tx.settle_dependency(task.id):
+        released.append(
+            await apply(tx, dependent, Action.DEPS_DONE, actor=actor, now=now, payload=payload)
+        )
+    return released
+
+
+async def _wait(tx: Tx, task: Task, *, actor: str, now: float) -> list[Task]:
+    await tx.settle_dependency(task.id)  # a human's unblock later counts it as settled
+    blocked = []
+    for dependent in await tx.dependents(task.id):
+        if dependent.state is TaskState.PENDING:
+            reason = f"dependency {task.id!r} failed; waiting for a human to unblock or cancel"
+            blocked.append(
+                await apply(
+                    tx,
+                    dependent,
+                    Action.DEP_WAIT,
+                    actor=actor,
+                    now=now,
+                    payload={"dependency": task.id, "reason": reason},
+                    blocked_reason=reason,
+                )
+            )
+    return blocked
+
+
+async def _propagate(tx: Tx, task: Task, action: Action, *, actor: str, now: float) -> list[Task]:
+    """Fail, skip or cancel every dependent that has not started, naming the root cause."""
+    root = _root_cause(task)
+    out = []
+    for dependent in await tx.dependents(task.id):
+        if dependent.state not in (TaskState.PENDING, TaskState.BLOCKED):
+            continue
+        error = {"kind": f"dependency_{task.state.value}", "root_cause": root, "via": task.id}
+        out.append(
+            await apply(
+                tx,
+                dependent,
+                action,
+                actor=actor,
+                now=now,
+                payload={"root_cause": root, "via": task.id},
+                last_error=error,
+                blocked_reason=None,
+            )
+        )
+    return out
+
+
+async def finish_run_if_done(tx: Tx, run_id: str, *, actor: str, now: float) -> None:
+    run = await tx.get_run(run_id)
+    if run is None or run.state is not RunState.ACTIVE or await tx.has_open_tasks(run_id):
+        return
+    await tx.set_run_state(run_id, RunState.FINISHED, now)
+    await tx.append_event(run_id, None, "run.finished", actor, {}, now)

@@ -1,0 +1,140 @@
+"""Baton's exceptions: one root, three families kept apart.
+
+* :class:`UsageError` — the caller asked for something wrong (bad plan, illegal
+  transition, unknown id). Maps to HTTP 4xx and CLI exit code 2. Retrying the same call
+  will fail the same way.
+* :class:`BatonRuntimeError` — something failed while doing a legitimate thing (the
+  database is unreachable, from a newer schema). Maps to HTTP 5xx; may succeed later.
+* :class:`Signal` — control flow that a well-behaved participant expects and handles:
+  :class:`LeaseLost` (stop working, someone else owns the task now) and
+  :class:`ContractViolation` (your output was refused and recorded as a failed attempt).
+
+Callers ``except`` these precisely; messages name the offending ids and say the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class BatonError(Exception):
+    """Root of every error Baton raises on purpose."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or type(self).__name__).strip())
+
+
+# --- misuse by the caller -------------------------------------------------------------
+
+
+class UsageError(BatonError):
+    """The request is invalid; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """One thing wrong with a plan, and the ids it concerns."""
+
+    code: str
+    message: str
+    ids: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+class InvalidPlan(UsageError):
+    """The plan was refused whole; nothing was written."""
+
+    def __init__(self, problems: Sequence[PlanProblem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid plan ({len(self.problems)} problem(s)):\n{lines}")
+
+    @property
+    def offending_ids(self) -> list[str]:
+        return sorted({i for p in self.problems for i in p.ids})
+
+
+class InvalidTransition(UsageError):
+    """The task's state does not allow that action; nothing was changed."""
+
+    def __init__(self, task_id: str, state: str, action: str, hint: str = "") -> None:
+        self.task_id, self.state, self.action = task_id, state, action
+        msg = f"task {task_id!r} is {state}; cannot {action}"
+        super().__init__(f"{msg} ({hint})" if hint else msg)
+
+
+class NotFound(UsageError):
+    """No such object in this store."""
+
+    def __init__(self, kind: str, ident: str) -> None:
+        self.kind, self.ident = kind, ident
+        super().__init__(f"no {kind} with id {ident!r}")
+
+
+class IdempotencyConflict(UsageError):
+    """An idempotency key was reused for a different operation."""
+
+    def __init__(self, key: str, first_op: str, op: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was first used for {first_op!r}, not {op!r}; "
+            "use a fresh key per distinct call"
+        )
+
+
+class InvalidMessage(UsageError):
+    """A message does not fit the schema of its kind; nothing was posted."""
+
+
+class InvalidArgument(UsageError):
+    """An argument is out of its allowed range; nothing was changed."""
+
+
+# --- failures at run time ----------------------------------------------------------
+
+
+class BatonRuntimeError(BatonError):
+    """Baton could not complete a legitimate request; it may succeed later."""
+
+
+class SchemaTooNew(BatonRuntimeError):
+    """The database was written by a newer Baton; upgrade Baton to open it."""
+
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        super().__init__(
+            f"database {path} has schema version {found}, but this Baton supports up to "
+            f"{supported}; upgrade Baton (pip install -U baton) to open it"
+        )
+
+
+class StoreUnavailable(BatonRuntimeError):
+    """The store cannot be opened or reached."""
+
+
+# --- control-flow signals ------------------------------------------------------------
+
+
+class Signal(BatonError):
+    """Expected control flow, not a bug: handle it and carry on."""
+
+
+class LeaseLost(Signal):
+    """Your lease on the task is gone (expired and reclaimed, or fenced); drop the work."""
+
+    def __init__(self, task_id: str, token: int, reason: str) -> None:
+        self.task_id, self.token, self.reason = task_id, token, reason
+        super().__init__(f"lease on task {task_id!r} with token {token} is lost: {reason}")
+
+
+class ContractViolation(Signal):
+    """The output broke the task's contract; it was recorded as a failed attempt."""
+
+    def __init__(self, task_id: str, errors: Sequence[str], state: str) -> None:
+        self.task_id, self.errors, self.state = task_id, list(errors), state
+        joined = "; ".join(self.errors)
+        super().__init__(
+            f"output for task {task_id!r} breaks its contract ({joined}); "
+            f"recorded as a failed attempt, task is now {state}"
+        )

@@ -1,0 +1,106 @@
+"""The task life cycle: ONE transition table, used by every write.
+
+::
+
+    pending ──deps done──▶ ready ──claim──▶ running ──submit──▶ in_review ──approve──▶ done
+       │                    ▲  ▲               │  │                 │
+       │                    │  └─retry/lease───┘  │                 └──reject──▶ ready
+       │                    └──────approve────── awaiting_approval ◀─(gate)─┘
+       └──dep failed (policy)──▶ skipped | failed | blocked
+                                              running ──fail(final)──▶ failed
+       any non-terminal ──cancel──▶ cancelled  running ──block──▶ blocked ──unblock──▶ ready
+
+A review lease (a reviewer claiming an ``in_review`` task) does not change the state,
+so it is not in this table; it is guarded by the fencing token like any lease.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from baton.errors import InvalidTransition
+
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    RUNNING = "running"
+    IN_REVIEW = "in_review"
+    AWAITING_APPROVAL = "awaiting_approval"
+    BLOCKED = "blocked"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class Action(StrEnum):
+    DEPS_DONE = "deps_done"
+    DEP_FAILED = "dep_failed"  # cascade: the dependency failed, so does this task
+    DEP_SKIPPED = "dep_skipped"
+    DEP_WAIT = "dep_wait"  # a dependency failed; wait for a human
+    CLAIM = "claim"
+    COMPLETE = "complete"  # submit with no review and no gate
+    SUBMIT_FOR_REVIEW = "submit_for_review"
+    SUBMIT_FOR_APPROVAL = "submit_for_approval"
+    RETRY = "retry"  # failed attempt with attempts left (error, contract, lease expiry)
+    RELEASE = "release"  # give the claim back without counting an attempt
+    FAIL = "fail"  # final failure
+    BLOCK = "block"
+    UNBLOCK = "unblock"  # back to ready: all dependencies are settled
+    UNBLOCK_TO_PENDING = "unblock_to_pending"  # back to waiting on dependencies
+    APPROVE = "approve"
+    APPROVE_TO_GATE = "approve_to_gate"  # review passed, a human approval is still due
+    REJECT = "reject"
+    REJECT_FINAL = "reject_final"  # rejected with no review rounds left
+    CANCEL = "cancel"
+
+
+S, A = TaskState, Action
+
+TERMINAL: frozenset[TaskState] = frozenset({S.DONE, S.FAILED, S.SKIPPED, S.CANCELLED})
+
+TRANSITIONS: dict[tuple[TaskState, Action], TaskState] = {
+    (S.PENDING, A.DEPS_DONE): S.READY,
+    (S.PENDING, A.DEP_FAILED): S.FAILED,
+    (S.PENDING, A.DEP_SKIPPED): S.SKIPPED,
+    (S.PENDING, A.DEP_WAIT): S.BLOCKED,
+    (S.BLOCKED, A.DEP_FAILED): S.FAILED,
+    (S.BLOCKED, A.DEP_SKIPPED): S.SKIPPED,
+    (S.READY, A.CLAIM): S.RUNNING,
+    (S.RUNNING, A.COMPLETE): S.DONE,
+    (S.RUNNING, A.SUBMIT_FOR_REVIEW): S.IN_REVIEW,
+    (S.RUNNING, A.SUBMIT_FOR_APPROVAL): S.AWAITING_APPROVAL,
+    (S.RUNNING, A.RETRY): S.READY,
+    (S.RUNNING, A.RELEASE): S.READY,
+    (S.RUNNING, A.FAIL): S.FAILED,
+    (S.RUNNING, A.BLOCK): S.BLOCKED,
+    (S.BLOCKED, A.UNBLOCK): S.READY,
+    (S.BLOCKED, A.UNBLOCK_TO_PENDING): S.PENDING,
+    (S.IN_REVIEW, A.APPROVE): S.DONE,
+    (S.IN_REVIEW, A.APPROVE_TO_GATE): S.AWAITING_APPROVAL,
+    (S.IN_REVIEW, A.REJECT): S.READY,
+    (S.IN_REVIEW, A.REJECT_FINAL): S.FAILED,
+    (S.AWAITING_APPROVAL, A.APPROVE): S.DONE,
+    (S.AWAITING_APPROVAL, A.REJECT): S.READY,
+    (S.AWAITING_APPROVAL, A.REJECT_FINAL): S.FAILED,
+    **{(s, A.CANCEL): S.CANCELLED for s in S if s not in TERMINAL},
+}
+
+
+def next_state(task_id: str, state: TaskState, action: Action) -> TaskState:
+    """The state ``action`` leads to from ``state``.
+
+    Raises:
+        InvalidTransition: the table has no such edge; the caller must change nothing.
+    """
+    try:
+        return TRANSITIONS[(state, action)]
+    except KeyError:
+        allowed = sorted(a.value for (s, a) in TRANSITIONS if s == state)
+        hint = f"allowed from {state.value}: {', '.join(allowed)}" if allowed else "terminal"
+        raise InvalidTransition(task_id, state.value, action.value, hint) from None
+
+
+def is_terminal(state: TaskState) -> bool:
+    return state in TERMINAL

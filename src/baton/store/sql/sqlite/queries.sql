@@ -1,0 +1,98 @@
+-- Named queries for SqliteStore, loaded by name ("-- name: x" starts a block).
+
+-- name: insert_run
+INSERT INTO runs (id, goal, state, roles, labels, created_at, finished_at)
+VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: get_run
+SELECT id, goal, state, roles, labels, created_at, finished_at FROM runs WHERE id = ?;
+
+-- name: list_runs
+SELECT id, goal, state, roles, labels, created_at, finished_at FROM runs ORDER BY created_at;
+
+-- name: set_run_state
+UPDATE runs SET state = ?, finished_at = ? WHERE id = ?;
+
+-- name: next_created_seq
+SELECT COALESCE(MAX(created_seq), 0) + 1 FROM tasks;
+
+-- name: insert_task
+INSERT INTO tasks (id, run_id, key, spec, role, priority, created_seq, state, queue_role,
+                   token, attempts, failures, review_rounds, lease_owner, lease_kind,
+                   lease_expires_at, not_before, pending_deps, output, last_error, feedback,
+                   blocked_reason, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_dep
+INSERT INTO deps (task_id, dep_id) VALUES (?, ?);
+
+-- name: task_columns
+t.id, t.run_id, t.key, t.spec, t.role, t.priority, t.created_seq, t.state, t.token,
+t.attempts, t.failures, t.review_rounds, t.lease_owner, t.lease_kind, t.lease_expires_at,
+t.not_before, t.pending_deps, t.output, t.last_error, t.feedback, t.blocked_reason,
+t.updated_at,
+(SELECT json_group_array(d.dep_id) FROM deps d WHERE d.task_id = t.id)
+
+-- name: get_task
+SELECT {task_columns} FROM tasks t WHERE t.id = ?;
+
+-- name: list_tasks
+SELECT {task_columns} FROM tasks t WHERE t.run_id = ? ORDER BY t.created_seq;
+
+-- name: find_claimable
+SELECT {task_columns} FROM tasks t
+WHERE t.queue_role = ? AND t.not_before <= ?
+ORDER BY t.priority DESC, t.created_seq LIMIT 1;
+
+-- name: find_claimable_in_run
+SELECT {task_columns} FROM tasks t
+WHERE t.run_id = ? AND t.queue_role = ? AND t.not_before <= ?
+ORDER BY t.priority DESC, t.created_seq LIMIT 1;
+
+-- name: update_task
+UPDATE tasks SET state = ?, queue_role = ?, token = ?, attempts = ?, failures = ?,
+    review_rounds = ?, lease_owner = ?, lease_kind = ?, lease_expires_at = ?, not_before = ?,
+    output = ?, last_error = ?, feedback = ?, blocked_reason = ?, updated_at = ?
+WHERE id = ? AND state = ? AND token = ?;
+
+-- name: dependents
+SELECT {task_columns} FROM tasks t JOIN deps x ON x.task_id = t.id
+WHERE x.dep_id = ? ORDER BY t.created_seq;
+
+-- name: settle_dependency
+UPDATE tasks SET pending_deps = pending_deps - 1
+WHERE id IN (SELECT task_id FROM deps WHERE dep_id = ?)
+RETURNING id, pending_deps, state;
+
+-- name: expired_leases
+SELECT {task_columns} FROM tasks t
+WHERE t.lease_expires_at IS NOT NULL AND t.lease_expires_at < ?
+ORDER BY t.lease_expires_at LIMIT ?;
+
+-- name: has_open_tasks
+SELECT 1 FROM tasks WHERE run_id = ?
+AND state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
+LIMIT 1;
+
+-- name: count_by_state
+SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state;
+
+-- name: append_event
+INSERT INTO events (run_id, task_id, kind, actor, payload, at) VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: read_events
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE seq > ? ORDER BY seq LIMIT ?;
+
+-- name: read_run_events
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?;
+
+-- name: last_seq
+SELECT COALESCE(MAX(seq), 0) FROM events;
+
+-- name: get_idempotent
+SELECT op, result FROM idempotency WHERE key = ?;
+
+-- name: put_idempotent
+INSERT INTO idempotency (key, op, result) VALUES (?, ?, ?);

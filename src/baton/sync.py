@@ -1,0 +1,94 @@
+"""A blocking facade over :class:`~baton.board.Board`, for scripts, notebooks and the CLI.
+
+Each call runs the async method to completion on a private event loop
+(:class:`asyncio.Runner`), so there is one implementation of every rule. Use one
+``SyncBoard`` per thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from baton.board import Board
+from baton.models import Event
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _blocking(
+    method: Callable[Concatenate[Board, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[SyncBoard, P], T]:
+    def call(self: SyncBoard, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._runner.run(method(self.board, *args, **kwargs))
+
+    call.__name__ = method.__name__
+    call.__doc__ = method.__doc__
+    return call
+
+
+class SyncBoard:
+    """Blocking twin of :class:`Board`: same methods, same arguments, same errors."""
+
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self._runner = asyncio.Runner()
+
+    @classmethod
+    def open(cls, url: str | Path, **kwargs: Any) -> SyncBoard:
+        return cls(Board.open(url, **kwargs))
+
+    def close(self) -> None:
+        try:
+            self._runner.run(self.board.close())
+        finally:
+            self._runner.close()
+
+    def __enter__(self) -> SyncBoard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    create_run = _blocking(Board.create_run)
+    cancel_run = _blocking(Board.cancel_run)
+    claim = _blocking(Board.claim)
+    heartbeat = _blocking(Board.heartbeat)
+    submit = _blocking(Board.submit)
+    fail = _blocking(Board.fail)
+    block = _blocking(Board.block)
+    release = _blocking(Board.release)
+    unblock = _blocking(Board.unblock)
+    approve = _blocking(Board.approve)
+    reject = _blocking(Board.reject)
+    cancel_task = _blocking(Board.cancel_task)
+    reap_expired = _blocking(Board.reap_expired)
+    post_message = _blocking(Board.post_message)
+    get_run = _blocking(Board.get_run)
+    list_runs = _blocking(Board.list_runs)
+    get_task = _blocking(Board.get_task)
+    tasks = _blocking(Board.tasks)
+    events = _blocking(Board.events)
+    wait_finished = _blocking(Board.wait_finished)
+
+    def subscribe(
+        self,
+        *,
+        since: int = 0,
+        run_id: str | None = None,
+        kinds: Sequence[str] = (),
+        idle_timeout: float | None = None,
+    ) -> Iterator[Event]:
+        """Blocking :meth:`Board.subscribe`."""
+        stream = self.board.subscribe(since=since, run_id=run_id, kinds=kinds, idle_timeout=idle_timeout)
+        try:
+            while True:
+                try:
+                    yield self._runner.run(stream.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._runner.run(stream.aclose())
