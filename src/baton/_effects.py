@@ -61,7 +61,7 @@ def retry_delay(task: Task, failures: int, rng: random.Random) -> float:
     if task.backoff_base_s <= 0:
         return 0.0
     full = min(task.backoff_max_s, task.backoff_base_s * 2 ** max(0, failures - 1))
-    return full / 2 + rng.uniform(0, full / 2)
+    return float(full / 2 + rng.uniform(0, full / 2))
 
 
 async def settle(tx: Tx, finished: list[Task], *, actor: str, now: float) -> None:

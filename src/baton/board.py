@@ -17,7 +17,7 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -180,11 +180,23 @@ class Board:
             ]
             await tx.insert_tasks(tasks)
             await tx.append_event(
-                rid, None, "run.created", actor, {"goal": run.goal, "roles": run.roles, "tasks": len(tasks)}, now
+                rid,
+                None,
+                "run.created",
+                actor,
+                {"goal": run.goal, "roles": run.roles, "tasks": len(tasks)},
+                now,
             )
             await tx.append_events(
                 [
-                    (rid, t.id, "task.created", actor, {"to": t.state.value, "spec": s.model_dump(mode="json")}, now)
+                    (
+                        rid,
+                        t.id,
+                        "task.created",
+                        actor,
+                        {"to": t.state.value, "spec": s.model_dump(mode="json")},
+                        now,
+                    )
                     for t, s in zip(tasks, valid.tasks, strict=True)
                 ]
             )
@@ -193,7 +205,12 @@ class Board:
         return await self._write("create_run", "create_run", idempotency_key, body)
 
     async def cancel_run(
-        self, run_id: str, *, actor: str = "api", reason: str = "", idempotency_key: str | None = None
+        self,
+        run_id: str,
+        *,
+        actor: str = "api",
+        reason: str = "",
+        idempotency_key: str | None = None,
     ) -> Run:
         """Cancel every task of the run that is not finished, and the run itself."""
 
@@ -206,7 +223,13 @@ class Board:
             for task in await tx.run_tasks(run_id):
                 if task.state not in TERMINAL:
                     await apply(
-                        tx, task, Action.CANCEL, actor=actor, now=now, payload={"reason": reason}, **NO_LEASE
+                        tx,
+                        task,
+                        Action.CANCEL,
+                        actor=actor,
+                        now=now,
+                        payload={"reason": reason},
+                        **NO_LEASE,
                     )
             await tx.set_run_state(run_id, RunState.CANCELLED, now)
             await tx.append_event(run_id, None, "run.cancelled", actor, {"reason": reason}, now)
@@ -241,27 +264,45 @@ class Board:
             for role in dict.fromkeys(roles):
                 found = await tx.find_claimable(role, run_id, now)
                 if found is not None and (
-                    best is None or (-found.priority, found.created_seq) < (-best.priority, best.created_seq)
+                    best is None
+                    or (-found.priority, found.created_seq) < (-best.priority, best.created_seq)
                 ):
                     best = found
             if best is None:
                 return None
             expires = now + (lease_s or best.lease_s)
-            lease_fields = {"lease_owner": participant, "lease_expires_at": expires, "token": best.token + 1}
+            lease_fields = {
+                "lease_owner": participant,
+                "lease_expires_at": expires,
+                "token": best.token + 1,
+            }
             if best.state is TaskState.READY:
                 kind = LeaseKind.WORK
                 task = await apply(
-                    tx, best, Action.CLAIM, actor=participant, now=now,
+                    tx,
+                    best,
+                    Action.CLAIM,
+                    actor=participant,
+                    now=now,
                     payload={"owner": participant, "expires_at": expires},
-                    lease_kind=kind.value, attempts=best.attempts + 1, **lease_fields,
+                    lease_kind=kind.value,
+                    attempts=best.attempts + 1,
+                    **lease_fields,
                 )
             else:
                 kind = LeaseKind.REVIEW
                 task = await record(
-                    tx, best, "task.review_claimed", actor=participant, now=now,
-                    lease_kind=kind.value, **lease_fields,
+                    tx,
+                    best,
+                    "task.review_claimed",
+                    actor=participant,
+                    now=now,
+                    lease_kind=kind.value,
+                    **lease_fields,
                 )
-            return Lease(task=task, owner=participant, token=task.token, kind=kind, expires_at=expires)
+            return Lease(
+                task=task, owner=participant, token=task.token, kind=kind, expires_at=expires
+            )
 
         return await self._write("claim", "claim", idempotency_key, body)
 
@@ -275,7 +316,9 @@ class Board:
             kind = LeaseKind(task.lease_kind) if task.lease_kind else LeaseKind.WORK
             self._check_lease(task, token, participant, kind)
             expires = now + (lease_s or task.lease_s)
-            task = await record(tx, task, "task.lease_renewed", actor=participant, now=now, lease_expires_at=expires)
+            task = await record(
+                tx, task, "task.lease_renewed", actor=participant, now=now, lease_expires_at=expires
+            )
             return Lease(task=task, owner=participant, token=token, kind=kind, expires_at=expires)
 
         return await self._write("heartbeat", "heartbeat", None, body)
@@ -303,7 +346,9 @@ class Board:
             errors = violations(output, task.output_contract)
             if errors:
                 error = {"kind": "contract_violation", "errors": errors}
-                task = await self._failed_attempt(tx, task, error, final=False, actor=participant, now=now)
+                task = await self._failed_attempt(
+                    tx, task, error, final=False, actor=participant, now=now
+                )
                 return SubmitResult(task=task, violations=errors)
             if task.reviewer_role:
                 action = Action.SUBMIT_FOR_REVIEW
@@ -312,8 +357,15 @@ class Board:
             else:
                 action = Action.COMPLETE
             task = await apply(
-                tx, task, action, actor=participant, now=now, payload={"output": output},
-                output=output, last_error=None, **NO_LEASE,
+                tx,
+                task,
+                action,
+                actor=participant,
+                now=now,
+                payload={"output": output},
+                output=output,
+                last_error=None,
+                **NO_LEASE,
             )
             await settle(tx, [task], actor=participant, now=now)
             return SubmitResult(task=task)
@@ -340,7 +392,9 @@ class Board:
         async def body(tx: Tx, now: float) -> Task:
             task = await self._task(tx, task_id)
             self._check_lease(task, token, participant, LeaseKind.WORK)
-            return await self._failed_attempt(tx, task, err, final=not retryable, actor=participant, now=now)
+            return await self._failed_attempt(
+                tx, task, err, final=not retryable, actor=participant, now=now
+            )
 
         return await self._write("fail", "task", idempotency_key, body)
 
@@ -351,19 +405,40 @@ class Board:
         if final or failures >= task.max_attempts:
             reason = "final" if final else f"{failures} of {task.max_attempts} attempts failed"
             task = await apply(
-                tx, task, Action.FAIL, actor=actor, now=now, payload={"error": error, "reason": reason},
-                failures=failures, last_error=error, **NO_LEASE,
+                tx,
+                task,
+                Action.FAIL,
+                actor=actor,
+                now=now,
+                payload={"error": error, "reason": reason},
+                failures=failures,
+                last_error=error,
+                **NO_LEASE,
             )
             await settle(tx, [task], actor=actor, now=now)
             return task
         delay = retry_delay(task, failures, self.rng)
         return await apply(
-            tx, task, Action.RETRY, actor=actor, now=now, payload={"error": error, "retry_in_s": delay},
-            failures=failures, last_error=error, not_before=now + delay, **NO_LEASE,
+            tx,
+            task,
+            Action.RETRY,
+            actor=actor,
+            now=now,
+            payload={"error": error, "retry_in_s": delay},
+            failures=failures,
+            last_error=error,
+            not_before=now + delay,
+            **NO_LEASE,
         )
 
     async def block(
-        self, task_id: str, token: int, reason: str, *, participant: str, idempotency_key: str | None = None
+        self,
+        task_id: str,
+        token: int,
+        reason: str,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
     ) -> Task:
         """Stop work on the task until someone unblocks it; the lease is given up."""
         if not reason.strip():
@@ -373,8 +448,14 @@ class Board:
             task = await self._task(tx, task_id)
             self._check_lease(task, token, participant, LeaseKind.WORK)
             return await apply(
-                tx, task, Action.BLOCK, actor=participant, now=now, payload={"reason": reason},
-                blocked_reason=reason, **NO_LEASE,
+                tx,
+                task,
+                Action.BLOCK,
+                actor=participant,
+                now=now,
+                payload={"reason": reason},
+                blocked_reason=reason,
+                **NO_LEASE,
             )
 
         return await self._write("block", "task", idempotency_key, body)
@@ -388,15 +469,25 @@ class Board:
             task = await self._task(tx, task_id)
             if task.lease_kind == LeaseKind.REVIEW.value:
                 self._check_lease(task, token, participant, LeaseKind.REVIEW)
-                return await record(tx, task, "task.review_released", actor=participant, now=now, **NO_LEASE)
+                return await record(
+                    tx, task, "task.review_released", actor=participant, now=now, **NO_LEASE
+                )
             self._check_lease(task, token, participant, LeaseKind.WORK)
             return await apply(
-                tx, task, Action.RELEASE, actor=participant, now=now, attempts=task.attempts - 1, **NO_LEASE
+                tx,
+                task,
+                Action.RELEASE,
+                actor=participant,
+                now=now,
+                attempts=task.attempts - 1,
+                **NO_LEASE,
             )
 
         return await self._write("release", "task", idempotency_key, body)
 
-    async def unblock(self, task_id: str, *, actor: str, idempotency_key: str | None = None) -> Task:
+    async def unblock(
+        self, task_id: str, *, actor: str, idempotency_key: str | None = None
+    ) -> Task:
         """Let a blocked task go on: ready if its dependencies are settled, else pending."""
 
         async def body(tx: Tx, now: float) -> Task:
@@ -436,7 +527,9 @@ class Board:
             self._check_reviewer(task, actor, token, now)
             gate = task.state is TaskState.IN_REVIEW and task.requires_approval
             action = Action.APPROVE_TO_GATE if gate else Action.APPROVE
-            task = await apply(tx, task, action, actor=actor, now=now, payload={"comment": comment}, **NO_LEASE)
+            task = await apply(
+                tx, task, action, actor=actor, now=now, payload={"comment": comment}, **NO_LEASE
+            )
             await settle(tx, [task], actor=actor, now=now)
             return task
 
@@ -461,19 +554,41 @@ class Board:
             task = await self._task(tx, task_id)
             self._check_reviewer(task, actor, token, now)
             rounds = task.review_rounds + 1
-            note = {"round": rounds, "by": actor, "stage": task.state.value, "items": items, "at": now}
+            note = {
+                "round": rounds,
+                "by": actor,
+                "stage": task.state.value,
+                "items": items,
+                "at": now,
+            }
             changes: dict[str, Any] = {
-                "review_rounds": rounds, "feedback": [*task.feedback, note], **NO_LEASE,
+                "review_rounds": rounds,
+                "feedback": [*task.feedback, note],
+                **NO_LEASE,
             }
             if rounds >= task.max_review_rounds:
                 error = {"kind": "review_rounds_exhausted", "rounds": rounds, "feedback": items}
                 task = await apply(
-                    tx, task, Action.REJECT_FINAL, actor=actor, now=now, payload={"feedback": items},
-                    last_error=error, **changes,
+                    tx,
+                    task,
+                    Action.REJECT_FINAL,
+                    actor=actor,
+                    now=now,
+                    payload={"feedback": items},
+                    last_error=error,
+                    **changes,
                 )
                 await settle(tx, [task], actor=actor, now=now)
                 return task
-            return await apply(tx, task, Action.REJECT, actor=actor, now=now, payload={"feedback": items}, **changes)
+            return await apply(
+                tx,
+                task,
+                Action.REJECT,
+                actor=actor,
+                now=now,
+                payload={"feedback": items},
+                **changes,
+            )
 
         return await self._write("reject", "task", idempotency_key, body)
 
@@ -485,7 +600,15 @@ class Board:
 
         async def body(tx: Tx, now: float) -> Task:
             task = await self._task(tx, task_id)
-            task = await apply(tx, task, Action.CANCEL, actor=actor, now=now, payload={"reason": reason}, **NO_LEASE)
+            task = await apply(
+                tx,
+                task,
+                Action.CANCEL,
+                actor=actor,
+                now=now,
+                payload={"reason": reason},
+                **NO_LEASE,
+            )
             await settle(tx, [task], actor=actor, now=now)
             return task
 
@@ -500,10 +623,16 @@ class Board:
             out = []
             for task in await tx.expired_leases(now, limit):
                 if task.lease_kind == LeaseKind.REVIEW.value:
-                    out.append(await record(tx, task, "task.review_lease_expired", actor=actor, now=now, **NO_LEASE))
+                    out.append(
+                        await record(
+                            tx, task, "task.review_lease_expired", actor=actor, now=now, **NO_LEASE
+                        )
+                    )
                     continue
                 error = {"kind": "lease_expired", "owner": task.lease_owner, "token": task.token}
-                out.append(await self._failed_attempt(tx, task, error, final=False, actor=actor, now=now))
+                out.append(
+                    await self._failed_attempt(tx, task, error, final=False, actor=actor, now=now)
+                )
             return out
 
         return await self._write("reap", "tasks", None, body)
@@ -535,7 +664,15 @@ class Board:
                 raise NotFound("task", task_id)
             payload = {"to": to, "body": content}
             seq = await tx.append_event(run_id, task_id, f"message.{kind}", sender, payload, now)
-            return Event(seq=seq, run_id=run_id, task_id=task_id, kind=f"message.{kind}", actor=sender, payload=payload, at=now)
+            return Event(
+                seq=seq,
+                run_id=run_id,
+                task_id=task_id,
+                kind=f"message.{kind}",
+                actor=sender,
+                payload=payload,
+                at=now,
+            )
 
         return await self._write("post_message", "event", idempotency_key, write)
 
@@ -560,7 +697,9 @@ class Board:
         await self.get_run(run_id)
         return await self.store.list_tasks(run_id)
 
-    async def events(self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000) -> list[Event]:
+    async def events(
+        self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000
+    ) -> list[Event]:
         return await self.store.read_events(since=since, run_id=run_id, limit=limit)
 
     async def subscribe(
@@ -570,7 +709,7 @@ class Board:
         run_id: str | None = None,
         kinds: Sequence[str] = (),
         idle_timeout: float | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Every committed event after ``since``, in order, then each new one as it commits.
 
         Resuming with ``since`` set to the last ``seq`` seen delivers every later event

@@ -93,7 +93,9 @@ def check_plan(plan: Plan) -> list[PlanProblem]:
     parents = {t.id: [t.parent] for t in plan.tasks if t.parent in known and t.parent != t.id}
     for t in plan.tasks:
         if t.parent == t.id:
-            problems.append(PlanProblem("parent_cycle", f"task {t.id!r} is its own parent", (t.id,)))
+            problems.append(
+                PlanProblem("parent_cycle", f"task {t.id!r} is its own parent", (t.id,))
+            )
     for cycle in find_cycles({k: [p for p in v if p] for k, v in parents.items()}):
         path = " -> ".join([*cycle, cycle[0]])
         problems.append(PlanProblem("parent_cycle", f"parent cycle: {path}", tuple(cycle)))

@@ -8,7 +8,7 @@ Each call runs the async method to completion on a private event loop
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -22,12 +22,16 @@ T = TypeVar("T")
 def _blocking(
     method: Callable[Concatenate[Board, P], Coroutine[Any, Any, T]],
 ) -> Callable[Concatenate[SyncBoard, P], T]:
-    def call(self: SyncBoard, *args: P.args, **kwargs: P.kwargs) -> T:
+    def call(self: SyncBoard, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self._runner.run(method(self.board, *args, **kwargs))
 
     call.__name__ = method.__name__
     call.__doc__ = method.__doc__
     return call
+
+
+async def _next(stream: AsyncGenerator[Event, None]) -> Event:
+    return await anext(stream)
 
 
 class SyncBoard:
@@ -83,11 +87,13 @@ class SyncBoard:
         idle_timeout: float | None = None,
     ) -> Iterator[Event]:
         """Blocking :meth:`Board.subscribe`."""
-        stream = self.board.subscribe(since=since, run_id=run_id, kinds=kinds, idle_timeout=idle_timeout)
+        stream: AsyncGenerator[Event, None] = self.board.subscribe(
+            since=since, run_id=run_id, kinds=kinds, idle_timeout=idle_timeout
+        )
         try:
             while True:
                 try:
-                    yield self._runner.run(stream.__anext__())
+                    yield self._runner.run(_next(stream))
                 except StopAsyncIteration:
                     return
         finally:

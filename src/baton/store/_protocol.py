@@ -24,7 +24,9 @@ class Tx(Protocol):
 
     async def get_run(self, run_id: str) -> Run | None: ...
 
-    async def set_run_state(self, run_id: str, state: RunState, finished_at: float | None) -> None: ...
+    async def set_run_state(
+        self, run_id: str, state: RunState, finished_at: float | None
+    ) -> None: ...
 
     async def next_created_seq(self) -> int:
         """A number larger than every task's ``created_seq`` so far."""
@@ -79,7 +81,9 @@ class Tx(Protocol):
         """Append an event; returns its ``seq``."""
         ...
 
-    async def append_events(self, rows: Sequence[tuple[str, str | None, str, str, dict[str, Any], float]]) -> None:
+    async def append_events(
+        self, rows: Sequence[tuple[str, str | None, str, str, dict[str, Any], float]]
+    ) -> None:
         """Append many events at once, in order."""
         ...
 

@@ -12,7 +12,9 @@ def load_queries(dialect: str) -> dict[str, str]:
     """Every named query of ``dialect``; ``{other}`` inside a query is expanded by name."""
     text = files("baton.store").joinpath("sql", dialect, "queries.sql").read_text()
     parts = _NAME.split(text)
-    raw = {name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    raw = {
+        name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
     return {name: body.format(**raw) for name, body in raw.items()}
 
 

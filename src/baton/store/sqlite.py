@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,9 +70,7 @@ class SqliteTx:
 
     async def insert_tasks(self, tasks: Sequence[Task]) -> None:
         self._c.executemany(_Q["insert_task"], [_rows.insert_row(t) for t in tasks])
-        self._c.executemany(
-            _Q["insert_dep"], [(t.id, d) for t in tasks for d in t.depends_on]
-        )
+        self._c.executemany(_Q["insert_dep"], [(t.id, d) for t in tasks for d in t.depends_on])
 
     async def get_task(self, task_id: str) -> Task | None:
         row = self._c.execute(_Q["get_task"], (task_id,)).fetchone()
@@ -237,10 +235,8 @@ class SqliteStore:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
-            except TimeoutError:
-                pass
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         tables = ("runs", "tasks", "deps", "events", "idempotency")
