@@ -78,6 +78,10 @@ class SyncBoard:
     events = _blocking(Board.events)
     wait_finished = _blocking(Board.wait_finished)
 
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of the store, sorted: compare two to prove nothing changed."""
+        return self._runner.run(self.board.store.snapshot())
+
     def subscribe(
         self,
         *,
