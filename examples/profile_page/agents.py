@@ -1,0 +1,63 @@
+"""Deterministic function agents for the profile-page plan (no model is called).
+
+Each agent sleeps a moment to stand for real work, so the board visibly moves. The
+reviewer returns the first draft of the docs with two issues and approves the rework.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from baton import Task
+from baton.worker import Verdict
+
+WORK_S = 0.8
+
+
+def backend(task: Task) -> dict[str, Any]:
+    time.sleep(WORK_S)
+    if task.key == "schema":
+        return {"migration": "0007_profiles.sql", "columns": ["display_name", "avatar_url"]}
+    if task.key == "api":
+        return {"endpoint": "/users/{id}/profile", "methods": ["GET", "PATCH"]}
+    return {"passed": 14, "failed": 0}
+
+
+def frontend(task: Task) -> dict[str, Any]:
+    time.sleep(WORK_S)
+    return {"component": "ProfileCard.tsx", "props": ["displayName", "avatarUrl"]}
+
+
+def docs(task: Task) -> dict[str, Any]:
+    time.sleep(WORK_S)
+    fixed = [item for round_ in task.feedback for item in round_["items"]]
+    return {
+        "page": "docs/api/profile.md",
+        "sections": ["GET", "PATCH", *fixed],
+        "draft": 1 + len(task.feedback),
+    }
+
+
+def reviewer(task: Task) -> Verdict:
+    time.sleep(WORK_S / 2)
+    if task.key == "docs" and not task.feedback:
+        return Verdict(
+            approve=False,
+            feedback=["add an example PATCH request body", "document the 404 for unknown users"],
+        )
+    return Verdict(approve=True, comment="looks good")
+
+
+def ops(task: Task) -> dict[str, Any]:
+    time.sleep(WORK_S)
+    return {"deployed": "profile-page", "version": "1.4.0"}
+
+
+HANDLERS = {
+    "backend": backend,
+    "frontend": frontend,
+    "docs": docs,
+    "reviewer": reviewer,
+    "ops": ops,
+}
