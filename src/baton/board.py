@@ -727,7 +727,9 @@ class Board:
             if batch:
                 continue
             last = max(last, head)  # nothing of ours up to head: seq is in commit order
-            woke = await self.store.wait_for_commit(last, idle_timeout or 3600.0)
+            woke = await self.store.wait_for_commit(
+                last, 3600.0 if idle_timeout is None else idle_timeout
+            )
             if not woke and idle_timeout is not None:
                 return
 
