@@ -1,0 +1,235 @@
+"""Crash: worker processes killed with SIGKILL at random moments during a 500-task run;
+after the run, every task is done exactly once, no output from a killed holder landed
+after its lease was taken over, and the event log replays to the same final state."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import time
+from collections import Counter, defaultdict
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baton import Event, RunState, SyncBoard, TaskState
+from tests.helpers import plan, task
+from tests.procs.crash_worker import read_stats, work
+from tests.procs.logcheck import all_events, assert_gap_free, assert_replay_matches
+
+TASKS = 500
+WORKERS = 6  # worker 0 is never killed and stalls often: the fencing path runs every time
+LEASE_S = 1.0
+STALL_P = 0.04  # for the killable workers
+OVERALL_TIMEOUT_S = 180.0
+
+
+def layered_plan(rng: random.Random) -> dict[str, Any]:
+    """500 tasks; each later one depends on up to three of the forty before it."""
+    specs = []
+    for i in range(TASKS):
+        window = range(max(0, i - 40), i) if i >= 10 else range(0)
+        deps = rng.sample(window, k=min(len(window), rng.randint(0, 3)))
+        specs.append(
+            task(
+                f"t{i:03d}",
+                deps=tuple(f"t{d:03d}" for d in deps),
+                lease_s=LEASE_S,
+                max_attempts=100,
+                backoff_base_s=0.02,
+                backoff_max_s=0.1,
+            )
+        )
+    return plan(*specs)
+
+
+class Crew:
+    """The worker processes: start, SIGKILL and replace them, and clean up."""
+
+    def __init__(self, url: str, run_id: str, stats_dir: Path, rng: random.Random) -> None:
+        self.ctx = multiprocessing.get_context("forkserver")
+        # Replacements fork from a server that has already imported baton: they join
+        # the race in milliseconds instead of a fresh interpreter's 300 ms.
+        self.ctx.set_forkserver_preload(["tests.procs.crash_worker"])
+        self.url, self.run_id, self.stats_dir, self.rng = url, run_id, stats_dir, rng
+        self.live: dict[int, BaseProcess] = {}  # slot -> process
+        self.names: dict[int, str] = {}
+        self.killed: dict[str, int] = {}  # name -> last seq committed before it died
+        self.spawned = 0
+
+    def start(self, slot: int) -> None:
+        name = f"w{slot}.{self.spawned}"
+        self.spawned += 1
+        stall_p = 0.35 if slot == 0 else STALL_P
+        args = (
+            self.url,
+            self.run_id,
+            name,
+            str(self.stats_dir / f"{name}.jsonl"),
+            self.rng.randrange(2**32),
+            stall_p,
+            LEASE_S,
+        )
+        proc = self.ctx.Process(target=work, args=args, name=name, daemon=True)
+        proc.start()
+        self.live[slot], self.names[slot] = proc, name
+
+    def kill_one(self, last_seq: Any) -> None:
+        """SIGKILL a random running worker (not worker 0) and start a replacement.
+
+        A worker stops on its own only when it sees the run finished (exit code 0).
+        """
+        for slot, proc in self.live.items():
+            assert proc.exitcode in (None, 0), f"{self.names[slot]} died ({proc.exitcode})"
+        running = [s for s in range(1, WORKERS) if self.live[s].exitcode is None]
+        if not running:
+            return
+        slot = self.rng.choice(running)
+        proc, name = self.live[slot], self.names[slot]
+        proc.kill()  # SIGKILL
+        proc.join()
+        assert proc.exitcode == -9
+        proc.close()
+        self.killed[name] = last_seq()
+        self.start(slot)
+
+    def finish(self, timeout: float) -> dict[str, int | None]:
+        deadline = time.monotonic() + timeout
+        codes: dict[str, int | None] = {}
+        for slot, proc in self.live.items():
+            proc.join(max(0.0, deadline - time.monotonic()))
+            codes[self.names[slot]] = proc.exitcode
+        return codes
+
+    def kill_all(self) -> None:
+        for proc in self.live.values():
+            if proc.exitcode is None:
+                proc.kill()
+            proc.join()
+            proc.close()
+        self.live.clear()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(OVERALL_TIMEOUT_S + 60)
+def test_sigkilled_workers_lose_nothing_and_land_nothing_stale(tmp_path: Path) -> None:
+    seed = int(os.environ.get("BATON_CRASH_SEED", random.randrange(2**32)))
+    print(f"\ncrash: seed {seed} (rerun with BATON_CRASH_SEED={seed})")
+    rng = random.Random(seed)
+    url = str(tmp_path / "board.db")
+    stats_dir = tmp_path / "stats"
+    stats_dir.mkdir()
+
+    with SyncBoard.open(url) as board:
+        run = board.create_run(layered_plan(rng))
+        seen: list[Event] = []
+
+        def last_seq() -> int:
+            seen.extend(board.events(since=seen[-1].seq if seen else 0, limit=100_000))
+            return seen[-1].seq
+
+        crew = Crew(url, run.id, stats_dir, rng)
+        started = time.monotonic()
+        try:
+            for slot in range(WORKERS):
+                crew.start(slot)
+            while True:
+                try:
+                    board.wait_finished(run.id, timeout=rng.uniform(0.1, 0.3))
+                    break
+                except TimeoutError:
+                    pass
+                if time.monotonic() - started > OVERALL_TIMEOUT_S:
+                    states = Counter(t.state.value for t in board.tasks(run.id))
+                    pytest.fail(f"run not finished after {OVERALL_TIMEOUT_S}s: {states}")
+                crew.kill_one(last_seq)
+            duration = time.monotonic() - started
+            exit_codes = crew.finish(timeout=30)
+        finally:
+            crew.kill_all()
+        assert exit_codes == dict.fromkeys(exit_codes, 0), exit_codes
+
+        tasks = {t.id: t for t in board.tasks(run.id)}
+        events = all_events(board)
+        facts = read_stats(stats_dir)
+        check_the_log(tasks, events, facts)
+
+        # Killed processes wrote nothing after they died (their last commit was visible).
+        for name, seq_at_death in crew.killed.items():
+            late = [e for e in events if e.actor in (name, f"reaper/{name}")]
+            assert all(e.seq <= seq_at_death for e in late), name
+
+        assert_gap_free(events)
+        assert_replay_matches(board, run.id, events)
+        assert board.get_run(run.id).state is RunState.FINISHED
+
+    expired = [e for e in events if _lease_expiry(e)]
+    retries = [e for e in events if e.kind == "task.retry"]
+    lost = [f for f in facts if f["fact"] == "lease_lost"]
+    stalls = [f for f in facts if f["fact"] == "stall"]
+    print(
+        f"crash: {TASKS} tasks, {WORKERS} workers, {crew.spawned} processes started, "
+        f"{len(crew.killed)} SIGKILLed; {len(expired)} lease expiries "
+        f"({sum(e.payload['error']['owner'] in crew.killed for e in expired)} of killed "
+        f"holders), {len(retries)} retries, {len(stalls)} stalls, {len(lost)} LeaseLost "
+        f"refusals; {len(events)} events; finished in {duration:.1f}s"
+    )
+    assert crew.killed, "nobody was killed: the test proved nothing"
+    assert any(e.payload["error"]["owner"] in crew.killed for e in expired), (
+        "no lease of a killed worker expired: the kills never hit a holder"
+    )
+    assert lost, "no stale write was ever refused: the fencing path did not run"
+
+
+def _lease_expiry(e: Event) -> bool:
+    return (
+        e.kind in ("task.retry", "task.fail")
+        and e.payload.get("error", {}).get("kind") == "lease_expired"
+    )
+
+
+def check_the_log(tasks: dict[str, Any], events: list[Event], facts: list[dict[str, Any]]) -> None:
+    assert len(tasks) == TASKS
+    assert Counter(t.state for t in tasks.values()) == {TaskState.DONE: TASKS}
+
+    owner: dict[tuple[str, int], str] = {}  # (task, token) -> who claimed it
+    completes: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        if e.task_id is None or not e.kind.startswith("task."):
+            continue
+        token = e.payload.get("token", 0)
+        key = (e.task_id, token)
+        if e.kind == "task.claim":
+            assert key not in owner, f"token {token} of {e.task_id} was handed out twice"
+            owner[key] = e.actor
+        elif e.kind == "task.complete":
+            completes[e.task_id].append(e)
+        if token == 0:
+            continue
+        # Every write bearing a token comes from the holder of that token, except the
+        # reaper's note that the holder's lease ran out.
+        if _lease_expiry(e):
+            assert e.payload["error"]["owner"] == owner[key], e
+            assert e.actor.startswith("reaper/"), e
+        else:
+            assert e.actor == owner[key], f"{e.actor} wrote {e.kind} with {owner[key]}'s lease"
+
+    # Every task done exactly once, by the holder of its last lease, with that token.
+    assert {tid: len(cs) for tid, cs in completes.items()} == dict.fromkeys(tasks, 1)
+    for tid, t in tasks.items():
+        (done,) = completes[tid]
+        token = done.payload["token"]
+        assert t.token == token, f"{tid}: completed with token {token}, last claim {t.token}"
+        assert done.actor == owner[(tid, token)]
+        assert t.output == {"by": done.actor, "token": token}
+        assert done.payload["output"] == t.output
+        assert t.lease_owner is None
+
+    # A refused (stale) write never landed: the task was completed under another token.
+    for f in facts:
+        if f["fact"] == "lease_lost":
+            assert tasks[f["task"]].token != f["token"], f
+            assert owner[(f["task"], f["token"])] == f["by"], f
