@@ -1,0 +1,98 @@
+"""Structured messages: schema-checked notes between participants, stored as events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from baton import InvalidMessage, NotFound, SyncBoard
+from tests.conformance._util import last_seq, refused, tid
+from tests.helpers import ManualClock, plan, task
+
+VALID: dict[str, dict[str, Any]] = {
+    "blocked_by": {"task": "b", "blocked_by": "a", "reason": "needs the schema first"},
+    "question": {"question": "which region?", "to_role": "worker"},
+    "answer": {"question_seq": 3, "answer": "eu-west"},
+    "handoff": {"to_role": "reviewer", "summary": "draft ready", "task": "a"},
+    "note": {"text": "fyi"},
+}
+
+
+@pytest.mark.parametrize("kind", VALID)
+def test_each_kind_of_message_is_posted_as_an_event(
+    board: SyncBoard, clock: ManualClock, kind: str
+) -> None:
+    run = board.create_run(plan(task("a"), task("b", deps=("a",))))
+    before = last_seq(board)
+    event = board.post_message(
+        run.id, kind, VALID[kind], sender="w1", to="w2", task_id=tid(run, "b")
+    )
+    assert event.seq == before + 1
+    assert event.kind == f"message.{kind}"
+    assert (event.run_id, event.task_id, event.actor, event.at) == (
+        run.id,
+        tid(run, "b"),
+        "w1",
+        clock.now,
+    )
+    assert event.payload == {"to": "w2", "body": VALID[kind]}
+    assert board.events(run.id, since=before) == [event]
+
+
+def test_optional_fields_are_filled_in(board: SyncBoard) -> None:
+    run = board.create_run(plan(task("a")))
+    event = board.post_message(run.id, "question", {"question": "why?"}, sender="w1")
+    assert event.payload == {"to": None, "body": {"question": "why?", "to_role": None}}
+    assert event.task_id is None
+
+
+def test_an_unknown_kind_is_refused(board: SyncBoard) -> None:
+    run = board.create_run(plan(task("a")))
+    exc = refused(
+        board, InvalidMessage, board.post_message, run.id, "gossip", {"text": "x"}, sender="w1"
+    )
+    assert "gossip" in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("note", {}),
+        ("note", {"text": ""}),
+        ("note", {"text": "x", "extra": 1}),
+        ("question", {"question": ["not", "text"]}),
+        ("answer", {"answer": "no seq"}),
+        ("answer", {"question_seq": "three", "answer": "x"}),
+        ("blocked_by", {"task": "b", "blocked_by": "a"}),
+        ("handoff", {"summary": "no role"}),
+    ],
+    ids=lambda v: str(v),
+)
+def test_a_bad_body_is_refused(board: SyncBoard, kind: str, body: dict[str, Any]) -> None:
+    run = board.create_run(plan(task("a")))
+    exc = refused(board, InvalidMessage, board.post_message, run.id, kind, body, sender="w1")
+    assert kind in str(exc)
+
+
+def test_a_message_to_an_unknown_run_is_refused(board: SyncBoard) -> None:
+    board.create_run(plan(task("a")))
+    exc = refused(board, NotFound, board.post_message, "r-nope", "note", {"text": "x"}, sender="w")
+    assert exc.ident == "r-nope"
+    assert "r-nope" in str(exc)
+
+
+def test_a_message_about_an_unknown_task_is_refused(board: SyncBoard) -> None:
+    run = board.create_run(plan(task("a")))
+    ghost = tid(run, "ghost")
+    exc = refused(
+        board,
+        NotFound,
+        board.post_message,
+        run.id,
+        "note",
+        {"text": "x"},
+        sender="w",
+        task_id=ghost,
+    )
+    assert exc.ident == ghost
