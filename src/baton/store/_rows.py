@@ -6,10 +6,15 @@ Shared by every SQL store so that both dialects store exactly the same thing.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from baton.models import Event, FailurePolicy, Run, RunState, Task
 from baton.states import TaskState
+
+M = TypeVar("M", bound=BaseModel)
 
 SPEC_FIELDS = (
     "title",
@@ -33,8 +38,65 @@ SPEC_FIELDS = (
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+_decode = json.JSONDecoder().decode
+_CONSTANTS: dict[str, Any] = {"null": None, "true": True, "false": False}
+
+
 def dumps(value: Any) -> str:
     return _dumps(value)
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` with the values every task row is full of ("[]", "{}", "null")
+    answered without the decoder: a claim reads several rows and this is per column."""
+    if len(text) <= 5:
+        if text == "[]":
+            return []
+        if text == "{}":
+            return {}
+        if text in _CONSTANTS:
+            return _CONSTANTS[text]
+    return _decode(text)
+
+
+def _constructor(model: type[M]) -> Callable[[dict[str, Any]], M]:
+    """A builder equivalent to ``model.model_construct(**values)`` when ``values`` holds
+    exactly the model's fields in declaration order, at a third of its cost.
+
+    ``model_construct`` walks every field looking for aliases and defaults; rows read
+    back from the store always carry every field, and a claim or a submit builds three
+    tasks inside the write transaction, so that walk was a visible share of the time
+    every other writer waits. The shortcut is only taken for models where the two are
+    the same (no aliases, no private attributes, no post-init hook, no extras).
+    """
+    fields = tuple(model.model_fields)
+    plain = (
+        model.__pydantic_post_init__ is None
+        and not model.__private_attributes__
+        and model.model_config.get("extra") != "allow"
+        and all(f.alias is None and f.validation_alias is None for f in model.model_fields.values())
+    )
+    if not plain:  # pragma: no cover - a guard for future model changes
+        return lambda values: model.model_construct(**values)
+    new = model.__new__
+    setattr_ = object.__setattr__
+
+    def construct(values: dict[str, Any]) -> M:
+        m = new(model)
+        setattr_(m, "__dict__", values)
+        setattr_(m, "__pydantic_fields_set__", set(fields))
+        setattr_(m, "__pydantic_extra__", None)
+        setattr_(m, "__pydantic_private__", None)
+        return m
+
+    return construct
+
+
+_TASK_FIELDS = tuple(Task.model_fields)
+_new_task = _constructor(Task)
+_new_run = _constructor(Run)
+_STATES: dict[str, TaskState] = {s.value: s for s in TaskState}
+_POLICIES: dict[str, FailurePolicy] = {p.value: p for p in FailurePolicy}
 
 
 def queue_role(task: Task) -> str | None:
@@ -104,17 +166,22 @@ def update_row(task: Task, expect_state: str, expect_token: int) -> tuple[Any, .
 
 
 def task_from_row(row: Any) -> Task:
-    """Inverse of :func:`insert_row` for rows selected with ``task_columns``."""
-    spec = json.loads(row[3])
+    """Inverse of :func:`insert_row` for rows selected with ``task_columns``.
+
+    The row was validated when it was written, so it is rebuilt without validation
+    (like ``Task.model_construct``), fields in declaration order.
+    """
+    values = loads(row[3])
+    values["on_failure"] = _POLICIES[values["on_failure"]]
     deps = row[22]
-    return Task.model_construct(
+    values.update(
         id=row[0],
         run_id=row[1],
         key=row[2],
         role=row[4],
         priority=row[5],
         created_seq=row[6],
-        state=TaskState(row[7]),
+        state=_STATES[row[7]],
         token=row[8],
         attempts=row[9],
         failures=row[10],
@@ -124,14 +191,14 @@ def task_from_row(row: Any) -> Task:
         lease_expires_at=row[14],
         not_before=row[15],
         pending_deps=row[16],
-        output=None if row[17] is None else json.loads(row[17]),
-        last_error=None if row[18] is None else json.loads(row[18]),
-        feedback=json.loads(row[19]),
+        output=None if row[17] is None else loads(row[17]),
+        last_error=None if row[18] is None else loads(row[18]),
+        feedback=loads(row[19]),
         blocked_reason=row[20],
         updated_at=row[21],
-        depends_on=sorted(json.loads(deps) if isinstance(deps, str) else (deps or [])),
-        **{**spec, "on_failure": FailurePolicy(spec["on_failure"])},
+        depends_on=sorted(loads(deps) if isinstance(deps, str) else (deps or [])),
     )
+    return _new_task({name: values[name] for name in _TASK_FIELDS})
 
 
 def run_row(run: Run) -> tuple[Any, ...]:
@@ -147,14 +214,18 @@ def run_row(run: Run) -> tuple[Any, ...]:
 
 
 def run_from_row(row: Any) -> Run:
-    return Run(
-        id=row[0],
-        goal=row[1],
-        state=RunState(row[2]),
-        roles=json.loads(row[3]),
-        labels=json.loads(row[4]),
-        created_at=row[5],
-        finished_at=row[6],
+    """Inverse of :func:`run_row`; read on every submit (is the run finished?), so it is
+    rebuilt without validation, like :func:`task_from_row`."""
+    return _new_run(
+        {
+            "id": row[0],
+            "goal": row[1],
+            "state": RunState(row[2]),
+            "roles": loads(row[3]),
+            "labels": loads(row[4]),
+            "created_at": row[5],
+            "finished_at": row[6],
+        }
     )
 
 
@@ -165,6 +236,6 @@ def event_from_row(row: Any) -> Event:
         task_id=row[2],
         kind=row[3],
         actor=row[4],
-        payload=json.loads(row[5]) if isinstance(row[5], str) else row[5],
+        payload=loads(row[5]) if isinstance(row[5], str) else row[5],
         at=row[6],
     )
