@@ -196,3 +196,51 @@ def test_a_call_that_failed_did_not_use_up_its_key(board: SyncBoard) -> None:
         board.submit(lease.task_id, lease.token, {}, participant="w1", idempotency_key="k")
     other = board.create_run(plan(task("b")), idempotency_key="k")
     assert board.get_run(other.id) == other
+
+
+def _other_target(board: SyncBoard, op: str) -> tuple[Call, Call]:
+    """The same operation with the same key, aimed at two different things."""
+    run = board.create_run(plan(task("a"), task("b")))
+    other = board.create_run(plan(task("c", role="writer"), roles=("worker", "writer")))
+    if op == "claim":
+        return (
+            lambda key: board.claim("w1", ["worker"], idempotency_key=key),
+            lambda key: board.claim("w2", ["writer"], idempotency_key=key),
+        )
+    if op == "submit":
+        la, lb = claim_key(board, "a"), claim_key(board, "b")
+        return (
+            lambda key: board.submit(
+                la.task_id, la.token, 1, participant="w1", idempotency_key=key
+            ),
+            lambda key: board.submit(
+                lb.task_id, lb.token, 2, participant="w1", idempotency_key=key
+            ),
+        )
+    if op == "cancel_task":
+        return (
+            lambda key: board.cancel_task(tid(run, "a"), actor="h", idempotency_key=key),
+            lambda key: board.cancel_task(tid(run, "b"), actor="h", idempotency_key=key),
+        )
+    return (
+        lambda key: board.post_message(
+            run.id, "note", {"text": "x"}, sender="s", idempotency_key=key
+        ),
+        lambda key: board.post_message(
+            other.id, "note", {"text": "x"}, sender="s", idempotency_key=key
+        ),
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: only the operation name is checked; the same key on another target returns "
+    "the first call's result and silently drops the second write",
+)
+@pytest.mark.parametrize("op", ["claim", "submit", "cancel_task", "post_message"])
+def test_a_key_reused_for_the_same_operation_on_another_target_is_refused(
+    board: SyncBoard, op: str
+) -> None:
+    first, second = _other_target(board, op)
+    first("key-1")
+    refused(board, IdempotencyConflict, second, "key-1")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from baton import Lease, LeaseKind, LeaseLost, SyncBoard, TaskState
+from baton import InvalidArgument, Lease, LeaseKind, LeaseLost, SyncBoard, TaskState
 from tests.conformance._util import claim, claim_key, finish, refused, tid
 from tests.helpers import ManualClock, plan, task
 
@@ -233,3 +233,19 @@ def test_releasing_a_review_lease_makes_the_review_claimable_again(board: SyncBo
     assert released.lease_owner is None
     second = claim(board, "r2", ["reviewer"])
     assert second.token == review.token + 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: heartbeat accepts lease_s <= 0 (claim refuses it); a negative one expires "
+    "the lease at once",
+)
+@pytest.mark.parametrize("lease_s", [0, -5])
+def test_a_heartbeat_with_a_non_positive_duration_is_refused(
+    board: SyncBoard, lease_s: float
+) -> None:
+    board.create_run(plan(task("a")))
+    lease = claim(board, "w1")
+    refused(
+        board, InvalidArgument, board.heartbeat, lease.task_id, lease.token, "w1", lease_s=lease_s
+    )
