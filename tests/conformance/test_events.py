@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from typing import Any
 
@@ -15,6 +16,7 @@ from baton import (
     Event,
     InvalidPlan,
     InvalidTransition,
+    Lease,
     LeaseLost,
     SyncBoard,
 )
@@ -194,20 +196,19 @@ def test_a_subscriber_in_another_thread_wakes_on_each_commit(
     sub = _Subscriber(store_url, start)
     sub.start()
     assert sub.subscribed.wait(10)
+    leases: list[Lease] = []
+    writes: list[Callable[[], object]] = [
+        lambda: board.post_message(run.id, "note", {"text": "one"}, sender="w1"),
+        lambda: leases.append(claim(board)),
+        lambda: finish(board, leases[0]),
+        lambda: board.post_message(run.id, "question", {"question": "why?"}, sender="w1"),
+    ]
     delivered: list[Event] = []
-    for step in range(4):
+    for write in writes:
         head = last_seq(board)
-        if step == 0:
-            board.post_message(run.id, "note", {"text": "one"}, sender="w1")
-        elif step == 1:
-            lease = claim(board)
-        elif step == 2:
-            finish(board, lease)
-        else:
-            board.post_message(run.id, "question", {"question": "why?"}, sender="w1")
-        written = board.events(since=head)
-        for expected in written:
-            got = sub.next()
+        write()
+        for expected in board.events(since=head):
+            got = sub.next()  # woken by the commit, or fails after a timeout
             assert got == expected
             delivered.append(got)
     sub.stop(board, run.id)
