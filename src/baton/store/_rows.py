@@ -135,7 +135,7 @@ def insert_row(task: Task) -> tuple[Any, ...]:
         task.pending_deps,
         None if task.output is None else dumps(task.output),
         None if task.last_error is None else dumps(task.last_error),
-        dumps(task.feedback),
+        dumps(task.feedback) if task.feedback else "[]",
         task.blocked_reason,
         task.updated_at,
     )
@@ -156,7 +156,7 @@ def update_row(task: Task, expect_state: str, expect_token: int) -> tuple[Any, .
         task.not_before,
         None if task.output is None else dumps(task.output),
         None if task.last_error is None else dumps(task.last_error),
-        dumps(task.feedback),
+        dumps(task.feedback) if task.feedback else "[]",
         task.blocked_reason,
         task.updated_at,
         task.id,

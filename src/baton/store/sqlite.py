@@ -12,6 +12,12 @@ Design (see docs/architecture.md):
 * SQLite calls run inline on the event loop: each takes microseconds, and a thread hop
   per call would cost more than the call. The loop blocks only while another *process*
   holds the write lock (bounded by ``busy_timeout``).
+* The WAL is checkpointed every ``WAL_AUTOCHECKPOINT_PAGES`` pages instead of SQLite's
+  default 1,000. A task lifecycle writes about 16 WAL pages (the row, its claim, state and
+  lease indexes, the events), so the default meant a checkpoint (two fsyncs at
+  ``synchronous=NORMAL`` and a write-back of every page touched) every ~60 lifecycles,
+  and on the benchmark machine that was a third of a single worker's time. At 10,000
+  pages the WAL file may grow to ~40 MB; a crash replays at most that much on open.
 * In-process subscribers are woken by the commit itself; other processes' commits are
   noticed by a cheap ``MAX(seq)`` probe every ``poll_interval`` seconds while waiting
   (SQLite has no cross-process notification).
@@ -33,6 +39,8 @@ from baton.store._sql import load_migrations, load_queries
 
 Durability = Literal["normal", "full"]
 
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 _Q = load_queries("sqlite")
 _MIGRATIONS = load_migrations("sqlite")
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
@@ -45,6 +53,7 @@ def _connect(path: str, durability: Durability, busy_timeout_s: float) -> sqlite
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
     conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     return conn
 
 
