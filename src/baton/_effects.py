@@ -82,7 +82,10 @@ async def _consequences(tx: Tx, task: Task, *, actor: str, now: float) -> list[T
     if task.state is TaskState.DONE:
         return await _release(tx, task, actor=actor, now=now)
     if task.state is TaskState.FAILED:
-        policy = task.on_failure
+        # A task failed by a cascade passes the cascade on: the root's policy governs
+        # everything downstream of it. Only a task that failed itself applies its own.
+        cascaded = (task.last_error or {}).get("kind") == "dependency_failed"
+        policy = FailurePolicy.CASCADE if cascaded else task.on_failure
         if policy is FailurePolicy.CONTINUE:
             return await _release(tx, task, actor=actor, now=now, failed_dep=task.id)
         if policy is FailurePolicy.WAIT:

@@ -102,7 +102,11 @@ class Board:
         key: str | None,
         body: Callable[[Tx, float], Awaitable[T]],
     ) -> T:
-        """Run ``body`` in one transaction, honouring the idempotency key."""
+        """Run ``body`` in one transaction, honouring the idempotency key.
+
+        ``op`` names the operation *and its target* (e.g. ``"submit r/x by w1"``), so a
+        key reused for another task or participant is a conflict, not a silent replay.
+        """
         async with self.store.transaction() as tx:
             if key is not None:
                 prior = await tx.get_idempotent(key)
@@ -124,13 +128,19 @@ class Board:
         return task
 
     @staticmethod
-    def _check_lease(task: Task, token: int, participant: str, kind: LeaseKind) -> None:
-        """Raise :class:`LeaseLost` unless ``participant`` holds the current lease."""
+    def _check_lease(task: Task, token: int, participant: str, kind: LeaseKind, now: float) -> None:
+        """Raise :class:`LeaseLost` unless ``participant`` holds the current, unexpired lease.
+
+        An expired lease is lost even before the reaper returns the task: its holder
+        cannot know whether someone else is about to claim it, so it must not write.
+        """
         if task.token != token:
             raise LeaseLost(task.id, token, f"the task was claimed again (token now {task.token})")
         if task.lease_owner != participant or task.lease_kind != kind.value:
             holder = task.lease_owner or "nobody"
             raise LeaseLost(task.id, token, f"it is {task.state.value}, held by {holder}")
+        if task.lease_expires_at is not None and task.lease_expires_at <= now:
+            raise LeaseLost(task.id, token, f"the lease expired at {task.lease_expires_at:.3f}")
 
     # --- runs ------------------------------------------------------------------------
 
@@ -235,14 +245,14 @@ class Board:
             await tx.append_event(run_id, None, "run.cancelled", actor, {"reason": reason}, now)
             return run.model_copy(update={"state": RunState.CANCELLED, "finished_at": now})
 
-        return await self._write("cancel_run", "create_run", idempotency_key, body)
+        return await self._write(f"cancel_run {run_id}", "create_run", idempotency_key, body)
 
     # --- claiming and working ----------------------------------------------------------
 
     async def claim(
         self,
         participant: str,
-        roles: Sequence[str],
+        roles: str | Sequence[str],
         *,
         run_id: str | None = None,
         lease_s: float | None = None,
@@ -254,12 +264,15 @@ class Board:
         task becomes ``running``); an ``in_review`` task whose reviewer role matches gives
         a review lease (the state stays ``in_review``). Two claimers never both win.
         """
+        roles = [roles] if isinstance(roles, str) else list(roles)
         if not roles:
             raise InvalidArgument(f"participant {participant!r} asked to claim with no roles")
         if lease_s is not None and lease_s <= 0:
             raise InvalidArgument(f"lease_s must be positive, got {lease_s}")
 
         async def body(tx: Tx, now: float) -> Lease | None:
+            if run_id is not None and await tx.get_run(run_id) is None:
+                raise NotFound("run", run_id)
             best: Task | None = None
             for role in dict.fromkeys(roles):
                 found = await tx.find_claimable(role, run_id, now)
@@ -304,17 +317,19 @@ class Board:
                 task=task, owner=participant, token=task.token, kind=kind, expires_at=expires
             )
 
-        return await self._write("claim", "claim", idempotency_key, body)
+        return await self._write(f"claim by {participant}", "claim", idempotency_key, body)
 
     async def heartbeat(
         self, task_id: str, token: int, participant: str, *, lease_s: float | None = None
     ) -> Lease:
         """Extend the lease. Raises :class:`LeaseLost` if it is no longer yours."""
+        if lease_s is not None and lease_s <= 0:
+            raise InvalidArgument(f"lease_s must be positive, got {lease_s}")
 
         async def body(tx: Tx, now: float) -> Lease:
             task = await self._task(tx, task_id)
             kind = LeaseKind(task.lease_kind) if task.lease_kind else LeaseKind.WORK
-            self._check_lease(task, token, participant, kind)
+            self._check_lease(task, token, participant, kind, now)
             expires = now + (lease_s or task.lease_s)
             task = await record(
                 tx, task, "task.lease_renewed", actor=participant, now=now, lease_expires_at=expires
@@ -342,7 +357,7 @@ class Board:
 
         async def body(tx: Tx, now: float) -> SubmitResult:
             task = await self._task(tx, task_id)
-            self._check_lease(task, token, participant, LeaseKind.WORK)
+            self._check_lease(task, token, participant, LeaseKind.WORK, now)
             errors = violations(output, task.output_contract)
             if errors:
                 error = {"kind": "contract_violation", "errors": errors}
@@ -370,7 +385,9 @@ class Board:
             await settle(tx, [task], actor=participant, now=now)
             return SubmitResult(task=task)
 
-        result = await self._write("submit", "submit", idempotency_key, body)
+        result = await self._write(
+            f"submit {task_id} by {participant}", "submit", idempotency_key, body
+        )
         if result.violations:
             raise ContractViolation(task_id, result.violations, result.task.state.value)
         return result.task
@@ -391,12 +408,12 @@ class Board:
 
         async def body(tx: Tx, now: float) -> Task:
             task = await self._task(tx, task_id)
-            self._check_lease(task, token, participant, LeaseKind.WORK)
+            self._check_lease(task, token, participant, LeaseKind.WORK, now)
             return await self._failed_attempt(
                 tx, task, err, final=not retryable, actor=participant, now=now
             )
 
-        return await self._write("fail", "task", idempotency_key, body)
+        return await self._write(f"fail {task_id} by {participant}", "task", idempotency_key, body)
 
     async def _failed_attempt(
         self, tx: Tx, task: Task, error: dict[str, Any], *, final: bool, actor: str, now: float
@@ -446,7 +463,7 @@ class Board:
 
         async def body(tx: Tx, now: float) -> Task:
             task = await self._task(tx, task_id)
-            self._check_lease(task, token, participant, LeaseKind.WORK)
+            self._check_lease(task, token, participant, LeaseKind.WORK, now)
             return await apply(
                 tx,
                 task,
@@ -458,7 +475,7 @@ class Board:
                 **NO_LEASE,
             )
 
-        return await self._write("block", "task", idempotency_key, body)
+        return await self._write(f"block {task_id} by {participant}", "task", idempotency_key, body)
 
     async def release(
         self, task_id: str, token: int, *, participant: str, idempotency_key: str | None = None
@@ -468,11 +485,11 @@ class Board:
         async def body(tx: Tx, now: float) -> Task:
             task = await self._task(tx, task_id)
             if task.lease_kind == LeaseKind.REVIEW.value:
-                self._check_lease(task, token, participant, LeaseKind.REVIEW)
+                self._check_lease(task, token, participant, LeaseKind.REVIEW, now)
                 return await record(
                     tx, task, "task.review_released", actor=participant, now=now, **NO_LEASE
                 )
-            self._check_lease(task, token, participant, LeaseKind.WORK)
+            self._check_lease(task, token, participant, LeaseKind.WORK, now)
             return await apply(
                 tx,
                 task,
@@ -483,7 +500,9 @@ class Board:
                 **NO_LEASE,
             )
 
-        return await self._write("release", "task", idempotency_key, body)
+        return await self._write(
+            f"release {task_id} by {participant}", "task", idempotency_key, body
+        )
 
     async def unblock(
         self, task_id: str, *, actor: str, idempotency_key: str | None = None
@@ -495,20 +514,22 @@ class Board:
             action = Action.UNBLOCK if task.pending_deps <= 0 else Action.UNBLOCK_TO_PENDING
             return await apply(tx, task, action, actor=actor, now=now, blocked_reason=None)
 
-        return await self._write("unblock", "task", idempotency_key, body)
+        return await self._write(f"unblock {task_id}", "task", idempotency_key, body)
 
     # --- review and approval --------------------------------------------------------------
 
-    def _check_reviewer(self, task: Task, actor: str, token: int | None, now: float) -> None:
+    def _check_reviewer(
+        self, task: Task, actor: str, token: int | None, now: float, verb: str
+    ) -> None:
         if token is not None:
-            self._check_lease(task, token, actor, LeaseKind.REVIEW)
+            self._check_lease(task, token, actor, LeaseKind.REVIEW, now)
         elif (
             task.lease_kind == LeaseKind.REVIEW.value
             and task.lease_owner != actor
             and (task.lease_expires_at or 0) > now
         ):
             raise InvalidTransition(
-                task.id, task.state.value, "review", f"claimed for review by {task.lease_owner}"
+                task.id, task.state.value, verb, f"claimed for review by {task.lease_owner}"
             )
 
     async def approve(
@@ -524,7 +545,7 @@ class Board:
 
         async def body(tx: Tx, now: float) -> Task:
             task = await self._task(tx, task_id)
-            self._check_reviewer(task, actor, token, now)
+            self._check_reviewer(task, actor, token, now, "approve")
             gate = task.state is TaskState.IN_REVIEW and task.requires_approval
             action = Action.APPROVE_TO_GATE if gate else Action.APPROVE
             task = await apply(
@@ -533,7 +554,7 @@ class Board:
             await settle(tx, [task], actor=actor, now=now)
             return task
 
-        return await self._write("approve", "task", idempotency_key, body)
+        return await self._write(f"approve {task_id}", "task", idempotency_key, body)
 
     async def reject(
         self,
@@ -552,7 +573,7 @@ class Board:
 
         async def body(tx: Tx, now: float) -> Task:
             task = await self._task(tx, task_id)
-            self._check_reviewer(task, actor, token, now)
+            self._check_reviewer(task, actor, token, now, "reject")
             rounds = task.review_rounds + 1
             note = {
                 "round": rounds,
@@ -590,7 +611,7 @@ class Board:
                 **changes,
             )
 
-        return await self._write("reject", "task", idempotency_key, body)
+        return await self._write(f"reject {task_id}", "task", idempotency_key, body)
 
     async def cancel_task(
         self, task_id: str, *, actor: str, reason: str = "", idempotency_key: str | None = None
@@ -612,7 +633,7 @@ class Board:
             await settle(tx, [task], actor=actor, now=now)
             return task
 
-        return await self._write("cancel_task", "task", idempotency_key, body)
+        return await self._write(f"cancel_task {task_id}", "task", idempotency_key, body)
 
     async def reap_expired(self, *, actor: str = "reaper", limit: int = 1000) -> list[Task]:
         """Return expired leases: work goes back to ``ready`` (a failed attempt), or to
@@ -660,8 +681,14 @@ class Board:
         async def write(tx: Tx, now: float) -> Event:
             if await tx.get_run(run_id) is None:
                 raise NotFound("run", run_id)
-            if task_id is not None and await tx.get_task(task_id) is None:
-                raise NotFound("task", task_id)
+            if task_id is not None:
+                task = await tx.get_task(task_id)
+                if task is None:
+                    raise NotFound("task", task_id)
+                if task.run_id != run_id:
+                    raise InvalidArgument(
+                        f"task {task_id!r} belongs to run {task.run_id!r}, not {run_id!r}"
+                    )
             payload = {"to": to, "body": content}
             seq = await tx.append_event(run_id, task_id, f"message.{kind}", sender, payload, now)
             return Event(
@@ -674,7 +701,9 @@ class Board:
                 at=now,
             )
 
-        return await self._write("post_message", "event", idempotency_key, write)
+        return await self._write(
+            f"post_message {kind} on {run_id}", "event", idempotency_key, write
+        )
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -700,6 +729,8 @@ class Board:
     async def events(
         self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000
     ) -> list[Event]:
+        if run_id is not None:
+            await self.get_run(run_id)
         return await self.store.read_events(since=since, run_id=run_id, limit=limit)
 
     async def subscribe(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,19 +18,71 @@ from baton.errors import InvalidPlan, PlanProblem
 from baton.models import Plan
 
 
+@dataclass(frozen=True)
+class _Node:
+    """The structural part of a task: enough to check ids, roles and the graph."""
+
+    id: str
+    role: str | None
+    reviewer_role: str | None
+    depends_on: tuple[str, ...]
+    parent: str | None
+
+
 def parse_plan(raw: Plan | Mapping[str, Any]) -> Plan:
-    """Validate ``raw`` into a :class:`Plan`, or raise :class:`InvalidPlan` naming every fault."""
+    """Validate ``raw`` into a :class:`Plan`, or raise :class:`InvalidPlan` naming every fault.
+
+    Field errors do not hide graph errors: when pydantic refuses some fields, the graph
+    is still checked as far as the raw data allows, so one round fixes everything.
+    """
     if isinstance(raw, Plan):
         plan = raw
     else:
         try:
             plan = Plan.model_validate(raw)
         except ValidationError as exc:
-            raise InvalidPlan(_pydantic_problems(exc, raw)) from None
+            problems = _pydantic_problems(exc, raw)
+            bad = {tuple(e["loc"][:3]) for e in exc.errors()} | {e["loc"][:1] for e in exc.errors()}
+            problems += structure_problems(*_raw_structure(raw, bad))
+            raise InvalidPlan(problems) from None
     problems = check_plan(plan)
     if problems:
         raise InvalidPlan(problems)
     return plan
+
+
+def _raw_structure(raw: Any, bad: set[tuple[Any, ...]]) -> tuple[list[_Node], set[str] | None]:
+    """Best-effort nodes and roles from unvalidated data. Fields pydantic refused
+    (their locations are in ``bad``) are left out, so one fault is not reported twice."""
+    if not isinstance(raw, Mapping):
+        return [], None
+    roles = raw.get("roles")
+    role_set = None
+    if isinstance(roles, list) and all(isinstance(r, str) for r in roles) and ("roles",) not in bad:
+        role_set = set(roles)
+    nodes = []
+    tasks = raw.get("tasks")
+    for i, entry in enumerate(tasks if isinstance(tasks, list) else []):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+            continue
+        t = {k: v for k, v in entry.items() if ("tasks", i, k) not in bad}
+        if "id" not in t:
+            continue
+        deps = t.get("depends_on", [])
+        nodes.append(
+            _Node(
+                id=t["id"],
+                role=t["role"] if isinstance(t.get("role"), str) else None,
+                reviewer_role=t["reviewer_role"]
+                if isinstance(t.get("reviewer_role"), str)
+                else None,
+                depends_on=tuple(d for d in deps if isinstance(d, str))
+                if isinstance(deps, list)
+                else (),
+                parent=t["parent"] if isinstance(t.get("parent"), str) else None,
+            )
+        )
+    return nodes, role_set
 
 
 def _pydantic_problems(exc: ValidationError, raw: Mapping[str, Any]) -> list[PlanProblem]:
@@ -48,54 +101,68 @@ def _pydantic_problems(exc: ValidationError, raw: Mapping[str, Any]) -> list[Pla
 
 
 def check_plan(plan: Plan) -> list[PlanProblem]:
-    """Every structural problem of an already well-typed plan (empty when it is valid)."""
+    """Every structural and contract problem of a well-typed plan (empty when valid)."""
+    nodes = [
+        _Node(t.id, t.role, t.reviewer_role, tuple(t.depends_on), t.parent) for t in plan.tasks
+    ]
+    problems = structure_problems(nodes, set(plan.roles))
+    for t in plan.tasks:
+        problems.extend(_contract_problems(t.id, t.input, t.input_contract, t.output_contract))
+    return problems
+
+
+def structure_problems(
+    nodes: list[_Node], roles: set[str] | None, existing: Iterable[str] = ()
+) -> list[PlanProblem]:
+    """Duplicate ids, unknown roles, dangling dependencies and parents, cycles.
+
+    ``existing`` names tasks already on the board that new tasks may depend on.
+    """
     problems: list[PlanProblem] = []
-    ids = [t.id for t in plan.tasks]
-    for dup in sorted(i for i, n in Counter(ids).items() if n > 1):
+    ids = [n.id for n in nodes]
+    outside = set(existing)
+    for dup in sorted(i for i, n in Counter(ids).items() if n > 1 or i in outside):
         problems.append(PlanProblem("duplicate_id", f"task id {dup!r} is used twice", (dup,)))
     known = set(ids)
-    roles = set(plan.roles)
-    for t in plan.tasks:
-        for field, role in (("role", t.role), ("reviewer_role", t.reviewer_role)):
-            if role is not None and role not in roles:
+    for n in nodes:
+        for field, role in (("role", n.role), ("reviewer_role", n.reviewer_role)):
+            if role is not None and roles is not None and role not in roles:
                 problems.append(
                     PlanProblem(
                         "unknown_role",
-                        f"task {t.id!r} needs {field} {role!r}, which is not in the plan's "
+                        f"task {n.id!r} needs {field} {role!r}, which is not in the plan's "
                         f"roles {sorted(roles)}",
-                        (t.id,),
+                        (n.id,),
                     )
                 )
-        for dep in t.depends_on:
-            if dep == t.id:
-                problems.append(PlanProblem("cycle", f"task {t.id!r} depends on itself", (t.id,)))
-            elif dep not in known:
+        for dep in n.depends_on:
+            if dep == n.id:
+                problems.append(PlanProblem("cycle", f"task {n.id!r} depends on itself", (n.id,)))
+            elif dep not in known and dep not in outside:
                 problems.append(
                     PlanProblem(
                         "dangling_dependency",
-                        f"task {t.id!r} depends on {dep!r}, which is not in the plan",
-                        (t.id, dep),
+                        f"task {n.id!r} depends on {dep!r}, which is not in the plan",
+                        (n.id, dep),
                     )
                 )
-        if t.parent is not None and t.parent not in known:
+        if n.parent == n.id:
+            problems.append(
+                PlanProblem("parent_cycle", f"task {n.id!r} is its own parent", (n.id,))
+            )
+        elif n.parent is not None and n.parent not in known and n.parent not in outside:
             problems.append(
                 PlanProblem(
                     "unknown_parent",
-                    f"task {t.id!r} has parent {t.parent!r}, which is not in the plan",
-                    (t.id, t.parent),
+                    f"task {n.id!r} has parent {n.parent!r}, which is not in the plan",
+                    (n.id, n.parent),
                 )
             )
-        problems.extend(_contract_problems(t.id, t.input, t.input_contract, t.output_contract))
-    edges = {t.id: [d for d in t.depends_on if d in known and d != t.id] for t in plan.tasks}
+    edges = {n.id: [d for d in n.depends_on if d in known and d != n.id] for n in nodes}
     for cycle in find_cycles(edges):
         path = " -> ".join([*cycle, cycle[0]])
         problems.append(PlanProblem("cycle", f"dependency cycle: {path}", tuple(cycle)))
-    parents = {t.id: [t.parent] for t in plan.tasks if t.parent in known and t.parent != t.id}
-    for t in plan.tasks:
-        if t.parent == t.id:
-            problems.append(
-                PlanProblem("parent_cycle", f"task {t.id!r} is its own parent", (t.id,))
-            )
+    parents = {n.id: [n.parent] for n in nodes if n.parent in known and n.parent != n.id}
     for cycle in find_cycles({k: [p for p in v if p] for k, v in parents.items()}):
         path = " -> ".join([*cycle, cycle[0]])
         problems.append(PlanProblem("parent_cycle", f"parent cycle: {path}", tuple(cycle)))

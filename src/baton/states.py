@@ -88,6 +88,26 @@ TRANSITIONS: dict[tuple[TaskState, Action], TaskState] = {
 }
 
 
+#: The verb a caller used, for errors: internal variants name the public call.
+VERB: dict[Action, str] = {
+    A.DEPS_DONE: "release dependents",
+    A.DEP_FAILED: "fail by cascade",
+    A.DEP_SKIPPED: "skip",
+    A.DEP_WAIT: "wait on a failed dependency",
+    A.COMPLETE: "submit",
+    A.SUBMIT_FOR_REVIEW: "submit",
+    A.SUBMIT_FOR_APPROVAL: "submit",
+    A.RETRY: "fail",
+    A.UNBLOCK_TO_PENDING: "unblock",
+    A.APPROVE_TO_GATE: "approve",
+    A.REJECT_FINAL: "reject",
+}
+
+
+def verb(action: Action) -> str:
+    return VERB.get(action, action.value)
+
+
 def next_state(task_id: str, state: TaskState, action: Action) -> TaskState:
     """The state ``action`` leads to from ``state``.
 
@@ -97,9 +117,9 @@ def next_state(task_id: str, state: TaskState, action: Action) -> TaskState:
     try:
         return TRANSITIONS[(state, action)]
     except KeyError:
-        allowed = sorted(a.value for (s, a) in TRANSITIONS if s == state)
+        allowed = sorted({verb(a) for (s, a) in TRANSITIONS if s == state})
         hint = f"allowed from {state.value}: {', '.join(allowed)}" if allowed else "terminal"
-        raise InvalidTransition(task_id, state.value, action.value, hint) from None
+        raise InvalidTransition(task_id, state.value, verb(action), hint) from None
 
 
 def is_terminal(state: TaskState) -> bool:

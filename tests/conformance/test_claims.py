@@ -102,10 +102,6 @@ def test_claiming_with_no_roles_is_refused(board: SyncBoard) -> None:
     refused(board, InvalidArgument, board.claim, "w1", [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: claim('w', 'worker') iterates the string as roles w,o,r,k,e and returns None",
-)
 def test_a_bare_string_of_roles_is_not_split_into_letters(board: SyncBoard) -> None:
     board.create_run(plan(task("a")))
     try:

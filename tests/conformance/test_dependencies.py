@@ -145,6 +145,27 @@ def test_cascade_fails_dependents_transitively_naming_the_root_cause(board: Sync
     assert not any(k == "task.claim" and key != "a" for k, key in event_kinds(board.events()))
 
 
+def test_a_cascade_passes_through_dependents_whatever_their_own_policy(
+    board: SyncBoard,
+) -> None:
+    """The root's cascade governs everything downstream: a dependent failed by it does
+    not apply its own (here: continue) policy and release its dependents."""
+    run = board.create_run(
+        plan(
+            task("a", on_failure="cascade"),
+            task("b", deps=("a",), on_failure="continue"),
+            task("c", deps=("b",)),
+        )
+    )
+    lease = claim_key(board, "a")
+    board.fail(lease.task_id, lease.token, "broken", participant="w1", retryable=False)
+    tasks = tasks_by_key(board, run)
+    assert {k: t.state for k, t in tasks.items()} == {"a": S.FAILED, "b": S.FAILED, "c": S.FAILED}
+    last_error = tasks["c"].last_error
+    assert last_error is not None and last_error["root_cause"] == tid(run, "a")
+    assert board.claim("w1", ["worker"]) is None
+
+
 def test_cascade_also_follows_failure_by_exhausted_attempts(
     board: SyncBoard, clock: ManualClock
 ) -> None:

@@ -232,11 +232,6 @@ def _other_target(board: SyncBoard, op: str) -> tuple[Call, Call]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: only the operation name is checked; the same key on another target returns "
-    "the first call's result and silently drops the second write",
-)
 @pytest.mark.parametrize("op", ["claim", "submit", "cancel_task", "post_message"])
 def test_a_key_reused_for_the_same_operation_on_another_target_is_refused(
     board: SyncBoard, op: str

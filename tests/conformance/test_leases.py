@@ -97,10 +97,6 @@ def test_a_write_with_a_wrong_token_or_by_someone_else_is_refused(
     refused(board, LeaseLost, impostor)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an expired lease nobody reaped or reclaimed still accepts the holder's writes",
-)
 @pytest.mark.parametrize("write", WRITES)
 def test_an_expired_lease_is_lost_even_before_the_reaper_runs(
     board: SyncBoard, clock: ManualClock, write: str
@@ -235,11 +231,6 @@ def test_releasing_a_review_lease_makes_the_review_claimable_again(board: SyncBo
     assert second.token == review.token + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: heartbeat accepts lease_s <= 0 (claim refuses it); a negative one expires "
-    "the lease at once",
-)
 @pytest.mark.parametrize("lease_s", [0, -5])
 def test_a_heartbeat_with_a_non_positive_duration_is_refused(
     board: SyncBoard, lease_s: float

@@ -284,10 +284,6 @@ def test_several_malformed_fields_are_all_reported(board: SyncBoard) -> None:
     assert len(exc.problems) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a field error stops validation; structural faults of other tasks go unreported",
-)
 def test_malformed_fields_and_structural_faults_are_reported_together(board: SyncBoard) -> None:
     exc = _refused_plan(
         board,

@@ -141,9 +141,6 @@ def test_a_human_approve_without_a_token_during_a_live_review_lease_is_refused(
     assert board.approve(task_id, actor="human").state is S.DONE
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: the error names the action 'review', not the attempted 'approve'"
-)
 def test_the_refused_human_approval_names_the_attempted_action(board: SyncBoard) -> None:
     task_id = _in_review(board)
     claim(board, "r1", ["reviewer"])

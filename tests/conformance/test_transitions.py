@@ -68,13 +68,6 @@ LEGAL = {
 
 ILLEGAL = [(a, s) for a in HUMAN_ACTIONS for s in S if (a, s) not in LEGAL]
 
-# Cases where the error names an internal action instead of the one the caller attempted.
-MISNAMED = {
-    ("unblock", S.PENDING): "unblock_to_pending",
-    ("unblock", S.SKIPPED): "unblock_to_pending",
-    ("reject", S.READY): "reject_final",
-}
-
 
 @pytest.mark.parametrize(("action", "state"), ILLEGAL, ids=lambda v: str(v))
 def test_an_illegal_transition_is_refused_and_changes_nothing(
@@ -90,19 +83,7 @@ def test_an_illegal_transition_is_refused_and_changes_nothing(
 
 @pytest.mark.parametrize(
     ("action", "state"),
-    [
-        pytest.param(
-            a,
-            s,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=f"BUG: InvalidTransition names the internal action {MISNAMED[(a, s)]!r}",
-            ),
-        )
-        if (a, s) in MISNAMED
-        else (a, s)
-        for a, s in ILLEGAL
-    ],
+    ILLEGAL,
     ids=lambda v: str(v),
 )
 def test_an_illegal_transition_names_the_attempted_action(
@@ -115,9 +96,6 @@ def test_an_illegal_transition_names_the_attempted_action(
     assert f"cannot {action}" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: unblocking a cascaded (failed) task names 'unblock_to_pending'"
-)
 def test_unblocking_a_task_failed_by_cascade_names_the_attempted_action(
     board: SyncBoard,
 ) -> None:
@@ -178,14 +156,12 @@ def test_an_unknown_run_is_not_found(board: SyncBoard, call: str) -> None:
     assert GHOST_RUN in str(exc)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: events(run_id=<unknown>) returns [] silently")
 def test_reading_the_events_of_an_unknown_run_is_not_found(board: SyncBoard) -> None:
     board.create_run(plan(task("a")))
     exc = refused(board, NotFound, board.events, GHOST_RUN)
     assert exc.ident == GHOST_RUN
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: claim(run_id=<unknown>) returns None silently")
 def test_claiming_from_an_unknown_run_is_not_found(board: SyncBoard) -> None:
     board.create_run(plan(task("a")))
     exc = refused(board, NotFound, board.claim, "w1", ["worker"], run_id=GHOST_RUN)
