@@ -1,0 +1,122 @@
+"""The board's plumbing: one transaction per call, idempotency, lease checks."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from baton.errors import (
+    IdempotencyConflict,
+    LeaseLost,
+    NotFound,
+)
+from baton.messages import DEFAULT_MESSAGE_KINDS
+from baton.models import Event, Lease, LeaseKind, Run, Task
+from baton.store import Store, Tx, open_store
+
+T = TypeVar("T")
+
+
+class SubmitResult(BaseModel):
+    """What a submit did: the task after it, and the contract violations if refused."""
+
+    task: Task
+    violations: list[str] = []
+
+
+def _adapter(tp: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(tp)
+
+
+_CODECS: dict[str, TypeAdapter[Any]] = {
+    "create_run": _adapter(Run),
+    "claim": _adapter(Lease | None),
+    "heartbeat": _adapter(Lease),
+    "submit": _adapter(SubmitResult),
+    "task": _adapter(Task),
+    "tasks": _adapter(list[Task]),
+    "event": _adapter(Event),
+}
+
+
+class BoardCore:
+    """State and plumbing shared by the board's parts (see :class:`baton.Board`).
+
+    ``clock`` and ``rng`` are injectable so that tests can expire leases and pin retry
+    jitter without sleeping.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.message_kinds = message_kinds
+
+    @classmethod
+    def open(cls, url: str | Path, **kwargs: Any) -> Self:
+        """A board on the store at ``url`` (a file path or ``sqlite:///path``)."""
+        return cls(open_store(url), **kwargs)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    # --- plumbing -------------------------------------------------------------------
+
+    async def _write(
+        self,
+        op: str,
+        codec: str,
+        key: str | None,
+        body: Callable[[Tx, float], Awaitable[T]],
+    ) -> T:
+        """Run ``body`` in one transaction, honouring the idempotency key.
+
+        ``op`` names the operation *and its target* (e.g. ``"submit r/x by w1"``), so a
+        key reused for another task or participant is a conflict, not a silent replay.
+        """
+        async with self.store.transaction() as tx:
+            if key is not None:
+                prior = await tx.get_idempotent(key)
+                if prior is not None:
+                    if prior[0] != op:
+                        raise IdempotencyConflict(key, prior[0], op)
+                    result: T = _CODECS[codec].validate_json(prior[1])
+                    return result
+            result = await body(tx, self.clock())
+            if key is not None:
+                await tx.put_idempotent(key, op, _CODECS[codec].dump_json(result).decode())
+            return result
+
+    @staticmethod
+    async def _task(tx: Tx, task_id: str) -> Task:
+        task = await tx.get_task(task_id)
+        if task is None:
+            raise NotFound("task", task_id)
+        return task
+
+    @staticmethod
+    def _check_lease(task: Task, token: int, participant: str, kind: LeaseKind, now: float) -> None:
+        """Raise :class:`LeaseLost` unless ``participant`` holds the current, unexpired lease.
+
+        An expired lease is lost even before the reaper returns the task: its holder
+        cannot know whether someone else is about to claim it, so it must not write.
+        """
+        if task.token != token:
+            raise LeaseLost(task.id, token, f"the task was claimed again (token now {task.token})")
+        if task.lease_owner != participant or task.lease_kind != kind.value:
+            holder = task.lease_owner or "nobody"
+            raise LeaseLost(task.id, token, f"it is {task.state.value}, held by {holder}")
+        if task.lease_expires_at is not None and task.lease_expires_at <= now:
+            raise LeaseLost(task.id, token, f"the lease expired at {task.lease_expires_at:.3f}")

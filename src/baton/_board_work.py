@@ -1,0 +1,310 @@
+"""Claiming and working a task: claim, heartbeat, submit, fail, block, release, reap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from baton._board_core import BoardCore, SubmitResult
+from baton._effects import NO_LEASE, apply, record, retry_delay, settle
+from baton.contracts import violations
+from baton.errors import (
+    ContractViolation,
+    InvalidArgument,
+    NotFound,
+)
+from baton.models import Lease, LeaseKind, Task
+from baton.states import Action, TaskState
+from baton.store import Tx
+
+
+class WorkOps(BoardCore):
+    async def claim(
+        self,
+        participant: str,
+        roles: str | Sequence[str],
+        *,
+        run_id: str | None = None,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Lease | None:
+        """Atomically take the best claimable task for any of ``roles``, or ``None``.
+
+        Best means highest priority, then oldest. A ready task gives a work lease (the
+        task becomes ``running``); an ``in_review`` task whose reviewer role matches gives
+        a review lease (the state stays ``in_review``). Two claimers never both win.
+        """
+        roles = [roles] if isinstance(roles, str) else list(roles)
+        if not roles:
+            raise InvalidArgument(f"participant {participant!r} asked to claim with no roles")
+        if lease_s is not None and lease_s <= 0:
+            raise InvalidArgument(f"lease_s must be positive, got {lease_s}")
+
+        async def body(tx: Tx, now: float) -> Lease | None:
+            if run_id is not None and await tx.get_run(run_id) is None:
+                raise NotFound("run", run_id)
+            best: Task | None = None
+            for role in dict.fromkeys(roles):
+                found = await tx.find_claimable(role, run_id, now)
+                if found is not None and (
+                    best is None
+                    or (-found.priority, found.created_seq) < (-best.priority, best.created_seq)
+                ):
+                    best = found
+            if best is None:
+                return None
+            expires = now + (lease_s or best.lease_s)
+            lease_fields = {
+                "lease_owner": participant,
+                "lease_expires_at": expires,
+                "token": best.token + 1,
+            }
+            if best.state is TaskState.READY:
+                kind = LeaseKind.WORK
+                task = await apply(
+                    tx,
+                    best,
+                    Action.CLAIM,
+                    actor=participant,
+                    now=now,
+                    payload={"owner": participant, "expires_at": expires},
+                    lease_kind=kind.value,
+                    attempts=best.attempts + 1,
+                    **lease_fields,
+                )
+            else:
+                kind = LeaseKind.REVIEW
+                task = await record(
+                    tx,
+                    best,
+                    "task.review_claimed",
+                    actor=participant,
+                    now=now,
+                    lease_kind=kind.value,
+                    **lease_fields,
+                )
+            return Lease(
+                task=task, owner=participant, token=task.token, kind=kind, expires_at=expires
+            )
+
+        return await self._write(f"claim by {participant}", "claim", idempotency_key, body)
+
+    async def heartbeat(
+        self, task_id: str, token: int, participant: str, *, lease_s: float | None = None
+    ) -> Lease:
+        """Extend the lease. Raises :class:`LeaseLost` if it is no longer yours."""
+        if lease_s is not None and lease_s <= 0:
+            raise InvalidArgument(f"lease_s must be positive, got {lease_s}")
+
+        async def body(tx: Tx, now: float) -> Lease:
+            task = await self._task(tx, task_id)
+            kind = LeaseKind(task.lease_kind) if task.lease_kind else LeaseKind.WORK
+            self._check_lease(task, token, participant, kind, now)
+            expires = now + (lease_s or task.lease_s)
+            task = await record(
+                tx, task, "task.lease_renewed", actor=participant, now=now, lease_expires_at=expires
+            )
+            return Lease(task=task, owner=participant, token=token, kind=kind, expires_at=expires)
+
+        return await self._write("heartbeat", "heartbeat", None, body)
+
+    async def submit(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Hand in the output. It goes to review, to the approval gate, or straight to done.
+
+        Raises:
+            LeaseLost: the lease is no longer yours; nothing lands.
+            ContractViolation: the output breaks the task's output contract; the attempt
+                is recorded as failed (retried or final), never done.
+        """
+
+        async def body(tx: Tx, now: float) -> SubmitResult:
+            task = await self._task(tx, task_id)
+            self._check_lease(task, token, participant, LeaseKind.WORK, now)
+            errors = violations(output, task.output_contract)
+            if errors:
+                error = {"kind": "contract_violation", "errors": errors}
+                task = await self._failed_attempt(
+                    tx, task, error, final=False, actor=participant, now=now
+                )
+                return SubmitResult(task=task, violations=errors)
+            if task.reviewer_role:
+                action = Action.SUBMIT_FOR_REVIEW
+            elif task.requires_approval:
+                action = Action.SUBMIT_FOR_APPROVAL
+            else:
+                action = Action.COMPLETE
+            task = await apply(
+                tx,
+                task,
+                action,
+                actor=participant,
+                now=now,
+                payload={"output": output},
+                output=output,
+                last_error=None,
+                **NO_LEASE,
+            )
+            await settle(tx, [task], actor=participant, now=now)
+            return SubmitResult(task=task)
+
+        result = await self._write(
+            f"submit {task_id} by {participant}", "submit", idempotency_key, body
+        )
+        if result.violations:
+            raise ContractViolation(task_id, result.violations, result.task.state.value)
+        return result.task
+
+    async def fail(
+        self,
+        task_id: str,
+        token: int,
+        error: str | Mapping[str, Any],
+        *,
+        participant: str,
+        retryable: bool = True,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Record a failed attempt: retried after a backoff, or failed for good when
+        ``retryable`` is false or the task has used ``max_attempts``."""
+        err = {"kind": "error", "message": error} if isinstance(error, str) else dict(error)
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await self._task(tx, task_id)
+            self._check_lease(task, token, participant, LeaseKind.WORK, now)
+            return await self._failed_attempt(
+                tx, task, err, final=not retryable, actor=participant, now=now
+            )
+
+        return await self._write(f"fail {task_id} by {participant}", "task", idempotency_key, body)
+
+    async def _failed_attempt(
+        self, tx: Tx, task: Task, error: dict[str, Any], *, final: bool, actor: str, now: float
+    ) -> Task:
+        failures = task.failures + 1
+        if final or failures >= task.max_attempts:
+            reason = "final" if final else f"{failures} of {task.max_attempts} attempts failed"
+            task = await apply(
+                tx,
+                task,
+                Action.FAIL,
+                actor=actor,
+                now=now,
+                payload={"error": error, "reason": reason},
+                failures=failures,
+                last_error=error,
+                **NO_LEASE,
+            )
+            await settle(tx, [task], actor=actor, now=now)
+            return task
+        delay = retry_delay(task, failures, self.rng)
+        return await apply(
+            tx,
+            task,
+            Action.RETRY,
+            actor=actor,
+            now=now,
+            payload={"error": error, "retry_in_s": delay},
+            failures=failures,
+            last_error=error,
+            not_before=now + delay,
+            **NO_LEASE,
+        )
+
+    async def block(
+        self,
+        task_id: str,
+        token: int,
+        reason: str,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Stop work on the task until someone unblocks it; the lease is given up."""
+        if not reason.strip():
+            raise InvalidArgument(f"blocking task {task_id!r} needs a reason")
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await self._task(tx, task_id)
+            self._check_lease(task, token, participant, LeaseKind.WORK, now)
+            return await apply(
+                tx,
+                task,
+                Action.BLOCK,
+                actor=participant,
+                now=now,
+                payload={"reason": reason},
+                blocked_reason=reason,
+                **NO_LEASE,
+            )
+
+        return await self._write(f"block {task_id} by {participant}", "task", idempotency_key, body)
+
+    async def release(
+        self, task_id: str, token: int, *, participant: str, idempotency_key: str | None = None
+    ) -> Task:
+        """Give the claim back without counting an attempt (e.g. on graceful shutdown)."""
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await self._task(tx, task_id)
+            if task.lease_kind == LeaseKind.REVIEW.value:
+                self._check_lease(task, token, participant, LeaseKind.REVIEW, now)
+                return await record(
+                    tx, task, "task.review_released", actor=participant, now=now, **NO_LEASE
+                )
+            self._check_lease(task, token, participant, LeaseKind.WORK, now)
+            return await apply(
+                tx,
+                task,
+                Action.RELEASE,
+                actor=participant,
+                now=now,
+                attempts=task.attempts - 1,
+                **NO_LEASE,
+            )
+
+        return await self._write(
+            f"release {task_id} by {participant}", "task", idempotency_key, body
+        )
+
+    async def unblock(
+        self, task_id: str, *, actor: str, idempotency_key: str | None = None
+    ) -> Task:
+        """Let a blocked task go on: ready if its dependencies are settled, else pending."""
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await self._task(tx, task_id)
+            action = Action.UNBLOCK if task.pending_deps <= 0 else Action.UNBLOCK_TO_PENDING
+            return await apply(tx, task, action, actor=actor, now=now, blocked_reason=None)
+
+        return await self._write(f"unblock {task_id}", "task", idempotency_key, body)
+
+    async def reap_expired(self, *, actor: str = "reaper", limit: int = 1000) -> list[Task]:
+        """Return expired leases: work goes back to ``ready`` (a failed attempt), or to
+        ``failed`` past ``max_attempts``; an expired review lease just frees the review.
+        Safe to run from any number of processes at once."""
+
+        async def body(tx: Tx, now: float) -> list[Task]:
+            out = []
+            for task in await tx.expired_leases(now, limit):
+                if task.lease_kind == LeaseKind.REVIEW.value:
+                    out.append(
+                        await record(
+                            tx, task, "task.review_lease_expired", actor=actor, now=now, **NO_LEASE
+                        )
+                    )
+                    continue
+                error = {"kind": "lease_expired", "owner": task.lease_owner, "token": task.token}
+                out.append(
+                    await self._failed_attempt(tx, task, error, final=False, actor=actor, now=now)
+                )
+            return out
+
+        return await self._write("reap", "tasks", None, body)
