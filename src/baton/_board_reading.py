@@ -90,6 +90,16 @@ class ReadOps(BoardCore):
             await self.get_run(run_id)
         return await self.store.read_events(since=since, run_id=run_id, limit=limit)
 
+    async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]:
+        """The run's escalations (``escalation.*`` events), oldest first."""
+        await self.get_run(run_id)
+        return await self.store.latest_events(run_id, "escalation.", limit)
+
+    async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
+        """The run's last ``limit`` structured messages, oldest first."""
+        await self.get_run(run_id)
+        return await self.store.latest_events(run_id, "message.", limit)
+
     async def subscribe(
         self,
         *,

@@ -1,19 +1,18 @@
-"""Runs: creating them from plans, cancelling them."""
+"""Runs: creating them (from a plan or a goal), growing them, budgets, escalations,
+pausing, resuming and cancelling."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton._board_core import BoardCore
-from baton._effects import NO_LEASE, apply
-from baton.errors import (
-    InvalidArgument,
-    NotFound,
-)
+from baton._effects import NO_LEASE, apply, escalate_in, over_budget, pause_if_over
+from baton._growth import plan_run, put_tasks, validate_additions
+from baton.errors import InvalidArgument, NotFound
 from baton.graph import parse_plan
-from baton.models import Plan, Run, RunState, Task
+from baton.models import Budget, Event, Plan, Run, RunState, Task, TaskSpec
 from baton.states import TERMINAL, Action, TaskState
 from baton.store import Tx
 
@@ -38,56 +37,93 @@ class RunOps(BoardCore):
         async def body(tx: Tx, now: float) -> Run:
             if await tx.get_run(rid) is not None:
                 raise InvalidArgument(f"a run with id {rid!r} already exists")
-            run = Run(
-                id=rid,
-                goal=valid.goal,
-                state=RunState.ACTIVE,
-                roles=valid.roles,
-                labels=valid.labels,
-                created_at=now,
-            )
+            run = plan_run(valid, rid, now)
             await tx.insert_run(run)
-            base = await tx.next_created_seq()
-            tasks = [
-                Task(
-                    id=f"{rid}/{s.id}",
-                    key=s.id,
-                    run_id=rid,
-                    **s.model_dump(exclude={"id", "depends_on", "parent"}),
-                    depends_on=[f"{rid}/{d}" for d in s.depends_on],
-                    parent_id=f"{rid}/{s.parent}" if s.parent else None,
-                    created_seq=base + i,
-                    state=TaskState.PENDING if s.depends_on else TaskState.READY,
-                    pending_deps=len(s.depends_on),
-                    updated_at=now,
-                )
-                for i, s in enumerate(valid.tasks)
-            ]
-            await tx.insert_tasks(tasks)
-            await tx.append_event(
-                rid,
-                None,
-                "run.created",
-                actor,
-                {"goal": run.goal, "roles": run.roles, "tasks": len(tasks)},
-                now,
-            )
-            await tx.append_events(
-                [
-                    (
-                        rid,
-                        t.id,
-                        "task.created",
-                        actor,
-                        {"to": t.state.value, "spec": s.model_dump(mode="json")},
-                        now,
-                    )
-                    for t, s in zip(tasks, valid.tasks, strict=True)
-                ]
-            )
+            payload = {"goal": run.goal, "roles": run.roles, "tasks": len(valid.tasks)}
+            if run.budget:
+                payload["budget"] = run.budget
+            await tx.append_event(rid, None, "run.created", actor, payload, now)
+            await put_tasks(tx, rid, valid.tasks, existing={}, parent_id=None, actor=actor, now=now)
             return run
 
         return await self._write("create_run", "create_run", idempotency_key, body)
+
+    async def create_goal_run(
+        self,
+        goal: str,
+        *,
+        roles: Sequence[str],
+        planner_role: str = "planner",
+        budget: Budget | Mapping[str, Any] | None = None,
+        max_planning_attempts: int = 3,
+        actor: str = "api",
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:
+        """A run whose only task asks ``planner_role`` to turn ``goal`` into a plan.
+
+        The planner's output is a sub-plan (``{"tasks": [...]}``), checked like any plan;
+        an invalid one is sent back with the errors, up to ``max_planning_attempts``
+        times, then the failure is escalated to a human.
+        """
+        plan = {
+            "goal": goal,
+            "roles": list(dict.fromkeys([planner_role, *roles])),
+            "budget": budget.model_dump(exclude_none=True)
+            if isinstance(budget, Budget)
+            else budget,
+            "tasks": [
+                {
+                    "id": "plan",
+                    "title": f"Plan: {goal}",
+                    "role": planner_role,
+                    "expand": True,
+                    "max_attempts": max_planning_attempts,
+                    "backoff_base_s": 0,
+                    "input": {"goal": goal, "roles": list(roles)},
+                    "acceptance_criteria": [
+                        "a valid plan: tasks with ids, roles from the team, acyclic dependencies"
+                    ],
+                }
+            ],
+        }
+        return await self.create_run(
+            plan, actor=actor, run_id=run_id, idempotency_key=idempotency_key
+        )
+
+    async def add_tasks(
+        self,
+        run_id: str,
+        tasks: Sequence[TaskSpec | Mapping[str, Any]],
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> list[Task]:
+        """Add tasks to a running run (peers handing work to other roles). They may
+        depend on the run's existing tasks by plan id. Validated whole, like a plan.
+
+        Raises:
+            InvalidPlan: naming every fault; nothing is written.
+        """
+
+        async def body(tx: Tx, now: float) -> list[Task]:
+            run = await self._active_run(tx, run_id)
+            existing = {t.key: t for t in await tx.run_tasks(run_id)}
+            specs = validate_additions(run, tasks, existing)
+            return await put_tasks(
+                tx, run_id, specs, existing=existing, parent_id=None, actor=actor, now=now
+            )
+
+        return await self._write(f"add_tasks to {run_id}", "tasks", idempotency_key, body)
+
+    @staticmethod
+    async def _active_run(tx: Tx, run_id: str) -> Run:
+        run = await tx.get_run(run_id)
+        if run is None:
+            raise NotFound("run", run_id)
+        if run.state in (RunState.FINISHED, RunState.CANCELLED):
+            raise InvalidArgument(f"run {run_id!r} is {run.state.value}")
+        return run
 
     async def cancel_run(
         self,
@@ -100,11 +136,7 @@ class RunOps(BoardCore):
         """Cancel every task of the run that is not finished, and the run itself."""
 
         async def body(tx: Tx, now: float) -> Run:
-            run = await tx.get_run(run_id)
-            if run is None:
-                raise NotFound("run", run_id)
-            if run.state is not RunState.ACTIVE:
-                raise InvalidArgument(f"run {run_id!r} is {run.state.value}; cannot cancel it")
+            run = await self._active_run(tx, run_id)
             for task in await tx.run_tasks(run_id):
                 if task.state not in TERMINAL:
                     await apply(
@@ -121,3 +153,127 @@ class RunOps(BoardCore):
             return run.model_copy(update={"state": RunState.CANCELLED, "finished_at": now})
 
         return await self._write(f"cancel_run {run_id}", "create_run", idempotency_key, body)
+
+    # --- budgets, pausing, escalation -------------------------------------------------
+
+    async def record_usage(
+        self,
+        task_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost_usd: float = 0.0,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Record tokens and cost spent on a task (a ``task.usage`` event).
+
+        Past the run's budget the run is paused (nothing new is claimed; nothing done
+        is lost) and a human is asked; past the task's own budget the task is blocked.
+        """
+        if min(input_tokens, output_tokens) < 0 or cost_usd < 0:
+            raise InvalidArgument(f"usage for {task_id!r} must not be negative")
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await self._task(tx, task_id)
+            tokens = input_tokens + output_tokens
+            await tx.add_usage(task.id, task.run_id, tokens=tokens, cost=cost_usd, claims=0)
+            usage = {
+                "model": model,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cost_usd": cost_usd,
+            }
+            await tx.append_event(task.run_id, task.id, "task.usage", actor, usage, now)
+            task = await self._task(tx, task_id)
+            over = over_budget(task.budget, task.tokens_used, task.cost_used)
+            if over and task.state is TaskState.RUNNING:
+                reason = f"task budget exceeded: {over}"
+                task = await apply(
+                    tx,
+                    task,
+                    Action.BLOCK,
+                    actor="budget",
+                    now=now,
+                    payload={"reason": reason},
+                    blocked_reason=reason,
+                    **NO_LEASE,
+                )
+                await escalate_in(
+                    tx, task.run_id, "budget", reason, {"task": task.id}, task.id, now
+                )
+            run = await tx.get_run(task.run_id)
+            assert run is not None
+            await pause_if_over(tx, run, now)
+            return task
+
+        return await self._write(f"record_usage {task_id}", "task", idempotency_key, body)
+
+    async def pause_run(self, run_id: str, *, actor: str, reason: str) -> Run:
+        """Stop new claims on the run; work in progress may still finish."""
+
+        async def body(tx: Tx, now: float) -> Run:
+            run = await self._active_run(tx, run_id)
+            if run.state is RunState.PAUSED:
+                return run
+            await tx.set_run_state(run_id, RunState.PAUSED, None, reason)
+            await tx.append_event(run_id, None, "run.paused", actor, {"reason": reason}, now)
+            return run.model_copy(update={"state": RunState.PAUSED, "paused_reason": reason})
+
+        return await self._write(f"pause_run {run_id}", "create_run", None, body)
+
+    async def resume_run(
+        self, run_id: str, *, actor: str, budget: Budget | Mapping[str, Any] | None = None
+    ) -> Run:
+        """Let a paused run go on, optionally with a new budget.
+
+        Raises:
+            InvalidArgument: the run is still over its (new) budget.
+        """
+        new_budget = (
+            Budget.model_validate(budget).model_dump(exclude_none=True)
+            if budget is not None
+            else None
+        )
+
+        async def body(tx: Tx, now: float) -> Run:
+            run = await self._active_run(tx, run_id)
+            if new_budget is not None:
+                await tx.set_run_budget(run_id, new_budget)
+                run = run.model_copy(update={"budget": new_budget})
+            over = over_budget(run.budget, run.tokens_used, run.cost_used, run.claims)
+            if over:
+                raise InvalidArgument(f"run {run_id!r} is still over budget: {over}; raise it")
+            await tx.set_run_state(run_id, RunState.ACTIVE, None, None)
+            payload = {"budget": run.budget} if new_budget is not None else {}
+            await tx.append_event(run_id, None, "run.resumed", actor, payload, now)
+            return run.model_copy(update={"state": RunState.ACTIVE, "paused_reason": None})
+
+        return await self._write(f"resume_run {run_id}", "create_run", None, body)
+
+    async def escalate(
+        self,
+        run_id: str,
+        kind: str,
+        reason: str,
+        *,
+        evidence: Mapping[str, Any] | None = None,
+        task_id: str | None = None,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> Event:
+        """Ask a human: an ``escalation.<kind>`` event with the evidence.
+
+        Watchdogs pass an idempotency key per incident, so that several orchestrators
+        (or one that restarts) raise each incident once.
+        """
+
+        async def body(tx: Tx, now: float) -> Event:
+            if await tx.get_run(run_id) is None:
+                raise NotFound("run", run_id)
+            return await escalate_in(
+                tx, run_id, kind, reason, dict(evidence or {}), task_id, now, actor
+            )
+
+        return await self._write(f"escalate {kind} on {run_id}", "event", idempotency_key, body)

@@ -6,11 +6,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton._board_core import BoardCore, SubmitResult
-from baton._effects import NO_LEASE, apply, record, retry_delay, settle
+from baton._effects import (
+    NO_LEASE,
+    apply,
+    escalate_in,
+    pause_if_over,
+    record,
+    retry_delay,
+    settle,
+)
+from baton._growth import put_tasks, validate_additions
 from baton.contracts import violations
 from baton.errors import (
     ContractViolation,
     InvalidArgument,
+    InvalidPlan,
     NotFound,
 )
 from baton.models import Lease, LeaseKind, Task
@@ -53,6 +63,10 @@ class WorkOps(BoardCore):
                     best = found
             if best is None:
                 return None
+            if best.state is TaskState.READY and not await self._count_attempt(
+                tx, best.run_id, now
+            ):
+                return None  # the run just ran out of its attempts budget and is paused
             expires = now + (lease_s or best.lease_s)
             lease_fields = {
                 "lease_owner": participant,
@@ -88,6 +102,21 @@ class WorkOps(BoardCore):
             )
 
         return await self._write(f"claim by {participant}", "claim", idempotency_key, body)
+
+    async def _count_attempt(self, tx: Tx, run_id: str, now: float) -> bool:
+        """Count a claim against the run's attempts budget, if it has one; ``False``
+        (and the run paused, a human asked) when the budget is already used up.
+
+        Only budgeted runs count, so unbudgeted runs never contend on their run row.
+        """
+        run = await tx.get_run(run_id)
+        if run is None or not run.budget or run.budget.get("attempts") is None:
+            return True
+        if run.claims + 1 > run.budget["attempts"]:
+            await pause_if_over(tx, run.model_copy(update={"claims": run.claims + 1}), now)
+            return False
+        await tx.add_usage(None, run_id, tokens=0, cost=0.0, claims=1)
+        return True
 
     async def heartbeat(
         self, task_id: str, token: int, participant: str, *, lease_s: float | None = None
@@ -129,6 +158,11 @@ class WorkOps(BoardCore):
             task = await self._task(tx, task_id)
             self._check_lease(task, token, participant, LeaseKind.WORK, now)
             errors = violations(output, task.output_contract)
+            if not errors and task.expand:
+                expanded = await self._expand(tx, task, output, actor=participant, now=now)
+                if isinstance(expanded, Task):
+                    return SubmitResult(task=expanded)
+                errors = expanded
             if errors:
                 error = {"kind": "contract_violation", "errors": errors}
                 task = await self._failed_attempt(
@@ -162,6 +196,38 @@ class WorkOps(BoardCore):
             raise ContractViolation(task_id, result.violations, result.task.state.value)
         return result.task
 
+    async def _expand(
+        self, tx: Tx, task: Task, output: Any, *, actor: str, now: float
+    ) -> Task | list[str]:
+        """Put a submitted sub-plan's tasks on the run as ``task``'s children; the task
+        then waits for them. Returns the problems instead when the sub-plan is invalid."""
+        specs = output.get("tasks") if isinstance(output, dict) else None
+        if not isinstance(specs, list) or not specs:
+            return ["<root>: a sub-plan must be an object with a non-empty 'tasks' list"]
+        run = await tx.get_run(task.run_id)
+        assert run is not None
+        existing = {t.key: t for t in await tx.run_tasks(task.run_id)}
+        try:
+            valid = validate_additions(run, specs, existing)
+        except InvalidPlan as exc:
+            return [str(p) for p in exc.problems]
+        children = await put_tasks(
+            tx, task.run_id, valid, existing=existing, parent_id=task.id, actor=actor, now=now
+        )
+        await tx.add_dependencies(task.id, [c.id for c in children], len(children))
+        return await apply(
+            tx,
+            task,
+            Action.EXPAND,
+            actor=actor,
+            now=now,
+            payload={"output": output, "children": [c.key for c in children]},
+            output=output,
+            last_error=None,
+            pending_deps=len(children),
+            **NO_LEASE,
+        )
+
     async def fail(
         self,
         task_id: str,
@@ -191,6 +257,17 @@ class WorkOps(BoardCore):
         failures = task.failures + 1
         if final or failures >= task.max_attempts:
             reason = "final" if final else f"{failures} of {task.max_attempts} attempts failed"
+            if task.expand:
+                await escalate_in(
+                    tx,
+                    task.run_id,
+                    "planning",
+                    f"planning {task.id!r} failed: {reason}",
+                    {"last_error": error},
+                    task.id,
+                    now,
+                    actor,
+                )
             task = await apply(
                 tx,
                 task,

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from baton.errors import BatonRuntimeError
-from baton.models import FailurePolicy, RunState, Task
+from baton.models import Event, FailurePolicy, Run, RunState, Task
 from baton.states import TERMINAL, Action, TaskState, next_state
 from baton.store import Tx
 
@@ -110,10 +111,27 @@ async def _release(
     if failed_dep:
         payload["failed_dependency"] = failed_dep
     for dependent in await tx.settle_dependency(task.id):
+        if dependent.expand and dependent.output is not None:  # a parent: children all done
+            released.append(await _finish_parent(tx, dependent, actor=actor, now=now))
+            continue
         released.append(
             await apply(tx, dependent, Action.DEPS_DONE, actor=actor, now=now, payload=payload)
         )
     return released
+
+
+async def _finish_parent(tx: Tx, parent: Task, *, actor: str, now: float) -> Task:
+    children = [t for t in await tx.run_tasks(parent.run_id) if t.parent_id == parent.id]
+    output = {"subplan": parent.output, "results": {c.key: c.output for c in children}}
+    return await apply(
+        tx,
+        parent,
+        Action.CHILDREN_DONE,
+        actor=actor,
+        now=now,
+        payload={"output": output},
+        output=output,
+    )
 
 
 async def _wait(tx: Tx, task: Task, *, actor: str, now: float) -> list[Task]:
@@ -161,7 +179,65 @@ async def _propagate(tx: Tx, task: Task, action: Action, *, actor: str, now: flo
 
 async def finish_run_if_done(tx: Tx, run_id: str, *, actor: str, now: float) -> None:
     run = await tx.get_run(run_id)
-    if run is None or run.state is not RunState.ACTIVE or await tx.has_open_tasks(run_id):
+    if run is None or run.state not in (RunState.ACTIVE, RunState.PAUSED):
+        return
+    if await tx.has_open_tasks(run_id):
         return
     await tx.set_run_state(run_id, RunState.FINISHED, now)
     await tx.append_event(run_id, None, "run.finished", actor, {}, now)
+
+
+async def escalate_in(
+    tx: Tx,
+    run_id: str,
+    kind: str,
+    reason: str,
+    evidence: dict[str, Any],
+    task_id: str | None,
+    now: float,
+    actor: str = "watchdog",
+) -> Event:
+    """Append an escalation addressed to a human, inside the caller's transaction."""
+    payload = {"reason": reason, "evidence": evidence, "to": "human"}
+    seq = await tx.append_event(run_id, task_id, f"escalation.{kind}", actor, payload, now)
+    return Event(
+        seq=seq,
+        run_id=run_id,
+        task_id=task_id,
+        kind=f"escalation.{kind}",
+        actor=actor,
+        payload=payload,
+        at=now,
+    )
+
+
+async def pause_if_over(tx: Tx, run: Run, now: float) -> bool:
+    over = over_budget(run.budget, run.tokens_used, run.cost_used, run.claims)
+    if not over or run.state is not RunState.ACTIVE:
+        return bool(over)
+    reason = f"run budget exceeded: {over}"
+    await tx.set_run_state(run.id, RunState.PAUSED, None, reason)
+    await tx.append_event(run.id, None, "run.paused", "budget", {"reason": reason}, now)
+    evidence = {
+        "tokens_used": run.tokens_used,
+        "cost_used": run.cost_used,
+        "claims": run.claims,
+        "budget": run.budget,
+    }
+    await escalate_in(tx, run.id, "budget", reason, evidence, None, now)
+    return True
+
+
+def over_budget(
+    budget: Mapping[str, Any] | None, tokens: int, cost: float, claims: int | None = None
+) -> str:
+    """Which limit of ``budget`` is exceeded (empty when none is)."""
+    if not budget:
+        return ""
+    if budget.get("tokens") is not None and tokens > budget["tokens"]:
+        return f"{tokens} tokens used of {budget['tokens']}"
+    if budget.get("cost_usd") is not None and cost > budget["cost_usd"]:
+        return f"${cost:.4f} spent of ${budget['cost_usd']}"
+    if claims is not None and budget.get("attempts") is not None and claims > budget["attempts"]:
+        return f"{claims} attempts used of {budget['attempts']}"
+    return ""

@@ -138,3 +138,11 @@ class ContractViolation(Signal):
             f"output for task {task_id!r} breaks its contract ({joined}); "
             f"recorded as a failed attempt, task is now {state}"
         )
+
+
+class RetryLater(Signal):
+    """Raised by an agent: this attempt failed, but another may succeed (retried with backoff)."""
+
+
+class GiveUp(Signal):
+    """Raised by an agent: this task cannot succeed; fail it for good (no more attempts)."""

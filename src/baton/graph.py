@@ -29,12 +29,14 @@ class _Node:
     parent: str | None
 
 
-def parse_plan(raw: Plan | Mapping[str, Any]) -> Plan:
+def parse_plan(raw: Plan | Mapping[str, Any], *, existing: Iterable[str] = ()) -> Plan:
     """Validate ``raw`` into a :class:`Plan`, or raise :class:`InvalidPlan` naming every fault.
 
     Field errors do not hide graph errors: when pydantic refuses some fields, the graph
     is still checked as far as the raw data allows, so one round fixes everything.
+    ``existing`` names tasks already on the run, which new tasks may depend on.
     """
+    existing = set(existing)
     if isinstance(raw, Plan):
         plan = raw
     else:
@@ -43,9 +45,9 @@ def parse_plan(raw: Plan | Mapping[str, Any]) -> Plan:
         except ValidationError as exc:
             problems = _pydantic_problems(exc, raw)
             bad = {tuple(e["loc"][:3]) for e in exc.errors()} | {e["loc"][:1] for e in exc.errors()}
-            problems += structure_problems(*_raw_structure(raw, bad))
+            problems += structure_problems(*_raw_structure(raw, bad), existing)
             raise InvalidPlan(problems) from None
-    problems = check_plan(plan)
+    problems = check_plan(plan, existing)
     if problems:
         raise InvalidPlan(problems)
     return plan
@@ -100,12 +102,12 @@ def _pydantic_problems(exc: ValidationError, raw: Mapping[str, Any]) -> list[Pla
     return problems
 
 
-def check_plan(plan: Plan) -> list[PlanProblem]:
+def check_plan(plan: Plan, existing: Iterable[str] = ()) -> list[PlanProblem]:
     """Every structural and contract problem of a well-typed plan (empty when valid)."""
     nodes = [
         _Node(t.id, t.role, t.reviewer_role, tuple(t.depends_on), t.parent) for t in plan.tasks
     ]
-    problems = structure_problems(nodes, set(plan.roles))
+    problems = structure_problems(nodes, set(plan.roles), existing)
     for t in plan.tasks:
         problems.extend(_contract_problems(t.id, t.input, t.input_contract, t.output_contract))
     return problems
@@ -122,7 +124,8 @@ def structure_problems(
     ids = [n.id for n in nodes]
     outside = set(existing)
     for dup in sorted(i for i, n in Counter(ids).items() if n > 1 or i in outside):
-        problems.append(PlanProblem("duplicate_id", f"task id {dup!r} is used twice", (dup,)))
+        where = "is already on the run" if dup in outside else "is used twice"
+        problems.append(PlanProblem("duplicate_id", f"task id {dup!r} {where}", (dup,)))
     known = set(ids)
     for n in nodes:
         for field, role in (("role", n.role), ("reviewer_role", n.reviewer_role)):

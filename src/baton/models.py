@@ -23,6 +23,7 @@ class FailurePolicy(StrEnum):
 
 class RunState(StrEnum):
     ACTIVE = "active"
+    PAUSED = "paused"  # a budget ran out or a human paused it: nothing new is claimed
     FINISHED = "finished"
     CANCELLED = "cancelled"
 
@@ -32,6 +33,21 @@ def _contract(value: Any) -> Any:
     if isinstance(value, type) and issubclass(value, BaseModel):
         return value.model_json_schema()
     return value
+
+
+class Budget(BaseModel):
+    """Limits on what a run (or one task) may spend; an omitted limit is no limit.
+
+    A limit of zero is refused: it would stop the work before it starts, which is what
+    ``cancel`` is for.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: int | None = Field(default=None, gt=0)
+    cost_usd: float | None = Field(default=None, gt=0)
+    attempts: int | None = Field(default=None, gt=0)  # claims across the run
+    wall_s: float | None = Field(default=None, gt=0)  # from the run's creation
 
 
 class TaskSpec(BaseModel):
@@ -59,6 +75,9 @@ class TaskSpec(BaseModel):
     requires_approval: bool = False
     parent: str | None = None
     labels: list[str] = Field(default_factory=list)
+    timeout_s: float | None = Field(default=600.0, gt=0)  # an agent past it is cancelled
+    expand: bool = False  # the output is a sub-plan: children join the run, parent waits
+    budget: Budget | None = None  # tokens / cost_usd for this task alone
 
     @field_validator("input_contract", "output_contract", mode="before")
     @classmethod
@@ -79,6 +98,7 @@ class Plan(BaseModel):
     roles: list[str] = Field(min_length=1)
     tasks: list[TaskSpec] = Field(min_length=1)
     labels: list[str] = Field(default_factory=list)
+    budget: Budget | None = None
 
 
 class Run(BaseModel):
@@ -91,6 +111,11 @@ class Run(BaseModel):
     labels: list[str] = Field(default_factory=list)
     created_at: float
     finished_at: float | None = None
+    budget: JSON | None = None  # a Budget, as stored
+    tokens_used: int = 0
+    cost_used: float = 0.0
+    claims: int = 0
+    paused_reason: str | None = None
 
 
 class Task(BaseModel):
@@ -120,6 +145,9 @@ class Task(BaseModel):
     requires_approval: bool
     parent_id: str | None
     labels: list[str]
+    timeout_s: float | None
+    expand: bool
+    budget: JSON | None  # a Budget, as stored
     created_seq: int  # order of creation on the board; ties in priority go to the oldest
 
     state: TaskState
@@ -137,6 +165,8 @@ class Task(BaseModel):
     feedback: list[JSON] = Field(default_factory=list)
     blocked_reason: str | None = None
     updated_at: float = 0.0
+    tokens_used: int = 0
+    cost_used: float = 0.0
 
 
 class LeaseKind(StrEnum):

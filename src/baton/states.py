@@ -9,6 +9,7 @@
        └──dep failed (policy)──▶ skipped | failed | blocked
                                               running ──fail(final)──▶ failed
        any non-terminal ──cancel──▶ cancelled  running ──block──▶ blocked ──unblock──▶ ready
+       running ──expand (sub-plan)──▶ pending ──children done──▶ done
 
 A review lease (a reviewer claiming an ``in_review`` task) does not change the state,
 so it is not in this table; it is guarded by the fencing token like any lease.
@@ -54,6 +55,8 @@ class Action(StrEnum):
     REJECT = "reject"
     REJECT_FINAL = "reject_final"  # rejected with no review rounds left
     CANCEL = "cancel"
+    EXPAND = "expand"  # submit of a sub-plan: the task now waits for its children
+    CHILDREN_DONE = "children_done"
 
 
 S, A = TaskState, Action
@@ -84,6 +87,8 @@ TRANSITIONS: dict[tuple[TaskState, Action], TaskState] = {
     (S.AWAITING_APPROVAL, A.APPROVE): S.DONE,
     (S.AWAITING_APPROVAL, A.REJECT): S.READY,
     (S.AWAITING_APPROVAL, A.REJECT_FINAL): S.FAILED,
+    (S.RUNNING, A.EXPAND): S.PENDING,
+    (S.PENDING, A.CHILDREN_DONE): S.DONE,
     **{(s, A.CANCEL): S.CANCELLED for s in S if s not in TERMINAL},
 }
 
@@ -101,6 +106,8 @@ VERB: dict[Action, str] = {
     A.UNBLOCK_TO_PENDING: "unblock",
     A.APPROVE_TO_GATE: "approve",
     A.REJECT_FINAL: "reject",
+    A.EXPAND: "submit",
+    A.CHILDREN_DONE: "finish with its children",
 }
 
 

@@ -25,8 +25,14 @@ class Tx(Protocol):
     async def get_run(self, run_id: str) -> Run | None: ...
 
     async def set_run_state(
-        self, run_id: str, state: RunState, finished_at: float | None
+        self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
     ) -> None: ...
+
+    async def add_usage(
+        self, task_id: str | None, run_id: str, *, tokens: int, cost: float, claims: int
+    ) -> None:
+        """Add to the task's (if given) and the run's spending counters."""
+        ...
 
     async def next_created_seq(self) -> int:
         """A number larger than every task's ``created_seq`` so far."""
@@ -35,6 +41,12 @@ class Tx(Protocol):
     async def insert_tasks(self, tasks: Sequence[Task]) -> None:
         """Insert tasks and their ``depends_on`` edges."""
         ...
+
+    async def add_dependencies(self, task_id: str, dep_ids: Sequence[str], pending: int) -> None:
+        """Make ``task_id`` depend on ``dep_ids`` too, ``pending`` of which are unsettled."""
+        ...
+
+    async def set_run_budget(self, run_id: str, budget: dict[str, Any] | None) -> None: ...
 
     async def get_task(self, task_id: str) -> Task | None:
         """The task, locked against concurrent writers until the transaction ends."""
@@ -113,6 +125,10 @@ class Store(Protocol):
 
     async def read_events(self, *, since: int, run_id: str | None, limit: int) -> list[Event]:
         """Committed events with ``seq > since``, in ``seq`` order."""
+        ...
+
+    async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
+        """The run's last ``limit`` events whose kind starts with ``kind_prefix``, in order."""
         ...
 
     async def last_seq(self) -> int: ...

@@ -33,6 +33,9 @@ SPEC_FIELDS = (
     "requires_approval",
     "parent_id",
     "labels",
+    "timeout_s",
+    "expand",
+    "budget",
 )
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -93,6 +96,8 @@ def _constructor(model: type[M]) -> Callable[[dict[str, Any]], M]:
 
 
 _TASK_FIELDS = tuple(Task.model_fields)
+#: Spec fields added by later schema versions, for rows written before them.
+_TASK_DEFAULTS: dict[str, Any] = {"timeout_s": 600.0, "expand": False, "budget": None}
 _new_task = _constructor(Task)
 _new_run = _constructor(Run)
 _STATES: dict[str, TaskState] = {s.value: s for s in TaskState}
@@ -197,8 +202,10 @@ def task_from_row(row: Any) -> Task:
         blocked_reason=row[20],
         updated_at=row[21],
         depends_on=sorted(loads(deps) if isinstance(deps, str) else (deps or [])),
+        tokens_used=row[23],
+        cost_used=row[24],
     )
-    return _new_task({name: values[name] for name in _TASK_FIELDS})
+    return _new_task({name: values.get(name, _TASK_DEFAULTS.get(name)) for name in _TASK_FIELDS})
 
 
 def run_row(run: Run) -> tuple[Any, ...]:
@@ -210,6 +217,7 @@ def run_row(run: Run) -> tuple[Any, ...]:
         dumps(run.labels),
         run.created_at,
         run.finished_at,
+        None if run.budget is None else dumps(run.budget),
     )
 
 
@@ -225,6 +233,11 @@ def run_from_row(row: Any) -> Run:
             "labels": loads(row[4]),
             "created_at": row[5],
             "finished_at": row[6],
+            "budget": None if row[7] is None else loads(row[7]),
+            "tokens_used": row[8],
+            "cost_used": row[9],
+            "claims": row[10],
+            "paused_reason": row[11],
         }
     )
 

@@ -72,8 +72,17 @@ class SqliteTx:
         row = self._c.execute(_Q["get_run"], (run_id,)).fetchone()
         return None if row is None else _rows.run_from_row(row)
 
-    async def set_run_state(self, run_id: str, state: RunState, finished_at: float | None) -> None:
-        self._c.execute(_Q["set_run_state"], (state.value, finished_at, run_id))
+    async def set_run_state(
+        self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
+    ) -> None:
+        self._c.execute(_Q["set_run_state"], (state.value, finished_at, reason, run_id))
+
+    async def add_usage(
+        self, task_id: str | None, run_id: str, *, tokens: int, cost: float, claims: int
+    ) -> None:
+        if task_id is not None:
+            self._c.execute(_Q["add_task_usage"], (tokens, cost, task_id))
+        self._c.execute(_Q["add_run_usage"], (tokens, cost, claims, run_id))
 
     async def next_created_seq(self) -> int:
         return int(self._c.execute(_Q["next_created_seq"]).fetchone()[0])
@@ -81,6 +90,15 @@ class SqliteTx:
     async def insert_tasks(self, tasks: Sequence[Task]) -> None:
         self._c.executemany(_Q["insert_task"], [_rows.insert_row(t) for t in tasks])
         self._c.executemany(_Q["insert_dep"], [(t.id, d) for t in tasks for d in t.depends_on])
+
+    async def add_dependencies(self, task_id: str, dep_ids: Sequence[str], pending: int) -> None:
+        self._c.executemany(_Q["insert_dep"], [(task_id, d) for d in dep_ids])
+        self._c.execute(_Q["add_pending_deps"], (pending, task_id))
+
+    async def set_run_budget(self, run_id: str, budget: dict[str, Any] | None) -> None:
+        self._c.execute(
+            _Q["set_run_budget"], (None if budget is None else _rows.dumps(budget), run_id)
+        )
 
     async def get_task(self, task_id: str) -> Task | None:
         row = self._c.execute(_Q["get_task"], (task_id,)).fetchone()
@@ -260,6 +278,10 @@ class SqliteStore:
         else:
             rows = self._r.execute(_Q["read_run_events"], (run_id, since, limit))
         return [_rows.event_from_row(r) for r in rows]
+
+    async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
+        rows = self._r.execute(_Q["latest_run_events_like"], (run_id, f"{kind_prefix}%", limit))
+        return [_rows.event_from_row(r) for r in reversed(rows.fetchall())]
 
     async def last_seq(self) -> int:
         return int(self._r.execute(_Q["last_seq"]).fetchone()[0])

@@ -1,17 +1,28 @@
 -- Named queries for SqliteStore, loaded by name ("-- name: x" starts a block).
 
 -- name: insert_run
-INSERT INTO runs (id, goal, state, roles, labels, created_at, finished_at)
-VALUES (?, ?, ?, ?, ?, ?, ?);
+INSERT INTO runs (id, goal, state, roles, labels, created_at, finished_at, budget)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: get_run
-SELECT id, goal, state, roles, labels, created_at, finished_at FROM runs WHERE id = ?;
+SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
+       paused_reason
+FROM runs WHERE id = ?;
 
 -- name: list_runs
-SELECT id, goal, state, roles, labels, created_at, finished_at FROM runs ORDER BY created_at;
+SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
+       paused_reason
+FROM runs ORDER BY created_at;
 
 -- name: set_run_state
-UPDATE runs SET state = ?, finished_at = ? WHERE id = ?;
+UPDATE runs SET state = ?, finished_at = ?, paused_reason = ? WHERE id = ?;
+
+-- name: add_task_usage
+UPDATE tasks SET tokens_used = tokens_used + ?, cost_used = cost_used + ? WHERE id = ?;
+
+-- name: add_run_usage
+UPDATE runs SET tokens_used = tokens_used + ?, cost_used = cost_used + ?, claims = claims + ?
+WHERE id = ?;
 
 -- name: next_created_seq
 SELECT COALESCE(MAX(created_seq), 0) + 1 FROM tasks;
@@ -31,7 +42,8 @@ t.id, t.run_id, t.key, t.spec, t.role, t.priority, t.created_seq, t.state, t.tok
 t.attempts, t.failures, t.review_rounds, t.lease_owner, t.lease_kind, t.lease_expires_at,
 t.not_before, t.pending_deps, t.output, t.last_error, t.feedback, t.blocked_reason,
 t.updated_at,
-(SELECT json_group_array(d.dep_id) FROM deps d WHERE d.task_id = t.id)
+(SELECT json_group_array(d.dep_id) FROM deps d WHERE d.task_id = t.id),
+t.tokens_used, t.cost_used
 
 -- name: get_task
 SELECT {task_columns} FROM tasks t WHERE t.id = ?;
@@ -40,12 +52,12 @@ SELECT {task_columns} FROM tasks t WHERE t.id = ?;
 SELECT {task_columns} FROM tasks t WHERE t.run_id = ? ORDER BY t.created_seq;
 
 -- name: find_claimable
-SELECT {task_columns} FROM tasks t
+SELECT {task_columns} FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.queue_role = ? AND t.not_before <= ?
 ORDER BY t.priority DESC, t.created_seq LIMIT 1;
 
 -- name: find_claimable_in_run
-SELECT {task_columns} FROM tasks t
+SELECT {task_columns} FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.run_id = ? AND t.queue_role = ? AND t.not_before <= ?
 ORDER BY t.priority DESC, t.created_seq LIMIT 1;
 
@@ -96,3 +108,13 @@ SELECT op, result FROM idempotency WHERE key = ?;
 
 -- name: put_idempotent
 INSERT INTO idempotency (key, op, result) VALUES (?, ?, ?);
+
+-- name: add_pending_deps
+UPDATE tasks SET pending_deps = pending_deps + ? WHERE id = ?;
+
+-- name: set_run_budget
+UPDATE runs SET budget = ? WHERE id = ?;
+
+-- name: latest_run_events_like
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = ? AND kind LIKE ? ORDER BY seq DESC LIMIT ?;

@@ -1,0 +1,49 @@
+"""Any Python callable as an agent."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from baton.agents._context import TaskContext
+
+AgentFn = Callable[[TaskContext], Any]
+
+
+class FunctionAgent:
+    """Wrap ``fn(ctx)`` (sync or async). A sync function runs in a thread, so a slow one
+    does not stall the worker's heartbeats."""
+
+    def __init__(self, fn: AgentFn, *, roles: Sequence[str], name: str | None = None) -> None:
+        if isinstance(roles, str):
+            roles = [roles]
+        if not roles:
+            raise ValueError(f"agent {name or fn.__name__!r} serves no role")
+        self.fn = fn
+        self.roles = list(roles)
+        self.name = name or getattr(fn, "__name__", "function-agent")
+
+    async def run(self, ctx: TaskContext) -> Any:
+        if inspect.iscoroutinefunction(self.fn):
+            return await self.fn(ctx)
+        result = await asyncio.to_thread(self.fn, ctx)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    def __repr__(self) -> str:
+        return f"FunctionAgent({self.name!r}, roles={self.roles})"
+
+
+def agent(
+    role: str | None = None, *, roles: Sequence[str] = (), name: str | None = None
+) -> Callable[[AgentFn], FunctionAgent]:
+    """Decorator: ``@agent(role="backend")`` turns a function of the context into an agent."""
+    served = [*([role] if role else []), *roles]
+
+    def wrap(fn: AgentFn) -> FunctionAgent:
+        return FunctionAgent(fn, roles=served, name=name)
+
+    return wrap
