@@ -9,39 +9,38 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from baton import Task
-from baton.worker import Verdict
+from baton.agents import TaskContext, Verdict
 
 WORK_S = 0.8
 
 
-def backend(task: Task) -> dict[str, Any]:
+def backend(ctx: TaskContext) -> dict[str, Any]:
     time.sleep(WORK_S)
-    if task.key == "schema":
+    if ctx.task.key == "schema":
         return {"migration": "0007_profiles.sql", "columns": ["display_name", "avatar_url"]}
-    if task.key == "api":
+    if ctx.task.key == "api":
         return {"endpoint": "/users/{id}/profile", "methods": ["GET", "PATCH"]}
     return {"passed": 14, "failed": 0}
 
 
-def frontend(task: Task) -> dict[str, Any]:
+def frontend(ctx: TaskContext) -> dict[str, Any]:
     time.sleep(WORK_S)
     return {"component": "ProfileCard.tsx", "props": ["displayName", "avatarUrl"]}
 
 
-def docs(task: Task) -> dict[str, Any]:
+def docs(ctx: TaskContext) -> dict[str, Any]:
     time.sleep(WORK_S)
-    fixed = [item for round_ in task.feedback for item in round_["items"]]
+    fixed = [item for round_ in ctx.feedback for item in round_["items"]]
     return {
         "page": "docs/api/profile.md",
         "sections": ["GET", "PATCH", *fixed],
-        "draft": 1 + len(task.feedback),
+        "draft": 1 + len(ctx.feedback),
     }
 
 
-def reviewer(task: Task) -> Verdict:
+def reviewer(ctx: TaskContext) -> Verdict:
     time.sleep(WORK_S / 2)
-    if task.key == "docs" and not task.feedback:
+    if ctx.task.key == "docs" and not ctx.feedback:
         return Verdict(
             approve=False,
             feedback=["add an example PATCH request body", "document the 404 for unknown users"],
@@ -49,7 +48,7 @@ def reviewer(task: Task) -> Verdict:
     return Verdict(approve=True, comment="looks good")
 
 
-def ops(task: Task) -> dict[str, Any]:
+def ops(ctx: TaskContext) -> dict[str, Any]:
     time.sleep(WORK_S)
     return {"deployed": "profile-page", "version": "1.4.0"}
 

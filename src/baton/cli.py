@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +28,7 @@ from baton.models import Event, RunState
 from baton.narration import narrate
 from baton.plans import load_plan
 from baton.sync import SyncBoard
-from baton.worker import Handler, Worker
+from baton.worker import AgentsLike, Worker, as_agents
 
 app = typer.Typer(
     help="Baton: the board that teams of AI agents and humans coordinate through.",
@@ -280,8 +279,9 @@ def reap(db: Db = DEFAULT_DB) -> None:
     out.print(f"returned {len(done)} expired lease(s)")
 
 
-def load_handlers(spec: str) -> Mapping[str, Handler]:
-    """Import ``module:attribute`` naming a mapping of role -> handler."""
+def load_agents(spec: str) -> AgentsLike:
+    """Import ``module:attribute`` naming agents: a list of agents, one agent, or a
+    mapping of role -> function of the task context."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise InvalidArgument(f"--agents must look like module:attribute, got {spec!r}")
@@ -289,12 +289,17 @@ def load_handlers(spec: str) -> Mapping[str, Handler]:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InvalidArgument(f"cannot import agent module {module_name!r}: {exc}") from None
-    handlers = getattr(module, attr, None)
-    if not isinstance(handlers, Mapping) or not handlers:
-        raise InvalidArgument(f"{spec!r} must be a non-empty mapping of role -> callable")
-    return handlers
+    except Exception as exc:  # an agent module that does not import: say why, briefly
+        raise InvalidArgument(
+            f"cannot import agent module {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    if not hasattr(module, attr):
+        raise InvalidArgument(f"agent module {module_name!r} has no attribute {attr!r}")
+    found = getattr(module, attr)
+    agents = as_agents(found)
+    if not agents:
+        raise InvalidArgument(f"{spec!r} holds no agents")
+    return agents
 
 
 @app.command()
@@ -314,7 +319,7 @@ def worker(
     ] = None,
 ) -> None:
     """Claim and work tasks for the roles the agents serve, until stopped (SIGTERM/Ctrl-C)."""
-    handlers = load_handlers(agents)
+    handlers = load_agents(agents)
     participant = name or f"worker-{os.getpid()}"
 
     async def main() -> None:

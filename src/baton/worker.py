@@ -1,106 +1,199 @@
-"""A worker: claims tasks for the roles its handlers serve, keeps the lease alive while a
-handler runs, and hands the result back with the lease's fencing token.
+"""A worker: hosts agents, claims work for the roles they serve, keeps each lease alive
+while its agent runs, and hands the result back with the lease's fencing token.
 
 Work is pulled, never pushed: a worker that dies simply stops renewing its leases, the
 reaper returns its tasks to ``ready``, and another worker takes them — whatever it had
 not submitted is redone, and whatever it submits late is refused (``LeaseLost``).
 
-A handler is any callable (sync or async) taking the :class:`Task`. For a work lease it
-returns the output; for a review lease (the worker serves the task's reviewer role) it
-returns a :class:`Verdict`.
+On stop (SIGTERM / Ctrl-C in ``baton worker``) it claims nothing more, lets running
+agents finish for ``grace_s`` seconds, then cancels them and releases their leases
+(a release does not count as a failed attempt).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel
-
+from baton.agents._context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
+from baton.agents.function import FunctionAgent
 from baton.board import Board
-from baton.errors import ContractViolation, LeaseLost
-from baton.models import Lease, LeaseKind, RunState, Task
+from baton.errors import ContractViolation, GiveUp, InvalidArgument, LeaseLost
+from baton.models import Lease, LeaseKind, Run, RunState
 
 log = logging.getLogger("baton.worker")
 
-Handler = Callable[[Task], Any] | Callable[[Task], Awaitable[Any]]
+#: What a worker can host: agents, or a mapping of role -> function of the context.
+AgentsLike = Agent | Sequence[Agent] | Mapping[str, Callable[[TaskContext], Any]]
 
 
-class Verdict(BaseModel):
-    """A reviewer's decision: approve, or reject with the issues to fix."""
-
-    approve: bool
-    feedback: list[str] = []
-    comment: str = ""
+def as_agents(spec: AgentsLike) -> list[Agent]:
+    if isinstance(spec, Mapping):
+        return [FunctionAgent(fn, roles=[role], name=role) for role, fn in spec.items()]
+    if isinstance(spec, Agent):
+        return [spec]
+    agents = list(spec)
+    bad = [a for a in agents if not isinstance(a, Agent)]
+    if bad:
+        raise InvalidArgument(f"not agents (need name, roles and async run(ctx)): {bad!r}")
+    return agents
 
 
 class Worker:
-    """Runs ``handlers`` (role → callable) against the board, ``concurrency`` at a time."""
+    """Runs ``agents`` against the board, ``concurrency`` tasks at a time."""
 
     def __init__(
         self,
         board: Board,
-        handlers: Mapping[str, Handler],
+        agents: AgentsLike,
         *,
         name: str,
         concurrency: int = 1,
         idle_wait_s: float = 0.5,
+        grace_s: float = 30.0,
+        tools: Sequence[Callable[..., Any]] = (),
     ) -> None:
-        if not handlers:
-            raise ValueError("a worker needs at least one role handler")
         self.board = board
-        self.handlers = dict(handlers)
+        self.agents = as_agents(agents)
+        if not self.agents:
+            raise InvalidArgument(f"worker {name!r} has no agents")
+        self.by_role: dict[str, Agent] = {}
+        for a in self.agents:
+            for role in a.roles:
+                self.by_role.setdefault(role, a)
         self.name = name
         self.concurrency = concurrency
         self.idle_wait_s = idle_wait_s
+        self.grace_s = grace_s
+        self.tools = list(tools)
         self.completed = 0
+        self.failed = 0
+
+    async def check_run(self, run_id: str) -> Run:
+        """The run, if this worker can do any of its work; a clear error otherwise."""
+        run = await self.board.get_run(run_id)
+        served = set(self.by_role)
+        if not served & set(run.roles):
+            raise InvalidArgument(
+                f"worker {self.name!r} serves roles {sorted(served)}, none of which is in "
+                f"run {run_id!r} (roles {run.roles})"
+            )
+        for a in self.agents:
+            if not set(a.roles) & set(run.roles):
+                log.warning("%s: agent %s serves no role in run %s", self.name, a.name, run_id)
+        return run
 
     async def run(self, *, run_id: str | None = None, stop: asyncio.Event | None = None) -> None:
-        """Work until ``stop`` is set, or until the run ``run_id`` is no longer active."""
+        """Work until ``stop`` is set, or until the run ``run_id`` has ended."""
+        if run_id is not None:
+            await self.check_run(run_id)
         stop = stop or asyncio.Event()
         slots = [asyncio.create_task(self._slot(i, run_id, stop)) for i in range(self.concurrency)]
-        await asyncio.gather(*slots)
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([*slots, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            _done, late = await asyncio.wait(slots, timeout=self.grace_s)
+            for slot in late:
+                slot.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await asyncio.gather(*slots, return_exceptions=True)
+        stopper.cancel()
 
     async def _slot(self, index: int, run_id: str | None, stop: asyncio.Event) -> None:
         me = f"{self.name}#{index}" if self.concurrency > 1 else self.name
         while not stop.is_set():
-            if (
-                run_id is not None
-                and (await self.board.get_run(run_id)).state is not RunState.ACTIVE
-            ):
-                return
+            if run_id is not None:
+                state = (await self.board.get_run(run_id)).state
+                if state in (RunState.FINISHED, RunState.CANCELLED):
+                    return
             head = await self.board.store.last_seq()
-            lease = await self.board.claim(me, list(self.handlers), run_id=run_id)
+            lease = await self.board.claim(me, list(self.by_role), run_id=run_id)
             if lease is None:
                 await self.board.reap_expired(actor=me)
                 await self.board.store.wait_for_commit(head, self.idle_wait_s)
                 continue
             await self._work(lease)
 
+    async def context(self, lease: Lease) -> TaskContext:
+        """Everything the agent sees: the task, its dependencies' results, messages,
+        what is left of the budget."""
+        task = lease.task
+        run = await self.board.get_run(task.run_id)
+        deps = {}
+        for dep_id in task.depends_on:
+            d = await self.board.get_task(dep_id)
+            deps[d.key] = DependencyResult(d.key, d.title, d.state, d.output, d.last_error)
+        return TaskContext(
+            task=task,
+            lease=lease,
+            run=run,
+            board=self.board,
+            dependencies=deps,
+            messages=await self.board.messages(run.id, limit=50),
+            tools=self.tools,
+            budget=_budget_left(run, task.budget, task.tokens_used, task.cost_used),
+        )
+
     async def _work(self, lease: Lease) -> None:
         task = lease.task
         role = task.role if lease.kind is LeaseKind.WORK else task.reviewer_role
-        handler = self.handlers[role or task.role]
-        beat = asyncio.create_task(self._heartbeat(lease))
+        agent = self.by_role[role or task.role]
+        running = asyncio.create_task(self._run_agent(agent, lease))
+        beat = asyncio.create_task(self._heartbeat(lease, running))
         try:
-            result = await _call(handler, task)
-        except Exception as exc:  # the agent's failure is data, recorded on the board
-            beat.cancel()
-            log.warning("%s: task %s raised %r", lease.owner, task.id, exc)
-            with contextlib.suppress(LeaseLost):
-                await self.board.fail(
-                    task.id,
-                    lease.token,
-                    {"kind": "exception", "type": type(exc).__name__, "message": str(exc)},
-                    participant=lease.owner,
+            await asyncio.shield(running)
+        except asyncio.CancelledError:  # shutdown past the grace period
+            running.cancel()
+            with contextlib.suppress(LeaseLost, asyncio.CancelledError):
+                await asyncio.shield(
+                    self.board.release(task.id, lease.token, participant=lease.owner)
                 )
-            return
+            log.warning("%s: released %s at shutdown", lease.owner, task.id)
+            raise
         finally:
             beat.cancel()
+
+    async def _run_agent(self, agent: Agent, lease: Lease) -> None:
+        task = lease.task
+        try:
+            ctx = await self.context(lease)
+            result = await asyncio.wait_for(agent.run(ctx), task.timeout_s)
+        except LeaseLost as exc:
+            log.warning("%s: lost %s while working: %s", lease.owner, task.id, exc)
+            return
+        except TimeoutError:
+            await self._fail(
+                lease,
+                {
+                    "kind": "timeout",
+                    "agent": agent.name,
+                    "message": f"agent {agent.name} ran past {task.timeout_s}s",
+                },
+            )
+            return
+        except GiveUp as exc:
+            await self._fail(lease, _error(agent, exc), retryable=False)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the agent's failure is data, recorded on the board
+            log.warning("%s: %s raised %r on %s", lease.owner, agent.name, exc, task.id)
+            await self._fail(lease, _error(agent, exc))
+            return
+        await self._hand_in(lease, result)
+
+    async def _fail(self, lease: Lease, error: dict[str, Any], *, retryable: bool = True) -> None:
+        self.failed += 1
+        with contextlib.suppress(LeaseLost):
+            await self.board.fail(
+                lease.task.id, lease.token, error, participant=lease.owner, retryable=retryable
+            )
+
+    async def _hand_in(self, lease: Lease, result: Any) -> None:
+        task = lease.task
         try:
             if lease.kind is LeaseKind.REVIEW:
                 verdict = result if isinstance(result, Verdict) else Verdict.model_validate(result)
@@ -110,7 +203,10 @@ class Worker:
                     )
                 else:
                     await self.board.reject(
-                        task.id, verdict.feedback, actor=lease.owner, token=lease.token
+                        task.id,
+                        verdict.feedback or ["rejected without details"],
+                        actor=lease.owner,
+                        token=lease.token,
                     )
             else:
                 await self.board.submit(task.id, lease.token, result, participant=lease.owner)
@@ -118,22 +214,51 @@ class Worker:
         except LeaseLost as exc:
             log.warning("%s: dropped result for %s: %s", lease.owner, task.id, exc)
         except ContractViolation as exc:
+            self.failed += 1
             log.warning("%s: %s", lease.owner, exc)
 
-    async def _heartbeat(self, lease: Lease) -> None:
+    async def _heartbeat(self, lease: Lease, running: asyncio.Task[None]) -> None:
         interval = max(0.05, lease.task.lease_s / 3)
-        while True:
+        while not running.done():
             await asyncio.sleep(interval)
             try:
                 await self.board.heartbeat(lease.task.id, lease.token, lease.owner)
-            except LeaseLost:
+            except LeaseLost as exc:  # someone else owns it now: stop working on it
+                log.warning("%s: %s; cancelling the agent", lease.owner, exc)
+                running.cancel()
                 return
 
 
-async def _call(handler: Handler, task: Task) -> Any:
-    if inspect.iscoroutinefunction(handler):
-        return await handler(task)
-    result = await asyncio.to_thread(handler, task)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+def _error(agent: Agent, exc: BaseException) -> dict[str, Any]:
+    return {
+        "kind": "exception",
+        "agent": agent.name,
+        "type": type(exc).__name__,
+        "message": str(exc),
+    }
+
+
+def _budget_left(
+    run: Run, task_budget: Mapping[str, Any] | None, task_tokens: int, task_cost: float
+) -> BudgetLeft:
+    limits = []
+    for budget, tokens, cost in (
+        (run.budget, run.tokens_used, run.cost_used),
+        (task_budget, task_tokens, task_cost),
+    ):
+        if budget:
+            limits.append(
+                (
+                    None if budget.get("tokens") is None else budget["tokens"] - tokens,
+                    None if budget.get("cost_usd") is None else budget["cost_usd"] - cost,
+                )
+            )
+    tokens_left = [t for t, _ in limits if t is not None]
+    cost_left = [c for _, c in limits if c is not None]
+    return BudgetLeft(
+        tokens=min(tokens_left) if tokens_left else None,
+        cost_usd=min(cost_left) if cost_left else None,
+    )
+
+
+__all__ = ["AgentsLike", "Verdict", "Worker", "as_agents"]

@@ -31,8 +31,8 @@ class PydanticAIAgent:
         prompt: Callable[[TaskContext], str] | None = None,
     ) -> None:
         self.agent = agent
-        self.roles = [roles] if isinstance(roles, str) else list(roles)
-        self.name = name or agent.name or "pydantic-ai-agent"
+        self.roles: Sequence[str] = [roles] if isinstance(roles, str) else list(roles)
+        self.name: str = name or agent.name or "pydantic-ai-agent"
         self._prompt = prompt or TaskContext.prompt
 
     async def run(self, ctx: TaskContext) -> Any:
@@ -69,8 +69,8 @@ class LangGraphAgent:
         from_state: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self.graph = graph
-        self.roles = [roles] if isinstance(roles, str) else list(roles)
-        self.name = name
+        self.roles: Sequence[str] = [roles] if isinstance(roles, str) else list(roles)
+        self.name: str = name
         self._to_state = to_state or (lambda ctx: {"task": ctx.card(), "input": ctx.input})
         self._from_state = from_state or (lambda state: state["output"])
 

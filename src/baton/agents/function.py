@@ -22,8 +22,8 @@ class FunctionAgent:
         if not roles:
             raise ValueError(f"agent {name or fn.__name__!r} serves no role")
         self.fn = fn
-        self.roles = list(roles)
-        self.name = name or getattr(fn, "__name__", "function-agent")
+        self.roles: Sequence[str] = list(roles)
+        self.name: str = name or str(getattr(fn, "__name__", "function-agent"))
 
     async def run(self, ctx: TaskContext) -> Any:
         if inspect.iscoroutinefunction(self.fn):

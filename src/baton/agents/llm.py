@@ -92,8 +92,8 @@ class LLMAgent:
             roles = [roles]
         if not roles:
             raise ValueError("an LLMAgent needs at least one role")
-        self.roles = list(roles)
-        self.name = name or f"llm-{'-'.join(self.roles)}"
+        self.roles: Sequence[str] = list(roles)
+        self.name: str = name or f"llm-{'-'.join(self.roles)}"
         self._model_spec = model
         self.instructions = instructions or (
             f"You are the {', '.join(self.roles)} agent on a team coordinated through a "
