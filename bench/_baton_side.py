@@ -117,25 +117,38 @@ def count_by_state(path: str, run_id: str) -> dict[str, int]:
     return asyncio.run(_count_by_state(path, run_id))
 
 
-async def _claim_latency(path: str, durability: str, claims: int, warmup: int) -> list[float]:
-    board = open_board(path, durability)
+async def _claim_latency(
+    paths: dict[int, str], durability: str, claims: int, warmup: int, chunk: int
+) -> dict[int, list[float]]:
+    boards = {size: open_board(path, durability) for size, path in paths.items()}
+    samples: dict[int, list[float]] = {size: [] for size in paths}
     try:
-        samples: list[float] = []
-        for i in range(warmup + claims):
-            start = time.perf_counter()
-            lease = await board.claim("bench", [ROLE])
-            elapsed = time.perf_counter() - start
-            if lease is None:
-                raise RuntimeError("the latency board ran out of ready tasks")
-            await board.release(lease.task_id, lease.token, participant="bench")
-            if i >= warmup:
-                samples.append(elapsed)
+        for board in boards.values():  # warm each board's caches, untimed
+            await _claims(board, warmup, [])
+        for _ in range(0, claims, chunk):
+            for size, board in boards.items():  # alternate: both sizes see the same noise
+                await _claims(board, chunk, samples[size])
         return samples
     finally:
-        await board.close()
+        for board in boards.values():
+            await board.close()
 
 
-def claim_latency(path: str, durability: str, claims: int, warmup: int) -> list[float]:
-    """Seconds per ``claim`` call, one process, on an existing board; each claim is given
-    back with ``release`` (untimed) so the board keeps its size for every sample."""
-    return asyncio.run(_claim_latency(path, durability, claims, warmup))
+async def _claims(board: Board, n: int, samples: list[float]) -> None:
+    for _ in range(n):
+        start = time.perf_counter()
+        lease = await board.claim("bench", [ROLE])
+        elapsed = time.perf_counter() - start
+        if lease is None:
+            raise RuntimeError("the latency board ran out of ready tasks")
+        await board.release(lease.task_id, lease.token, participant="bench")
+        samples.append(elapsed)
+
+
+def claim_latency(
+    paths: dict[int, str], durability: str, claims: int, warmup: int, chunk: int = 50
+) -> dict[int, list[float]]:
+    """Seconds per ``claim`` call, one process, on existing boards of several sizes, in
+    alternating chunks of ``chunk`` claims. Each claim is given back with ``release``
+    (untimed) so that every sample sees a board of the same size."""
+    return asyncio.run(_claim_latency(paths, durability, claims, warmup, chunk))
