@@ -12,7 +12,7 @@ from baton._effects import NO_LEASE, apply, escalate_in, over_budget, pause_if_o
 from baton._growth import plan_run, put_tasks, validate_additions
 from baton.errors import InvalidArgument, NotFound
 from baton.graph import parse_plan
-from baton.models import Budget, Event, Plan, Run, RunState, Task, TaskSpec
+from baton.models import Budget, Event, Plan, Run, RunState, SubPlan, Task, TaskSpec
 from baton.states import TERMINAL, Action, TaskState
 from baton.store import Tx
 
@@ -79,6 +79,7 @@ class RunOps(BoardCore):
                     "role": planner_role,
                     "expand": True,
                     "max_attempts": max_planning_attempts,
+                    "output_contract": SubPlan.model_json_schema(),
                     "backoff_base_s": 0,
                     "input": {"goal": goal, "roles": list(roles)},
                     "acceptance_criteria": [
@@ -165,6 +166,7 @@ class RunOps(BoardCore):
         output_tokens: int,
         cost_usd: float = 0.0,
         actor: str,
+        role: str | None = None,
         idempotency_key: str | None = None,
     ) -> Task:
         """Record tokens and cost spent on a task (a ``task.usage`` event).
@@ -184,6 +186,7 @@ class RunOps(BoardCore):
                 "input_tokens": input_tokens,
                 "output_tokens": output_tokens,
                 "cost_usd": cost_usd,
+                "role": role or task.role,
             }
             await tx.append_event(task.run_id, task.id, "task.usage", actor, usage, now)
             task = await self._task(tx, task_id)

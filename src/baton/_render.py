@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from baton.models import Run, Task
+from baton.reporting import RoleUsage
 from baton.states import TaskState
 
 STATE_STYLE = {
@@ -58,3 +59,21 @@ def board_view(run: Run, tasks: Sequence[Task]) -> RenderableType:
     bar = ProgressBar(total=max(1, len(tasks)), completed=terminal, width=50)
     caption = Text(f"{done}/{len(tasks)} done, {terminal}/{len(tasks)} finished")
     return Group(table, bar, caption)
+
+
+def usage_table(rows: Sequence[RoleUsage]) -> Table:
+    table = Table(title="Tokens and cost per role")
+    for col in ("role", "model calls", "input tokens", "output tokens", "cost (USD)", "model"):
+        table.add_column(col, justify="right" if "tok" in col or "cost" in col else "left")
+    for r in rows:
+        table.add_row(
+            r.role,
+            str(r.calls),
+            f"{r.input_tokens:,}",
+            f"{r.output_tokens:,}",
+            f"{r.cost_usd:.4f}",
+            ", ".join(sorted(r.models or ())),
+        )
+    if not rows:
+        table.add_row("(no model usage recorded)", "", "", "", "", "")
+    return table

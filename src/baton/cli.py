@@ -21,12 +21,14 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from baton._render import board_view
+from baton._render import board_view, usage_table
 from baton.board import Board
 from baton.errors import BatonError, InvalidArgument, UsageError
 from baton.models import Event, RunState
 from baton.narration import narrate
+from baton.orchestrator import Orchestrator
 from baton.plans import load_plan
+from baton.reporting import usage_by_role
 from baton.sync import SyncBoard
 from baton.worker import AgentsLike, Worker, as_agents
 
@@ -268,7 +270,135 @@ def cancel(
 def status(run_id: Annotated[str, typer.Argument(help="Run id.")], db: Db = DEFAULT_DB) -> None:
     """A plain-language summary of the run."""
     with _open(db) as board:
-        out.print(narrate(board.get_run(run_id), board.tasks(run_id)))
+        run = board.get_run(run_id)
+        out.print(narrate(run, board.tasks(run_id), board.escalations(run_id)))
+
+
+@app.command()
+def plan(
+    goal: Annotated[str, typer.Argument(help="The goal, in plain words.")],
+    roles: Annotated[str, typer.Option(envvar="BATON_ROLES", help="Comma-separated team roles.")],
+    db: Db = DEFAULT_DB,
+    planner_role: Annotated[str, typer.Option(envvar="BATON_PLANNER_ROLE")] = "planner",
+    run_id: Annotated[str | None, typer.Option(envvar="BATON_RUN_ID")] = None,
+    tokens: Annotated[int | None, typer.Option(help="Run token budget.")] = None,
+    cost: Annotated[float | None, typer.Option(help="Run cost budget, USD.")] = None,
+    actor: Actor = DEFAULT_ACTOR,
+    as_json: AsJson = False,
+) -> None:
+    """Start a run from a goal: a planner agent turns it into a validated plan."""
+    team = [r.strip() for r in roles.split(",") if r.strip()]
+    budget = {k: v for k, v in (("tokens", tokens), ("cost_usd", cost)) if v is not None}
+    with _open(db) as board:
+        created = board.create_goal_run(
+            goal,
+            roles=team,
+            planner_role=planner_role,
+            budget=budget or None,
+            actor=actor,
+            run_id=run_id,
+        )
+    if as_json:
+        _dump(created.model_dump(mode="json"))
+        return
+    out.print(f"[green]run {created.id}[/] created: {planner_role} will plan {goal!r}")
+
+
+@app.command()
+def escalations(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    db: Db = DEFAULT_DB,
+    as_json: AsJson = False,
+) -> None:
+    """What waits for a human on this run, with the evidence."""
+    with _open(db) as board:
+        found = board.escalations(run_id)
+    if as_json:
+        _dump([e.model_dump(mode="json") for e in found])
+        return
+    if not found:
+        out.print("no escalations")
+    for e in found:
+        subject = e.task_id or e.run_id
+        out.print(
+            f"#{e.seq} {e.kind.removeprefix('escalation.')} on {subject}: {e.payload['reason']}"
+        )
+
+
+@app.command()
+def usage(run_id: Annotated[str, typer.Argument(help="Run id.")], db: Db = DEFAULT_DB) -> None:
+    """Tokens and cost per role on this run."""
+    with _open(db) as board:
+        rows = usage_by_role(board.events(run_id))
+    out.print(usage_table(rows))
+
+
+@app.command()
+def pause(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    db: Db = DEFAULT_DB,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Stop new claims on a run (work in progress may finish)."""
+    with _open(db) as board:
+        board.pause_run(run_id, actor=actor, reason=reason)
+    out.print(f"run {run_id} paused")
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    db: Db = DEFAULT_DB,
+    tokens: Annotated[int | None, typer.Option(help="New token budget.")] = None,
+    cost: Annotated[float | None, typer.Option(help="New cost budget, USD.")] = None,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Let a paused run go on, optionally with a higher budget."""
+    with _open(db) as board:
+        run = board.get_run(run_id)
+        budget = dict(run.budget or {})
+        budget.update({k: v for k, v in (("tokens", tokens), ("cost_usd", cost)) if v is not None})
+        board.resume_run(run_id, actor=actor, budget=budget if (tokens or cost) else None)
+    out.print(f"run {run_id} resumed")
+
+
+@app.command()
+def orchestrate(
+    db: Db = DEFAULT_DB,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run", envvar="BATON_RUN", help="Only this run; exit when it ends."),
+    ] = None,
+    stall_s: Annotated[
+        float,
+        typer.Option(envvar="BATON_STALL_S", help="Escalate after this long without progress."),
+    ] = 120.0,
+    review_alert: Annotated[int, typer.Option(envvar="BATON_REVIEW_ALERT")] = 2,
+    failure_streak: Annotated[int, typer.Option(envvar="BATON_FAILURE_STREAK")] = 3,
+    tick_s: Annotated[float, typer.Option(envvar="BATON_TICK_S")] = 1.0,
+) -> None:
+    """Reap expired leases and watch runs for trouble; escalate it to a human."""
+
+    async def main() -> None:
+        board = Board.open(db)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            orch = Orchestrator(
+                board,
+                stall_s=stall_s,
+                review_alert=review_alert,
+                failure_streak=failure_streak,
+                tick_s=tick_s,
+            )
+            await orch.run(stop=stop, run_id=run_id)
+        finally:
+            await board.close()
+
+    asyncio.run(main())
 
 
 @app.command()
@@ -313,6 +443,10 @@ def worker(
     db: Db = DEFAULT_DB,
     name: Annotated[str, typer.Option(envvar="BATON_WORKER_NAME", help="Participant id.")] = "",
     concurrency: Annotated[int, typer.Option(envvar="BATON_CONCURRENCY", min=1)] = 1,
+    grace_s: Annotated[
+        float,
+        typer.Option(envvar="BATON_GRACE_S", help="Seconds running agents get to finish on stop."),
+    ] = 30.0,
     run_id: Annotated[
         str | None,
         typer.Option("--run", envvar="BATON_RUN", help="Only this run; exit when it ends."),
@@ -329,7 +463,7 @@ def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            w = Worker(board, handlers, name=participant, concurrency=concurrency)
+            w = Worker(board, handlers, name=participant, concurrency=concurrency, grace_s=grace_s)
             await w.run(run_id=run_id, stop=stop)
             err.print(f"{participant}: finished {w.completed} task(s)")
         finally:

@@ -101,6 +101,14 @@ class Plan(BaseModel):
     budget: Budget | None = None
 
 
+class SubPlan(BaseModel):
+    """What an expanding task (a planner, a team lead) submits: the tasks to add."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[TaskSpec] = Field(min_length=1)
+
+
 class Run(BaseModel):
     model_config = ConfigDict(frozen=True)
 

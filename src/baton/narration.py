@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baton.models import Run, RunState, Task
+from baton.models import Event, Run, RunState, Task
 from baton.states import TaskState
 
 
@@ -16,7 +16,7 @@ def _name(task: Task) -> str:
     return f"'{task.title or task.key}'"
 
 
-def narrate(run: Run, tasks: Sequence[Task]) -> str:
+def narrate(run: Run, tasks: Sequence[Task], escalations: Sequence[Event] = ()) -> str:
     by_id = {t.id: t for t in tasks}
     done = sum(t.state is TaskState.DONE for t in tasks)
     lines = [f"{done} of {len(tasks)} tasks done."]
@@ -24,8 +24,13 @@ def narrate(run: Run, tasks: Sequence[Task]) -> str:
         lines[0] = f"Run finished: {done} of {len(tasks)} tasks done."
     elif run.state is RunState.CANCELLED:
         lines[0] = f"Run cancelled: {done} of {len(tasks)} tasks done."
+    if run.state is RunState.PAUSED:
+        lines.append(f"The run is paused: {run.paused_reason}.")
     for t in tasks:
         lines.extend(_sentences(t, by_id))
+    if escalations:
+        last = escalations[-1].payload.get("reason", "")
+        lines.append(f"{len(escalations)} escalation(s) for a human; the latest: {last}.")
     return " ".join(lines)
 
 
@@ -45,8 +50,11 @@ def _sentences(t: Task, by_id: dict[str, Task]) -> list[str]:
     elif t.state is TaskState.PENDING:
         waiting = [by_id[d] for d in t.depends_on if d in by_id]
         open_deps = [_name(d) for d in waiting if d.state is not TaskState.DONE]
+        if len(open_deps) > 3:
+            open_deps = [*open_deps[:3], f"{len(open_deps) - 3} more"]
         if open_deps:
-            out.append(f"{name} is waiting on {', '.join(open_deps)}.")
+            what = "its sub-tasks " if t.expand and t.output is not None else ""
+            out.append(f"{name} is waiting on {what}{', '.join(open_deps)}.")
     elif t.state is TaskState.BLOCKED:
         out.append(f"{name} is blocked: {t.blocked_reason}.")
     elif t.state is TaskState.IN_REVIEW:

@@ -92,6 +92,7 @@ class TaskContext:
             output_tokens=output_tokens,
             cost_usd=cost_usd,
             actor=self.participant,
+            role=(self.task.reviewer_role if self.is_review else self.task.role),
         )
 
     async def escalate(self, reason: str, evidence: Mapping[str, Any] | None = None) -> None:

@@ -21,6 +21,7 @@ from pydantic_ai.providers.openai import OpenAIProvider
 
 from baton.agents._context import TaskContext, Verdict
 from baton.errors import InvalidArgument, RetryLater
+from baton.models import SubPlan
 
 MODEL_HELP = (
     "set BATON_MODEL or pass model=: 'openai:gpt-4.1-mini', 'anthropic:claude-sonnet-4-5', "
@@ -61,6 +62,8 @@ def _output_type(ctx: TaskContext) -> tuple[Any, bool]:
     if ctx.is_review:
         return Verdict, False
     schema = ctx.task.output_contract
+    if not schema and ctx.task.expand:
+        schema = SubPlan.model_json_schema()
     if not schema:
         return str, False
     if schema.get("type") == "object":

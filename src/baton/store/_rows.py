@@ -205,7 +205,11 @@ def task_from_row(row: Any) -> Task:
         tokens_used=row[23],
         cost_used=row[24],
     )
-    return _new_task({name: values.get(name, _TASK_DEFAULTS.get(name)) for name in _TASK_FIELDS})
+    try:
+        ordered = {name: values[name] for name in _TASK_FIELDS}
+    except KeyError:  # a row written before one of its spec fields existed
+        ordered = {name: values.get(name, _TASK_DEFAULTS.get(name)) for name in _TASK_FIELDS}
+    return _new_task(ordered)
 
 
 def run_row(run: Run) -> tuple[Any, ...]:
