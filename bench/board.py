@@ -348,7 +348,9 @@ def _machine() -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object (the table goes to stderr)"
+    )
     parser.add_argument("--reps", type=int, default=None, help="repetitions per measurement")
     parser.add_argument("--dir", default=None, help="where to put the database files")
     args = parser.parse_args(argv)
@@ -415,11 +417,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["machine"] = _machine()
     result["date"] = DATE
     result["elapsed_s"] = round(time.monotonic() - began, 1)
-    if args.json:
+    table = _table(by_d, cfg)
+    if args.json:  # stdout carries the JSON alone; the table goes to stderr for people
         print(json.dumps(result, indent=2))
+        Console(stderr=True, width=max(err.width, 118)).print(table)
     else:
-        Console(width=max(Console().width, 118)).print(_table(by_d, cfg))
-        err.print(f"elapsed {result['elapsed_s']}s")
+        Console(width=max(Console().width, 118)).print(table)
+    err.print(f"elapsed {result['elapsed_s']}s")
     return 0
 
 
