@@ -1,12 +1,20 @@
-"""`make demo`: a small team of function agents works a plan through the CLI.
+"""`make demo`: the feature team (hub-and-spoke) on the embedded SQLite board.
 
-Three worker processes share one SQLite board; the board is drawn live from the event
-stream; the deploy step waits at a human approval gate, which this script approves the
-way a person would (``baton approve``); then the run is narrated.
+A planner agent turns the goal into a plan; backend, frontend, infra and docs agents
+work it in parallel from three worker processes; a reviewer agent returns the UI with
+two issues and approves the rework; the deploy waits at a human approval gate, which
+this script approves the way a person would (``baton approve``). An orchestrator
+process reaps leases and watches for trouble. Then: the narration, tokens and cost per
+role, and where the database and the event log are.
+
+Offline (no ``BATON_MODEL``), every agent runs on Baton's deterministic offline model —
+not a language model, and it says so. With ``BATON_MODEL`` and a key set, every agent
+uses that model.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -15,10 +23,10 @@ from pathlib import Path
 from rich.console import Console
 
 from baton import SyncBoard, TaskState
+from examples.feature_team.team import GOAL, ROLES
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAN = ROOT / "examples" / "profile_page" / "plan.yaml"
-AGENTS = "examples.profile_page.agents:HANDLERS"
+AGENTS = "examples.feature_team.team:AGENTS"
 BATON = [sys.executable, "-m", "baton"]
 
 
@@ -28,69 +36,79 @@ def main() -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     run_id = f"demo-{time.strftime('%H%M%S')}"
+    model = os.environ.get("BATON_MODEL")
     console.rule("Baton demo: the feature team")
-    console.print(
-        "Agents: deterministic Python functions (examples/profile_page/agents.py), "
-        "[bold]no language model is called[/]."
-    )
-    subprocess.run(
-        [*BATON, "run", str(PLAN), "--db", str(db), "--run-id", run_id], check=True, cwd=ROOT
-    )
-    workers = [
+    if model:
+        console.print(f"Every agent uses the model [bold]{model}[/] (BATON_MODEL).")
+    else:
+        console.print(
+            "No BATON_MODEL set: every agent runs on [bold]baton-offline-deterministic[/], "
+            "a scripted offline stand-in — [bold]not a language model[/]."
+        )
+    # Offline answers are instant; a little simulated thinking time lets you watch.
+    env = {**os.environ, "BATON_DB": str(db), "BATON_OFFLINE_LATENCY_S": "0.8"}
+
+    def baton(*args: str, **kwargs: object) -> None:
+        subprocess.run([*BATON, *args], check=True, cwd=ROOT, env=env, **kwargs)  # type: ignore[call-overload]
+
+    baton("plan", GOAL, "--roles", ",".join(ROLES), "--run-id", run_id)
+    procs = [
         subprocess.Popen(
             [
                 *BATON,
                 "worker",
                 "--agents",
                 AGENTS,
-                "--db",
-                str(db),
                 "--run",
                 run_id,
                 "--name",
                 f"agent-{i}",
+                "--concurrency",
+                "1",
             ],
             cwd=ROOT,
+            env=env,
         )
         for i in range(1, 4)
     ]
-    board_view = subprocess.Popen([*BATON, "board", run_id, "--db", str(db)], cwd=ROOT)
+    procs.append(
+        subprocess.Popen(
+            [*BATON, "orchestrate", "--run", run_id, "--stall-s", "30"], cwd=ROOT, env=env
+        )
+    )
+    viewer = subprocess.Popen([*BATON, "board", run_id, "--timeout", "120"], cwd=ROOT, env=env)
     with SyncBoard.open(db) as board:
-        for event in board.subscribe(
-            run_id=run_id, kinds=("task.submit_for_approval", "run."), idle_timeout=60
-        ):
+        stream = board.subscribe(
+            run_id=run_id, kinds=("task.submit_for_approval", "run."), idle_timeout=90
+        )
+        for event in stream:
             if event.kind == "task.submit_for_approval" and event.task_id:
-                time.sleep(1.0)  # let the viewer see the gate before a human acts on it
-                subprocess.run(
-                    [
-                        *BATON,
-                        "approve",
-                        event.task_id,
-                        "--db",
-                        str(db),
-                        "--as",
-                        "human:demo",
-                        "--comment",
-                        "release window is open",
-                    ],
-                    check=True,
-                    cwd=ROOT,
+                time.sleep(1.0)  # let the viewer see the gate before the "human" acts
+                baton(
+                    "approve",
+                    event.task_id,
+                    "--as",
+                    "human:demo",
+                    "--comment",
+                    "release window is open",
                     stdout=subprocess.DEVNULL,
                 )
             if event.kind.startswith("run.") and board.get_run(run_id).state != "active":
                 break
-        board_view.wait(timeout=30)
-        for w in workers:
-            w.wait(timeout=30)
+        viewer.wait(timeout=60)
+        for p in procs:
+            p.wait(timeout=60)
         tasks = board.tasks(run_id)
         console.rule("What happened")
-        subprocess.run([*BATON, "status", run_id, "--db", str(db)], check=True, cwd=ROOT)
+        baton("status", run_id)
+        baton("usage", run_id)
         events = board.events(run_id)
         console.print(
             f"\n{sum(t.state is TaskState.DONE for t in tasks)}/{len(tasks)} tasks done, "
-            f"{len(events)} events. Database: {db}\n"
-            f"Event log: baton events {run_id} --db {db}   (add --json for machine-readable)\n"
-            f"A task:    baton task show {run_id}/docs --db {db}"
+            f"{len(events)} events, {len(board.escalations(run_id))} escalation(s).\n"
+            f"Database:  {db}\n"
+            f"Event log: baton events {run_id} --db {db}   (--json for one object per line)\n"
+            f"A task:    baton task show {run_id}/ui --db {db}"
         )
         return 0 if all(t.state is TaskState.DONE for t in tasks) else 1
 

@@ -118,5 +118,5 @@ class BoardCore:
         if task.lease_owner != participant or task.lease_kind != kind.value:
             holder = task.lease_owner or "nobody"
             raise LeaseLost(task.id, token, f"it is {task.state.value}, held by {holder}")
-        if task.lease_expires_at is not None and task.lease_expires_at <= now:
+        if task.lease_expires_at is not None and task.lease_expires_at < now:
             raise LeaseLost(task.id, token, f"the lease expired at {task.lease_expires_at:.3f}")

@@ -119,7 +119,13 @@ class WorkOps(BoardCore):
         return True
 
     async def heartbeat(
-        self, task_id: str, token: int, participant: str, *, lease_s: float | None = None
+        self,
+        task_id: str,
+        token: int,
+        participant: str,
+        *,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
     ) -> Lease:
         """Extend the lease. Raises :class:`LeaseLost` if it is no longer yours."""
         if lease_s is not None and lease_s <= 0:
@@ -135,7 +141,9 @@ class WorkOps(BoardCore):
             )
             return Lease(task=task, owner=participant, token=token, kind=kind, expires_at=expires)
 
-        return await self._write("heartbeat", "heartbeat", None, body)
+        return await self._write(
+            f"heartbeat {task_id} by {participant}", "heartbeat", idempotency_key, body
+        )
 
     async def submit(
         self,
@@ -363,7 +371,9 @@ class WorkOps(BoardCore):
 
         return await self._write(f"unblock {task_id}", "task", idempotency_key, body)
 
-    async def reap_expired(self, *, actor: str = "reaper", limit: int = 1000) -> list[Task]:
+    async def reap_expired(
+        self, *, actor: str = "reaper", limit: int = 1000, idempotency_key: str | None = None
+    ) -> list[Task]:
         """Return expired leases: work goes back to ``ready`` (a failed attempt), or to
         ``failed`` past ``max_attempts``; an expired review lease just frees the review.
         Safe to run from any number of processes at once."""
@@ -384,4 +394,4 @@ class WorkOps(BoardCore):
                 )
             return out
 
-        return await self._write("reap", "tasks", None, body)
+        return await self._write("reap", "tasks", idempotency_key, body)

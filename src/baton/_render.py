@@ -63,8 +63,9 @@ def board_view(run: Run, tasks: Sequence[Task]) -> RenderableType:
 
 def usage_table(rows: Sequence[RoleUsage]) -> Table:
     table = Table(title="Tokens and cost per role")
-    for col in ("role", "model calls", "input tokens", "output tokens", "cost (USD)", "model"):
-        table.add_column(col, justify="right" if "tok" in col or "cost" in col else "left")
+    for col in ("role", "calls", "tokens in", "tokens out", "USD", "model"):
+        numeric = col not in ("role", "model")
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     for r in rows:
         table.add_row(
             r.role,

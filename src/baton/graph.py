@@ -138,6 +138,14 @@ def structure_problems(
                         (n.id,),
                     )
                 )
+        for dep in sorted(d for d, k in Counter(n.depends_on).items() if k > 1):
+            problems.append(
+                PlanProblem(
+                    "duplicate_dependency",
+                    f"task {n.id!r} lists dependency {dep!r} more than once",
+                    (n.id, dep),
+                )
+            )
         for dep in n.depends_on:
             if dep == n.id:
                 problems.append(PlanProblem("cycle", f"task {n.id!r} depends on itself", (n.id,)))

@@ -40,12 +40,14 @@ class SyncBoard:
     def __init__(self, board: Board) -> None:
         self.board = board
         self._runner = asyncio.Runner()
+        self._closed = False
 
     @classmethod
     def open(cls, url: str | Path, **kwargs: Any) -> SyncBoard:
         return cls(Board.open(url, **kwargs))
 
     def close(self) -> None:
+        self._closed = True
         try:
             self._runner.run(self.board.close())
         finally:
@@ -109,4 +111,5 @@ class SyncBoard:
                 except StopAsyncIteration:
                     return
         finally:
-            self._runner.run(stream.aclose())
+            if not self._closed:  # a generator abandoned after close() just goes away
+                self._runner.run(stream.aclose())

@@ -10,6 +10,7 @@ its answers for a real model's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -47,13 +48,17 @@ def task_card(messages: list[ModelMessage]) -> dict[str, Any]:
     return {}
 
 
-def offline_model(responder: Responder | None = None) -> FunctionModel:
-    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+def offline_model(responder: Responder | None = None, *, latency_s: float = 0.0) -> FunctionModel:
+    """``latency_s`` simulates a model's thinking time (for demos that should be watched)."""
+
+    async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if latency_s:
+            await asyncio.sleep(latency_s)
         card = task_card(messages)
-        if not info.output_tools:
-            return ModelResponse(
-                parts=[TextPart(f"[{OFFLINE_MODEL_NAME}] {card.get('title', '')}")]
-            )
+        if not info.output_tools:  # plain-text output: the responder's answer, as JSON
+            scripted = responder(card, {}) if responder else None
+            text = json.dumps(scripted) if scripted is not None else card.get("title", "")
+            return ModelResponse(parts=[TextPart(f"[{OFFLINE_MODEL_NAME}] {text}")])
         tool = info.output_tools[0]
         schema = tool.parameters_json_schema
         args = responder(card, schema) if responder else None

@@ -73,7 +73,7 @@ WHERE x.dep_id = ? ORDER BY t.created_seq;
 
 -- name: settle_dependency
 UPDATE tasks SET pending_deps = pending_deps - 1
-WHERE id IN (SELECT task_id FROM deps WHERE dep_id = ?)
+WHERE id IN (SELECT task_id FROM deps WHERE dep_id = ?) AND state IN ('pending', 'blocked')
 RETURNING id, pending_deps, state;
 
 -- name: expired_leases
