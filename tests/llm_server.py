@@ -185,7 +185,7 @@ class ScriptedLLM:
             return self._script.replies.popleft() if self._script.replies else self.default
 
     def _output_tool(self, body: dict[str, Any]) -> str:
-        names = [t["function"]["name"] for t in body.get("tools", [])]
+        names = [str(t["function"]["name"]) for t in body.get("tools", [])]
         candidates = [n for n in names if n not in self.function_tools]
         if not candidates:
             raise AssertionError(f"no output tool offered; the request's tools are {names}")
