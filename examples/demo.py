@@ -32,7 +32,7 @@ BATON = [sys.executable, "-m", "baton"]
 
 def main() -> int:
     console = Console()
-    db = ROOT / ".baton" / "demo.db"
+    db = Path(os.environ.get("BATON_DEMO_DB", ROOT / ".baton" / "demo.db"))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     run_id = f"demo-{time.strftime('%H%M%S')}"

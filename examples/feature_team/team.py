@@ -64,6 +64,15 @@ SUBPLAN: dict[str, Any] = {
             "depends_on": ["schema"],
             "reviewer_role": "reviewer",
             "acceptance_criteria": ["accessible", "handles slow networks"],
+            "output_contract": {
+                "type": "object",
+                "required": ["component", "fixed"],
+                "properties": {
+                    "component": {"type": "string"},
+                    "fixed": {"type": "array", "items": {"type": "string"}},
+                    "draft": {"type": "integer"},
+                },
+            },
         },
         {
             "id": "tests",
