@@ -29,7 +29,7 @@ WORK_S = 0.05
 
 # --- the "systems" the agents look things up in ------------------------------------------
 
-CHARGES = {
+CHARGES: dict[str, dict[str, Any]] = {
     "acct-311": {
         "charge": "ch_9913",
         "amount_usd": 29.0,
@@ -37,14 +37,16 @@ CHARGES = {
         "what": "Pro plan, monthly renewal",
     }
 }
-ACCOUNT_LOG = {
+ACCOUNT_LOG: dict[str, list[dict[str, Any]]] = {
     "acct-311": [
         {"at": "2025-02-27T18:40:12Z", "event": "subscription.cancel_requested", "via": "web"},
         {"at": "2025-02-27T18:40:13Z", "event": "webhook.billing_provider", "status": 500},
     ]
 }
 BACKUP_RETENTION_DAYS = 30
-DELETED_PROJECTS = {"acct-502": {"project": "atlas", "deleted_days_ago": 45}}
+DELETED_PROJECTS: dict[str, dict[str, Any]] = {
+    "acct-502": {"project": "atlas", "deleted_days_ago": 45}
+}
 
 # --- routing rules: which words send a ticket to which roles ------------------------------
 
@@ -213,7 +215,7 @@ async def responder(ctx: TaskContext) -> dict[str, Any]:
     """Write the customer's reply from what billing and technical found."""
     await asyncio.sleep(WORK_S)
     ticket = ctx.input["ticket"]
-    parts = [f"Hi {ticket['customer']},"]
+    parts = [f"Hi {ticket['customer']}."]
     tech = ctx.dependencies.get("technical")
     bill = ctx.dependencies.get("billing")
     if tech is not None:
