@@ -131,10 +131,6 @@ def test_a_database_from_a_newer_schema_is_refused(tmp_path: Path, populated: bo
     assert _schema(path) == schema, "a refused database is left as it was"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SqliteStore switches the file to WAL before checking user_version",
-)
 def test_a_refused_database_keeps_its_journal_mode(tmp_path: Path) -> None:
     path = tmp_path / "board.db"
     _set_version(path, len(_migration_files()) + 1)  # a rollback-journal database

@@ -224,6 +224,7 @@ class SqliteStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            self._refuse_newer_schema()
             self._w = _connect(self.path, durability, busy_timeout_s)
             self._migrate()
             self._r = _connect(self.path, durability, busy_timeout_s)
@@ -231,6 +232,19 @@ class SqliteStore:
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._lock = asyncio.Lock()
         self._committed = asyncio.Event()
+
+    def _refuse_newer_schema(self) -> None:
+        """Check the version before touching anything: a refused file keeps its journal
+        mode and every byte (``_connect`` would switch it to WAL)."""
+        if self.path == ":memory:" or not Path(self.path).exists():
+            return
+        probe = sqlite3.connect(self.path)
+        try:
+            found = probe.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            probe.close()
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(self.path, found, SCHEMA_VERSION)
 
     def _migrate(self) -> None:
         """Apply every newer numbered migration, each in its own write transaction."""
