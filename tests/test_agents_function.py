@@ -59,11 +59,11 @@ def test_the_decorator_and_the_class_name_their_roles() -> None:
     assert isinstance(build, FunctionAgent)
     assert (build.name, build.roles) == ("build", ["backend"])
     assert (serve.name, serve.roles) == ("multi", ["a", "b", "c"])
-    assert FunctionAgent(len, roles="solo").roles == ["solo"]
+    assert FunctionAgent(build.fn, roles="solo").roles == ["solo"]
     with pytest.raises(ValueError, match="'nobody' serves no role"):
-        FunctionAgent(len, roles=[], name="nobody")
-    with pytest.raises(ValueError, match="serves no role"):
-        agent()(len)
+        FunctionAgent(build.fn, roles=[], name="nobody")
+    with pytest.raises(ValueError, match="'build' serves no role"):
+        agent()(build.fn)
 
 
 async def test_sync_and_async_functions_complete_a_chain(board: Board) -> None:
