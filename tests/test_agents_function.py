@@ -4,6 +4,7 @@ timeouts, GiveUp, ordinary exceptions and contract violations."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -120,10 +121,10 @@ async def test_a_mapping_of_role_to_function_is_hosted_as_agents(board: Board) -
 
 
 async def test_a_slow_sync_function_keeps_its_lease_alive(board: Board) -> None:
-    run = await board.create_run(one_task(lease_s=0.3))
+    run = await board.create_run(one_task(lease_s=0.5))
 
     def slow(ctx: TaskContext) -> dict[str, Any]:
-        threading.Event().wait(1.0)  # simulated work, three lease lengths long
+        threading.Event().wait(1.2)  # simulated work, over two lease lengths long
         return {"slow": True}
 
     await work(board, FunctionAgent(slow, roles=["worker"]), run.id)
@@ -303,3 +304,69 @@ async def test_output_breaking_the_contract_fails_the_attempt_with_the_errors(
     assert retry.payload["error"] == {"kind": "contract_violation", "errors": errors}
     assert seen_errors == [None, errors]  # the second attempt was told what was wrong
     assert (worker.completed, worker.failed) == (1, 1)
+
+
+# --- failing reviewers -----------------------------------------------------------------------
+
+
+def mentions(text: str) -> Any:
+    return lambda event: text in json.dumps(event.payload)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a reviewer's failure goes to board.fail, which refuses a review lease "
+    "(LeaseLost, suppressed in Worker._fail): the error is recorded nowhere and the review "
+    "lease is held until it expires",
+)
+async def test_a_failing_reviewer_is_recorded_and_frees_the_review_at_once(
+    board: Board,
+) -> None:
+    def reviewer(ctx: TaskContext) -> dict[str, Any]:
+        raise ValueError("reviewer crashed on the diff")
+
+    run = await board.create_run(
+        plan(
+            task("t", "worker", reviewer_role="reviewer", lease_s=1.0),
+            roles=("worker", "reviewer"),
+        )
+    )
+    agents = [
+        FunctionAgent(lambda ctx: {"patch": "+1 line"}, roles=["worker"]),
+        FunctionAgent(reviewer, roles=["reviewer"]),
+    ]
+    crashed = mentions("reviewer crashed on the diff")
+    await work(
+        board,
+        agents,
+        run.id,
+        until=lambda e: crashed(e) or e.kind == "task.review_lease_expired",
+    )
+
+    t = await the_task(board, run.id)
+    events = await task_events(board, t.id)
+    assert any(crashed(e) for e in events), "the reviewer's error is on the board"
+    assert "task.review_lease_expired" not in [e.kind for e in events]
+    assert (t.state, t.lease_owner) == (TaskState.IN_REVIEW, None)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Verdict.model_validate in Worker._hand_in raises ValidationError, which "
+    "nothing catches: the worker's slot dies and Worker.run returns while the run is active",
+)
+async def test_a_reviewer_answer_that_is_not_a_verdict_does_not_stop_the_worker(
+    board: Board,
+) -> None:
+    answers = iter([{"approve": "maybe"}, {"approve": True}])
+    run = await board.create_run(
+        plan(task("t", "worker", reviewer_role="reviewer"), roles=("worker", "reviewer"))
+    )
+    agents = [
+        FunctionAgent(lambda ctx: {"patch": "+1 line"}, roles=["worker"]),
+        FunctionAgent(lambda ctx: next(answers), roles=["reviewer"], name="reviewer"),
+    ]
+    await work(board, agents, run.id, timeout=10)
+
+    assert (await board.get_run(run.id)).state is RunState.FINISHED
+    assert (await the_task(board, run.id)).state is TaskState.DONE
