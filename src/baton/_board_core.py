@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -10,10 +11,12 @@ from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
+from baton._effects import Later
 from baton.errors import (
     IdempotencyConflict,
     LeaseLost,
     NotFound,
+    TransientConflict,
 )
 from baton.messages import DEFAULT_MESSAGE_KINDS
 from baton.models import Event, Lease, LeaseKind, Run, Task
@@ -63,10 +66,12 @@ class BoardCore:
         self.clock = clock
         self.rng = rng or random.Random()
         self.message_kinds = message_kinds
+        self.max_conflict_retries = 8
 
     @classmethod
     def open(cls, url: str | Path, **kwargs: Any) -> Self:
-        """A board on the store at ``url`` (a file path or ``sqlite:///path``)."""
+        """A board on the store at ``url``: a file path or ``sqlite:///path`` (embedded),
+        or ``postgresql://…`` (many machines)."""
         return cls(open_store(url), **kwargs)
 
     async def close(self) -> None:
@@ -79,22 +84,42 @@ class BoardCore:
         op: str,
         codec: str,
         key: str | None,
-        body: Callable[[Tx, float], Awaitable[T]],
+        body: Callable[[Tx, float], Awaitable[T | Later[T]]],
     ) -> T:
         """Run ``body`` in one transaction, honouring the idempotency key.
 
         ``op`` names the operation *and its target* (e.g. ``"submit r/x by w1"``), so a
         key reused for another task or participant is a conflict, not a silent replay.
+        A transaction the store had to abort for a transient conflict (a PostgreSQL
+        deadlock) is run again from the start, a bounded number of times.
         """
+        for attempt in range(1, self.max_conflict_retries + 1):
+            try:
+                return await self._write_once(op, codec, key, body)
+            except TransientConflict:
+                if attempt == self.max_conflict_retries:
+                    raise
+                await asyncio.sleep(self.rng.uniform(0, 0.002 * attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _write_once(
+        self,
+        op: str,
+        codec: str,
+        key: str | None,
+        body: Callable[[Tx, float], Awaitable[T | Later[T]]],
+    ) -> T:
         async with self.store.transaction() as tx:
             if key is not None:
                 prior = await tx.get_idempotent(key)
                 if prior is not None:
                     if prior[0] != op:
                         raise IdempotencyConflict(key, prior[0], op)
-                    result: T = _CODECS[codec].validate_json(prior[1])
-                    return result
-            result = await body(tx, self.clock())
+                    replayed: T = _CODECS[codec].validate_json(prior[1])
+                    return replayed
+            outcome = await body(tx, self.clock())
+            await tx.flush()
+            result: T = outcome.make() if isinstance(outcome, Later) else outcome
             if key is not None:
                 await tx.put_idempotent(key, op, _CODECS[codec].dump_json(result).decode())
             return result

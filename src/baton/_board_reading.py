@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from baton._board_core import BoardCore
+from baton._effects import Later
 from baton.errors import (
     InvalidArgument,
     NotFound,
@@ -35,7 +36,7 @@ class ReadOps(BoardCore):
         """
         content = validate_message(self.message_kinds, kind, body)
 
-        async def write(tx: Tx, now: float) -> Event:
+        async def write(tx: Tx, now: float) -> Later[Event]:
             if await tx.get_run(run_id) is None:
                 raise NotFound("run", run_id)
             if task_id is not None:
@@ -47,15 +48,17 @@ class ReadOps(BoardCore):
                         f"task {task_id!r} belongs to run {task.run_id!r}, not {run_id!r}"
                     )
             payload = {"to": to, "body": content}
-            seq = await tx.append_event(run_id, task_id, f"message.{kind}", sender, payload, now)
-            return Event(
-                seq=seq,
-                run_id=run_id,
-                task_id=task_id,
-                kind=f"message.{kind}",
-                actor=sender,
-                payload=payload,
-                at=now,
+            ref = await tx.append_event(run_id, task_id, f"message.{kind}", sender, payload, now)
+            return Later(
+                lambda: Event(
+                    seq=ref.seq,
+                    run_id=run_id,
+                    task_id=task_id,
+                    kind=f"message.{kind}",
+                    actor=sender,
+                    payload=payload,
+                    at=now,
+                )
             )
 
         return await self._write(

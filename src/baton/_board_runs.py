@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton._board_core import BoardCore
-from baton._effects import NO_LEASE, apply, escalate_in, over_budget, pause_if_over
+from baton._effects import NO_LEASE, Later, apply, escalate_in, over_budget, pause_if_over
 from baton._growth import plan_run, put_tasks, validate_additions
 from baton.errors import InvalidArgument, NotFound
 from baton.graph import parse_plan
@@ -272,7 +272,7 @@ class RunOps(BoardCore):
         (or one that restarts) raise each incident once.
         """
 
-        async def body(tx: Tx, now: float) -> Event:
+        async def body(tx: Tx, now: float) -> Later[Event]:
             if await tx.get_run(run_id) is None:
                 raise NotFound("run", run_id)
             return await escalate_in(

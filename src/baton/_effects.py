@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 from baton.errors import BatonRuntimeError
 from baton.models import Event, FailurePolicy, Run, RunState, Task
 from baton.states import TERMINAL, Action, TaskState, next_state
 from baton.store import Tx
+
+T = TypeVar("T")
+
+
+class Later(Generic[T]):
+    """A result that needs the events' final ``seq``: resolved after ``Tx.flush()``."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self.make = make
+
 
 NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_kind": None, "lease_expires_at": None}
 
@@ -196,18 +206,20 @@ async def escalate_in(
     task_id: str | None,
     now: float,
     actor: str = "watchdog",
-) -> Event:
+) -> Later[Event]:
     """Append an escalation addressed to a human, inside the caller's transaction."""
     payload = {"reason": reason, "evidence": evidence, "to": "human"}
-    seq = await tx.append_event(run_id, task_id, f"escalation.{kind}", actor, payload, now)
-    return Event(
-        seq=seq,
-        run_id=run_id,
-        task_id=task_id,
-        kind=f"escalation.{kind}",
-        actor=actor,
-        payload=payload,
-        at=now,
+    ref = await tx.append_event(run_id, task_id, f"escalation.{kind}", actor, payload, now)
+    return Later(
+        lambda: Event(
+            seq=ref.seq,
+            run_id=run_id,
+            task_id=task_id,
+            kind=f"escalation.{kind}",
+            actor=actor,
+            payload=payload,
+            at=now,
+        )
     )
 
 

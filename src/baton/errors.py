@@ -113,6 +113,11 @@ class StoreUnavailable(BatonRuntimeError):
     """The store cannot be opened or reached."""
 
 
+class TransientConflict(BatonRuntimeError):
+    """The store aborted a transaction to break a conflict (a deadlock); nothing of it
+    was written, and running it again will succeed."""
+
+
 # --- control-flow signals ------------------------------------------------------------
 
 

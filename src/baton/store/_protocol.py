@@ -12,9 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from baton.models import Event, Run, RunState, Task
+
+
+@dataclass
+class EventRef:
+    """An appended event's ``seq``: known at once on SQLite, after ``Tx.flush()`` on stores
+    that number events at the end of the transaction (PostgreSQL)."""
+
+    seq: int = 0
 
 
 class Tx(Protocol):
@@ -89,8 +98,13 @@ class Tx(Protocol):
         actor: str,
         payload: dict[str, Any],
         at: float,
-    ) -> int:
-        """Append an event; returns its ``seq``."""
+    ) -> EventRef:
+        """Append an event; its ``seq`` is final once :meth:`flush` has run."""
+        ...
+
+    async def flush(self) -> None:
+        """Number the events appended so far (gap-free, in commit order). Called once,
+        last, before the transaction's idempotency record and commit."""
         ...
 
     async def append_events(

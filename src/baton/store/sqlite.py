@@ -36,6 +36,7 @@ from typing import Any, Literal
 from baton.errors import SchemaTooNew, StoreUnavailable
 from baton.models import Event, Run, RunState, Task
 from baton.store import _rows
+from baton.store._protocol import EventRef
 from baton.store._sql import load_migrations, load_queries
 
 Durability = Literal["normal", "full"]
@@ -142,12 +143,15 @@ class SqliteTx:
         actor: str,
         payload: dict[str, Any],
         at: float,
-    ) -> int:
+    ) -> EventRef:
         cur = self._c.execute(
             _Q["append_event"], (run_id, task_id, kind, actor, _rows.dumps(payload), at)
         )
         self.wrote_events = True
-        return int(cur.lastrowid or 0)
+        return EventRef(int(cur.lastrowid or 0))
+
+    async def flush(self) -> None:
+        """Nothing to do: the rowid already is the final, commit-ordered ``seq``."""
 
     async def append_events(
         self, rows: Sequence[tuple[str, str | None, str, str, dict[str, Any], float]]
