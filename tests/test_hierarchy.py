@@ -102,7 +102,7 @@ def test_a_child_failing_with_cascade_fails_its_parent_and_the_parents_dependent
 ) -> None:
     run = _mid_plan_run(board)
     _do(board, "a")
-    _expand(board, "p", [task("c1"), task("c2", deps=("c1",)), task("c3")])
+    _expand(board, "p", [task("c1"), task("c2", deps=("c1",))])
     _fail_for_good(board, "c1")
 
     tasks = {t.key: t for t in board.tasks(run.id)}
@@ -111,9 +111,27 @@ def test_a_child_failing_with_cascade_fails_its_parent_and_the_parents_dependent
         assert tasks[key].state is TaskState.FAILED, key
         assert tasks[key].last_error is not None
         assert tasks[key].last_error["root_cause"] == f"{run.id}/c1", key
-    # a sibling already under way is not failed by the cascade
-    assert tasks["c3"].state is TaskState.READY
-    _do(board, "c3")
+    assert tasks["a"].state is TaskState.DONE
+    assert board.get_run(run.id).state is RunState.FINISHED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: cancelling an expanded parent cancels its dependents but not its children "
+    "(they are its dependencies), so its sub-board stays claimable and keeps the run open",
+)
+def test_cancelling_a_parent_cancels_its_unfinished_children(board: SyncBoard) -> None:
+    run = _mid_plan_run(board)
+    _do(board, "a")
+    _expand(board, "p", [task("c1"), task("c2"), task("c3", deps=("c1",))])
+    _do(board, "c1")
+    board.cancel_task(f"{run.id}/p", actor="human:ann", reason="scrap it")
+    states = _states(board, run)
+    assert states["c1"] is TaskState.DONE
+    assert states["c2"] is TaskState.CANCELLED
+    assert states["c3"] is TaskState.CANCELLED
+    assert states["z"] is TaskState.CANCELLED
+    assert board.claim("w2", ["worker"]) is None
     assert board.get_run(run.id).state is RunState.FINISHED
 
 
