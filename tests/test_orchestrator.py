@@ -409,3 +409,27 @@ def test_orchestrators_in_two_processes_raise_each_incident_once(
         "escalation.stalled": 1,
     }
     assert [e.kind for e in board.escalations(late.id)] == ["escalation.budget"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the stall check looks for progress only in the run's last 500 events; past "
+    "500 heartbeats (or messages) it counts from the run's creation, reports last_seq 0, "
+    "and keys every later such stall 'stall:<run>:0', so they are never raised again",
+)
+def test_a_stall_behind_many_heartbeats_is_measured_from_the_last_progress(
+    board: SyncBoard, clock: ManualClock
+) -> None:
+    run = board.create_run(plan(task("a"), task("b"), roles=ROLES))
+    orch = _orch(board, stall_s=120)
+    clock.advance(1000)
+    lease = board.claim("w1", ["worker"], lease_s=10_000)
+    assert lease is not None
+    claimed = board.events(run.id)[-1]
+    for _ in range(510):
+        board.heartbeat(lease.task.id, lease.token, "w1", lease_s=10_000)
+    clock.advance(121)
+    _tick(board, orch)
+    (esc,) = _of_kind(board, run, "stalled")
+    assert esc.payload["evidence"]["last_seq"] == claimed.seq
+    assert esc.payload["evidence"]["idle_s"] == pytest.approx(121)
