@@ -574,7 +574,7 @@ async def offline_run(board: Board, agents: list[LLMAgent], plan_: dict[str, Any
 
 
 async def test_the_offline_model_answers_deterministically_within_the_contract(
-    board: Board, store_url: str
+    board: Board,
 ) -> None:
     contract = {
         "type": "object",
@@ -588,27 +588,23 @@ async def test_the_offline_model_answers_deterministically_within_the_contract(
         "required": ["summary", "points", "score", "level", "ok"],
     }
     the_plan = one_task(output_contract=contract, title="Summarise")
-    first = await offline_run(board, [LLMAgent(roles=["writer"], model=offline_model())], the_plan)
-    second_board = Board.open(store_url + "-second")
-    try:
-        second = await offline_run(
-            second_board, [LLMAgent(roles=["writer"], model=offline_model())], the_plan
-        )
-        again = await the_task(second_board, second)
-        again_usage = await task_events(second_board, again.id, "task.usage")
-    finally:
-        await second_board.close()
+    # the same plan twice, each run with a fresh agent and model
+    runs = [
+        await offline_run(board, [LLMAgent(roles=["writer"], model=offline_model())], the_plan)
+        for _ in range(2)
+    ]
+    t, again = [await the_task(board, run_id) for run_id in runs]
 
-    t = await the_task(board, first)
-    assert t.state is TaskState.DONE
+    assert t.state is TaskState.DONE and again.state is TaskState.DONE
     assert t.output == again.output
     assert t.output["score"] == 3 and t.output["level"] == "low" and t.output["ok"] is True
     assert len(t.output["points"]) == 2
     assert len(t.output["summary"]) <= 40
     [usage] = await task_events(board, t.id, "task.usage")
+    [again_usage] = await task_events(board, again.id, "task.usage")
     assert usage.payload["model"] == OFFLINE_MODEL_NAME
     assert usage.payload["input_tokens"] > 0 and usage.payload["output_tokens"] > 0
-    assert usage.payload == again_usage[0].payload
+    assert usage.payload == again_usage.payload
 
 
 async def test_an_offline_responder_scripts_answers_per_role(board: Board) -> None:
