@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from baton import RunState, TaskState
+from baton import Board, RunState, TaskState
 from examples._shared import ExampleResult, RunRecord
 from examples.content_pipeline import agents as content_agents
 from examples.content_pipeline.run import run_example as run_content
@@ -208,6 +208,47 @@ def test_schema_change_is_routed_through_the_architect(hierarchy: ExampleResult)
         to = body(m)["to_role"]
         assert not (m.actor.startswith("db") and to.startswith("api"))
         assert not (to.startswith("api") and m.actor != w["architect"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: add_tasks(parent=P) records P as the new task's parent but P does not wait "
+    "for it: an expanded P is done when its original children are, while the added child "
+    "is still ready (and P's results show it as None). _board_runs.add_tasks never calls "
+    "tx.add_dependencies(P, [child]); only _expand does.",
+)
+def test_a_task_added_under_a_waiting_team_task_is_waited_for(tmp_path: Path) -> None:
+    """Why the hierarchy example routes through a planned architect task: a developer
+    cannot add a review task *inside* its team (the team would finish without it)."""
+
+    async def scenario() -> tuple[TaskState, TaskState]:
+        board = Board.open(str(tmp_path / "board.db"))
+        try:
+            run = await board.create_run(
+                {
+                    "goal": "g",
+                    "roles": ["db_lead", "db_dev", "architect"],
+                    "tasks": [{"id": "db", "role": "db_lead", "expand": True}],
+                }
+            )
+            lead = await board.claim("db_lead-agent", "db_lead", run_id=run.id)
+            assert lead is not None
+            subplan = {"tasks": [{"id": "db.schema", "role": "db_dev"}]}
+            await board.submit(lead.task.id, lead.token, subplan, participant="db_lead-agent")
+            dev = await board.claim("db_dev-agent", "db_dev", run_id=run.id)
+            assert dev is not None
+            review = {"id": "db.review", "role": "architect", "parent": "db"}
+            await board.add_tasks(run.id, [review], actor="db_dev-agent")
+            await board.submit(dev.task.id, dev.token, {"tables": 2}, participant="db_dev-agent")
+            team = await board.get_task(f"{run.id}/db")
+            added = await board.get_task(f"{run.id}/db.review")
+            return team.state, added.state
+        finally:
+            await board.close()
+
+    team, added = asyncio.run(scenario())
+    assert added is TaskState.READY
+    assert team is TaskState.PENDING  # the team must wait for the child added under it
 
 
 # --- 3. content pipeline: a real review loop -------------------------------------------------
