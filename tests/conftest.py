@@ -1,22 +1,48 @@
-"""Shared fixtures. Stores are real: SQLite files in a temp dir (PostgreSQL joins in a
-later issue through the same ``store_url`` parameter)."""
+"""Shared fixtures. Stores are real: SQLite files in a temp dir, and databases on the
+PostgreSQL server that ``make test`` starts (scripts/pgtest.py). Every test taking
+``store_url`` (or ``board``) runs against both."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from baton import Board, SyncBoard
+from tests import pg
 from tests.helpers import ManualClock
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not pg.SERVER and os.environ.get("CI"):
+        pytest.exit(f"CI must test PostgreSQL too. {pg.WHY_MISSING}", returncode=1)
+    if not pg.SERVER:
+        print(f"\n!!! PostgreSQL tests will be SKIPPED: {pg.WHY_MISSING} !!!\n")
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> bool:
+    if not pg.SERVER:
+        pytest.skip(pg.WHY_MISSING)
+    pg.ensure_template()
+    return True
 
 
 @pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A fresh, empty store of each backend kind."""
-    return str(tmp_path_factory.mktemp(request.param) / "board.db")
+    if request.param == "sqlite":
+        yield str(tmp_path_factory.mktemp("sqlite") / "board.db")
+        return
+    request.getfixturevalue("pg_template")
+    url = pg.fresh_database()
+    yield url
+    pg.drop_database(url)
 
 
 @pytest.fixture

@@ -12,13 +12,19 @@ __all__ = ["SqliteStore", "Store", "Tx", "open_store"]
 
 
 def open_store(url: str | Path) -> Store:
-    """A store from a URL: ``sqlite:///path``, or a plain file path (the default kind)."""
+    """A store from a URL: a file path or ``sqlite:///path`` (the embedded default), or
+    ``postgresql://…``."""
     text = str(url)
     if text.startswith("sqlite:///"):
         return SqliteStore(text.removeprefix("sqlite:///"))
+    if text.startswith(("postgresql://", "postgres://")):
+        from baton.store.postgres import PostgresStore  # psycopg only when asked for
+
+        return PostgresStore(text)
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise InvalidArgument(
-            f"unsupported store URL scheme {scheme!r} in {text!r}; use a file path or sqlite:///path"
+            f"unsupported store URL scheme {scheme!r}; use a file path, sqlite:///path "
+            "or postgresql://user:password@host:port/dbname"
         )
     return SqliteStore(text)

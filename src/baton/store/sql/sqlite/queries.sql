@@ -12,7 +12,8 @@ FROM runs WHERE id = ?;
 -- name: list_runs
 SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
        paused_reason
-FROM runs ORDER BY created_at;
+FROM runs
+ORDER BY created_at, (SELECT MIN(e.seq) FROM events e WHERE e.run_id = runs.id);
 
 -- name: set_run_state
 UPDATE runs SET state = ?, finished_at = ?, paused_reason = ? WHERE id = ?;

@@ -1,0 +1,402 @@
+"""PostgresStore: the board for teams that outgrow one machine.
+
+Design (see docs/architecture.md, "PostgreSQL specifics"):
+
+* psycopg 3, async, with a connection pool; opened lazily on first use, so that
+  ``Board.open(url)`` stays synchronous, and a bad URL or password surfaces as one clear
+  :class:`~baton.errors.StoreUnavailable` on the first call.
+* Write transactions are ``READ COMMITTED``; every row the domain will change is read
+  ``FOR UPDATE`` inside the transaction, and claims and the reaper use
+  ``FOR UPDATE SKIP LOCKED``, so two claimers never wait on — or win — the same task.
+* Event ``seq`` is gap-free and commit-ordered by construction: events are buffered and
+  numbered by :meth:`PgTx.flush`, the transaction's last step, from a one-row counter
+  whose row lock is held until commit. A transaction that rolls back never consumed its
+  numbers; one that commits made them visible in order. Only that final step is
+  serialised; the rest of every transaction runs concurrently.
+* ``NOTIFY baton_events, '<last seq>'`` is sent in the same transaction (delivered on
+  commit); one listener connection per store wakes subscribers and idle workers. If it
+  drops, it reconnects with backoff and wakes everyone to re-read from their last seq.
+* Deadlocks and serialisation failures surface as
+  :class:`~baton.errors.TransientConflict`, which the board retries whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool
+
+from baton.errors import SchemaTooNew, StoreUnavailable, TransientConflict
+from baton.models import Event, Run, RunState, Task
+from baton.store import _rows
+from baton.store._protocol import EventRef
+from baton.store._sql import load_migrations, load_queries
+
+_Q = load_queries("postgres")
+_MIGRATIONS = load_migrations("postgres")
+SCHEMA_VERSION = _MIGRATIONS[-1][0]
+_MIGRATION_LOCK = 7_243_001  # pg_advisory_xact_lock key: one migrator at a time
+_TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+
+Row = tuple[Any, ...]
+
+
+def describe(url: str) -> str:
+    """``url`` without its password, for messages."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparsable PostgreSQL URL>"
+    user, host = info.get("user", ""), info.get("host", "localhost")
+    return f"postgresql://{user}@{host}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def _unavailable(url: str, exc: BaseException) -> StoreUnavailable:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StoreUnavailable(f"PostgreSQL at {describe(url)} is unavailable: {first}")
+
+
+class PgTx:
+    """One write transaction on a pooled connection. See the module docstring."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Row]) -> None:
+        self._c = conn
+        self._events: list[tuple[EventRef, tuple[Any, ...]]] = []
+
+    async def _one(self, query: str, params: Sequence[Any] = ()) -> Row | None:
+        cur = await self._c.execute(_Q[query], params)
+        return await cur.fetchone()
+
+    async def _all(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        cur = await self._c.execute(_Q[query], params)
+        return await cur.fetchall()
+
+    async def insert_run(self, run: Run) -> None:
+        await self._c.execute(_Q["insert_run"], _rows.run_row(run))
+
+    async def get_run(self, run_id: str) -> Run | None:
+        row = await self._one("get_run", (run_id,))
+        return None if row is None else _rows.run_from_row(row)
+
+    async def set_run_state(
+        self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
+    ) -> None:
+        await self._c.execute(_Q["set_run_state"], (state.value, finished_at, reason, run_id))
+
+    async def add_usage(
+        self, task_id: str | None, run_id: str, *, tokens: int, cost: float, claims: int
+    ) -> None:
+        if task_id is not None:
+            await self._c.execute(_Q["add_task_usage"], (tokens, cost, task_id))
+        await self._c.execute(_Q["add_run_usage"], (tokens, cost, claims, run_id))
+
+    async def next_created_seq(self) -> int:
+        row = await self._one("next_created_seq")
+        assert row is not None
+        return int(row[0])
+
+    async def insert_tasks(self, tasks: Sequence[Task]) -> None:
+        async with self._c.cursor() as cur:
+            await cur.executemany(_Q["insert_task"], [_rows.insert_row(t) for t in tasks])
+            deps = [(t.id, d) for t in tasks for d in t.depends_on]
+            if deps:
+                await cur.executemany(_Q["insert_dep"], deps)
+
+    async def add_dependencies(self, task_id: str, dep_ids: Sequence[str], pending: int) -> None:
+        async with self._c.cursor() as cur:
+            await cur.executemany(_Q["insert_dep"], [(task_id, d) for d in dep_ids])
+        await self._c.execute(_Q["add_pending_deps"], (pending, task_id))
+
+    async def set_run_budget(self, run_id: str, budget: dict[str, Any] | None) -> None:
+        value = None if budget is None else _rows.dumps(budget)
+        await self._c.execute(_Q["set_run_budget"], (value, run_id))
+
+    async def get_task(self, task_id: str) -> Task | None:
+        row = await self._one("get_task_for_update", (task_id,))
+        return None if row is None else _rows.task_from_row(row)
+
+    async def run_tasks(self, run_id: str) -> list[Task]:
+        return [_rows.task_from_row(r) for r in await self._all("run_tasks_for_update", (run_id,))]
+
+    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Task | None:
+        if run_id is None:
+            row = await self._one("find_claimable", (role, now))
+        else:
+            row = await self._one("find_claimable_in_run", (run_id, role, now))
+        return None if row is None else _rows.task_from_row(row)
+
+    async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
+        cur = await self._c.execute(
+            _Q["update_task"], _rows.update_row(task, expect_state, expect_token)
+        )
+        return cur.rowcount == 1
+
+    async def dependents(self, task_id: str) -> list[Task]:
+        return [_rows.task_from_row(r) for r in await self._all("dependents", (task_id,))]
+
+    async def settle_dependency(self, task_id: str) -> list[Task]:
+        rows = await self._all("settle_dependency", (task_id,))
+        ready = sorted(r[0] for r in rows if r[1] == 0 and r[2] == "pending")
+        found = [await self.get_task(i) for i in ready]
+        return sorted((t for t in found if t is not None), key=lambda t: t.created_seq)
+
+    async def expired_leases(self, now: float, limit: int) -> list[Task]:
+        return [_rows.task_from_row(r) for r in await self._all("expired_leases", (now, limit))]
+
+    async def has_open_tasks(self, run_id: str) -> bool:
+        return await self._one("has_open_tasks", (run_id,)) is not None
+
+    async def append_event(
+        self,
+        run_id: str,
+        task_id: str | None,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        at: float,
+    ) -> EventRef:
+        ref = EventRef()
+        self._events.append((ref, (run_id, task_id, kind, actor, _rows.dumps(payload), at)))
+        return ref
+
+    async def append_events(
+        self, rows: Sequence[tuple[str, str | None, str, str, dict[str, Any], float]]
+    ) -> None:
+        for r, t, k, a, p, at in rows:
+            await self.append_event(r, t, k, a, p, at)
+
+    async def flush(self) -> None:
+        """Number the buffered events and write them; the counter row stays locked
+        until commit, so numbers are gap-free and in commit order."""
+        if not self._events:
+            return
+        row = await self._one("take_seqs", (len(self._events),))
+        assert row is not None
+        last = int(row[0])
+        first = last - len(self._events) + 1
+        for offset, (ref, _) in enumerate(self._events):
+            ref.seq = first + offset
+        async with self._c.cursor() as cur:
+            await cur.executemany(
+                _Q["append_event"], [(ref.seq, *values) for ref, values in self._events]
+            )
+        await self._c.execute(_Q["notify"], (str(last),))
+        self._events.clear()
+
+    async def get_idempotent(self, key: str) -> tuple[str, str] | None:
+        row = await self._one("get_idempotent", (key,))
+        return None if row is None else (row[0], row[1])
+
+    async def put_idempotent(self, key: str, op: str, result_json: str) -> None:
+        try:
+            await self._c.execute(_Q["put_idempotent"], (key, op, result_json))
+        except pg_errors.UniqueViolation as exc:  # a concurrent twin won: replay theirs
+            raise TransientConflict(f"idempotency key {key!r} taken concurrently") from exc
+
+
+class PostgresStore:
+    """The :class:`~baton.store.Store` on a PostgreSQL database. See the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_connections: int = 1,
+        max_connections: int = 10,
+        connect_timeout_s: float = 5.0,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self.url = url
+        self.min_connections = min_connections
+        self.max_connections = max_connections
+        self.connect_timeout_s = connect_timeout_s
+        self.poll_interval_s = poll_interval_s  # safety net only: NOTIFY wakes waiters
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] | None = None
+        self._opening: asyncio.Lock | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._committed = asyncio.Event()
+        self._closed = False
+        self.notified_seq = 0
+
+    # --- opening ---------------------------------------------------------------------
+
+    async def _ready(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Row]]:
+        if self._pool is not None:
+            return self._pool
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._pool is None:
+                await self._migrate()
+                pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] = AsyncConnectionPool(
+                    self.url,
+                    min_size=self.min_connections,
+                    max_size=self.max_connections,
+                    open=False,
+                    timeout=self.connect_timeout_s * 6,
+                    kwargs={"connect_timeout": int(self.connect_timeout_s)},
+                )
+                try:
+                    await pool.open(wait=True, timeout=self.connect_timeout_s * 2)
+                except Exception as exc:
+                    await pool.close()
+                    raise _unavailable(self.url, exc) from exc
+                self._pool = pool
+                self._listener = asyncio.create_task(self._listen())
+        return self._pool
+
+    async def _connect(self, *, autocommit: bool = False) -> psycopg.AsyncConnection[Row]:
+        try:
+            return await psycopg.AsyncConnection.connect(
+                self.url, autocommit=autocommit, connect_timeout=int(self.connect_timeout_s)
+            )
+        except psycopg.Error as exc:
+            raise _unavailable(self.url, exc) from exc
+
+    async def _migrate(self) -> None:
+        """Apply newer numbered migrations under an advisory lock; refuse a newer schema
+        before changing anything."""
+        conn = await self._connect()
+        try:
+            async with conn.transaction():
+                await conn.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS baton_schema (version INTEGER NOT NULL)"
+                )
+                cur = await conn.execute("SELECT version FROM baton_schema")
+                row = await cur.fetchone()
+                found = 0 if row is None else int(row[0])
+                if found > SCHEMA_VERSION:
+                    raise SchemaTooNew(describe(self.url), found, SCHEMA_VERSION)
+                if row is None:
+                    await conn.execute("INSERT INTO baton_schema (version) VALUES (0)")
+                for version, sql in _MIGRATIONS:
+                    if version > found:
+                        await conn.execute(sql.encode())
+                        await conn.execute("UPDATE baton_schema SET version = %s", (version,))
+        except psycopg.Error as exc:
+            raise _unavailable(self.url, exc) from exc
+        finally:
+            await conn.close()
+
+    async def _listen(self) -> None:
+        """Keep one LISTEN connection; wake waiters on every notification and after
+        every reconnect (they re-read from their last seq, so nothing is missed)."""
+        backoff = 0.05
+        while not self._closed:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=int(self.connect_timeout_s)
+                )
+                async with conn:
+                    await conn.execute("LISTEN baton_events")
+                    backoff = 0.05
+                    self._wake()
+                    async for note in conn.notifies():
+                        self.notified_seq = max(self.notified_seq, int(note.payload or 0))
+                        self._wake()
+            except (psycopg.Error, OSError):
+                await asyncio.sleep(backoff)
+                backoff = min(2.0, backoff * 2)
+
+    def _wake(self) -> None:
+        self._committed.set()
+        self._committed = asyncio.Event()
+
+    # --- writing ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgTx]:
+        pool = await self._ready()
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                yield PgTx(conn)
+        except _TRANSIENT as exc:
+            raise TransientConflict(f"transaction aborted by PostgreSQL: {exc}") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise _unavailable(self.url, exc) from exc
+        except TimeoutError as exc:  # the pool had no connection to give
+            raise _unavailable(self.url, exc) from exc
+
+    # --- reading ---------------------------------------------------------------------
+
+    async def _read(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        pool = await self._ready()
+        try:
+            async with pool.connection() as conn:
+                cur = await conn.execute(_Q[query], params)
+                return await cur.fetchall()
+        except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
+            raise _unavailable(self.url, exc) from exc
+
+    async def get_run(self, run_id: str) -> Run | None:
+        rows = await self._read("get_run", (run_id,))
+        return _rows.run_from_row(rows[0]) if rows else None
+
+    async def list_runs(self) -> list[Run]:
+        return [_rows.run_from_row(r) for r in await self._read("list_runs")]
+
+    async def get_task(self, task_id: str) -> Task | None:
+        rows = await self._read("get_task", (task_id,))
+        return _rows.task_from_row(rows[0]) if rows else None
+
+    async def list_tasks(self, run_id: str) -> list[Task]:
+        return [_rows.task_from_row(r) for r in await self._read("list_tasks", (run_id,))]
+
+    async def count_by_state(self, run_id: str) -> dict[str, int]:
+        return {s: int(n) for s, n in await self._read("count_by_state", (run_id,))}
+
+    async def read_events(self, *, since: int, run_id: str | None, limit: int) -> list[Event]:
+        if run_id is None:
+            rows = await self._read("read_events", (since, limit))
+        else:
+            rows = await self._read("read_run_events", (run_id, since, limit))
+        return [_rows.event_from_row(r) for r in rows]
+
+    async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
+        rows = await self._read("latest_run_events_like", (run_id, f"{kind_prefix}%", limit))
+        return [_rows.event_from_row(r) for r in reversed(rows)]
+
+    async def last_seq(self) -> int:
+        rows = await self._read("last_seq")
+        return int(rows[0][0]) if rows else 0
+
+    async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
+        await self._ready()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            signal = self._committed  # taken before the check: no lost wake-up
+            if self.notified_seq > after_seq or await self.last_seq() > after_seq:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
+
+    async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        tables = ("runs", "tasks", "deps", "events", "idempotency", "event_counter")
+        pool = await self._ready()
+        out = {}
+        async with pool.connection() as conn:
+            for t in tables:
+                cur = await conn.execute(f"SELECT * FROM {t}")
+                out[t] = sorted(await cur.fetchall())
+        return out
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        if self._pool is not None:
+            await self._pool.close()
