@@ -75,7 +75,7 @@ class Config:
     @classmethod
     def make(cls, quick: bool, reps: int | None) -> Config:
         if quick:
-            return cls(True, reps or 1, 6_000, 40_000, 1.2, 400, 30)
+            return cls(True, reps or 1, 5_000, 35_000, 1.0, 400, 30)
         return cls(False, reps or 3, 30_000, 150_000, 5.0, 1_000, 50)
 
 
@@ -340,9 +340,10 @@ def _pragmas(conn: sqlite3.Connection) -> dict[str, Any]:
     return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 
 
-def _machine() -> dict[str, Any]:
+def _machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
+        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "platform": platform.platform(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
@@ -361,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = Config.make(args.quick, args.reps)
     began = time.monotonic()
+    load_before = os.getloadavg()  # other jobs on the machine: the figures depend on it
     base = Path(tempfile.mkdtemp(prefix="baton-bench-", dir=args.dir))
     try:
         settings = _settings(base)
@@ -420,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(cfg),
     }
     result["sqlite_settings"] = settings
-    result["machine"] = _machine()
+    result["machine"] = _machine(load_before)
     result["date"] = DATE
     result["elapsed_s"] = round(time.monotonic() - began, 1)
     table = _table(by_d, cfg)
