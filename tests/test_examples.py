@@ -210,13 +210,6 @@ def test_schema_change_is_routed_through_the_architect(hierarchy: ExampleResult)
         assert not (to.startswith("api") and m.actor != w["architect"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: add_tasks(parent=P) records P as the new task's parent but P does not wait "
-    "for it: an expanded P is done when its original children are, while the added child "
-    "is still ready (and P's results show it as None). _board_runs.add_tasks never calls "
-    "tx.add_dependencies(P, [child]); only _expand does.",
-)
 def test_a_task_added_under_a_waiting_team_task_is_waited_for(tmp_path: Path) -> None:
     """Why the hierarchy example routes through a planned architect task: a developer
     cannot add a review task *inside* its team (the team would finish without it)."""

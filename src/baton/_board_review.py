@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton._board_core import BoardCore
-from baton._effects import NO_LEASE, apply, settle
+from baton._effects import NO_LEASE, apply, record, settle
 from baton.errors import (
     InvalidArgument,
     InvalidTransition,
@@ -111,6 +111,35 @@ class ReviewOps(BoardCore):
             )
 
         return await self._write(f"reject {task_id}", "task", idempotency_key, body)
+
+    async def abandon_review(
+        self,
+        task_id: str,
+        token: int,
+        error: Mapping[str, Any],
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """A reviewer could not review (it failed): record why and free the review at
+        once for another reviewer. The task stays ``in_review``."""
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await self._task(tx, task_id)
+            self._check_lease(task, token, participant, LeaseKind.REVIEW, now)
+            return await record(
+                tx,
+                task,
+                "task.review_failed",
+                actor=participant,
+                now=now,
+                payload={"error": dict(error)},
+                **NO_LEASE,
+            )
+
+        return await self._write(
+            f"abandon_review {task_id} by {participant}", "task", idempotency_key, body
+        )
 
     async def cancel_task(
         self, task_id: str, *, actor: str, reason: str = "", idempotency_key: str | None = None

@@ -111,9 +111,16 @@ class RunOps(BoardCore):
             run = await self._active_run(tx, run_id)
             existing = {t.key: t for t in await tx.run_tasks(run_id)}
             specs = validate_additions(run, tasks, existing)
-            return await put_tasks(
+            added = await put_tasks(
                 tx, run_id, specs, existing=existing, parent_id=None, actor=actor, now=now
             )
+            # A new child of an expanded parent: the parent now waits for it too.
+            parents = {t.id: t for t in existing.values() if t.expand and t.output is not None}
+            for parent_id in sorted({t.parent_id for t in added if t.parent_id in parents}):
+                kids = [t.id for t in added if t.parent_id == parent_id]
+                if parents[parent_id].state is TaskState.PENDING:
+                    await tx.add_dependencies(parent_id, kids, len(kids))
+            return added
 
         return await self._write(f"add_tasks to {run_id}", "tasks", idempotency_key, body)
 

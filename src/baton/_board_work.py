@@ -68,7 +68,7 @@ class WorkOps(BoardCore):
             ):
                 return None  # the run just ran out of its attempts budget and is paused
             expires = now + (lease_s or best.lease_s)
-            lease_fields = {
+            lease_fields: dict[str, Any] = {
                 "lease_owner": participant,
                 "lease_expires_at": expires,
                 "token": best.token + 1,

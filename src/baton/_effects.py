@@ -57,13 +57,22 @@ async def apply(
     return updated
 
 
-async def record(tx: Tx, task: Task, kind: str, *, actor: str, now: float, **changes: Any) -> Task:
+async def record(
+    tx: Tx,
+    task: Task,
+    kind: str,
+    *,
+    actor: str,
+    now: float,
+    payload: dict[str, Any] | None = None,
+    **changes: Any,
+) -> Task:
     """Change lease fields without a state change (review leases, renewals), as an event."""
     updated = task.model_copy(update={**changes, "updated_at": now})
     if not await tx.update_task(updated, expect_state=task.state.value, expect_token=task.token):
         raise BatonRuntimeError(f"task {task.id!r} changed under a locked transaction")
-    payload = {"token": updated.token, **{k: v for k, v in changes.items() if k != "feedback"}}
-    await tx.append_event(task.run_id, task.id, kind, actor, payload, now)
+    body = {"token": updated.token, **{k: v for k, v in changes.items() if k != "feedback"}}
+    await tx.append_event(task.run_id, task.id, kind, actor, {**body, **(payload or {})}, now)
     return updated
 
 

@@ -32,6 +32,15 @@ def validate_additions(
     plan = parse_plan(raw, existing=existing)
     problems = []
     for spec in plan.tasks:
+        parent = existing.get(spec.parent or "")
+        if parent is not None and parent.state in TERMINAL:
+            problems.append(
+                PlanProblem(
+                    "parent_finished",
+                    f"task {spec.id!r} has parent {parent.key!r}, which is {parent.state.value}",
+                    (spec.id, parent.key),
+                )
+            )
         for dep in spec.depends_on:
             old = existing.get(dep)
             if old is not None and old.state in TERMINAL and old.state is not TaskState.DONE:

@@ -42,10 +42,12 @@ class Handoff(_Body):
     to_role: str
     summary: str = Field(min_length=1)
     task: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)  # structured facts to hand over
 
 
 class Note(_Body):
     text: str = Field(min_length=1)
+    data: dict[str, Any] = Field(default_factory=dict)
 
 
 DEFAULT_MESSAGE_KINDS: Mapping[str, type[BaseModel]] = {

@@ -78,6 +78,7 @@ class SyncBoard:
     unblock = _blocking(Board.unblock)
     approve = _blocking(Board.approve)
     reject = _blocking(Board.reject)
+    abandon_review = _blocking(Board.abandon_review)
     cancel_task = _blocking(Board.cancel_task)
     reap_expired = _blocking(Board.reap_expired)
     post_message = _blocking(Board.post_message)

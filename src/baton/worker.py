@@ -15,13 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from baton.agents._context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.agents.function import FunctionAgent
 from baton.board import Board
-from baton.errors import ContractViolation, GiveUp, InvalidArgument, LeaseLost
+from baton.errors import (
+    ContractViolation,
+    GiveUp,
+    InvalidArgument,
+    LeaseLost,
+    RetryLater,
+    StoreUnavailable,
+    TransientConflict,
+)
 from baton.models import Lease, LeaseKind, Run, RunState
 
 log = logging.getLogger("baton.worker")
@@ -104,18 +113,28 @@ class Worker:
 
     async def _slot(self, index: int, run_id: str | None, stop: asyncio.Event) -> None:
         me = f"{self.name}#{index}" if self.concurrency > 1 else self.name
+        backoff = _Backoff()
         while not stop.is_set():
-            if run_id is not None:
-                state = (await self.board.get_run(run_id)).state
-                if state in (RunState.FINISHED, RunState.CANCELLED):
-                    return
-            head = await self.board.store.last_seq()
-            lease = await self.board.claim(me, list(self.by_role), run_id=run_id)
-            if lease is None:
-                await self.board.reap_expired(actor=me)
-                await self.board.store.wait_for_commit(head, self.idle_wait_s)
-                continue
-            await self._work(lease)
+            try:
+                if run_id is not None:
+                    state = (await self.board.get_run(run_id)).state
+                    if state in (RunState.FINISHED, RunState.CANCELLED):
+                        return
+                head = await self.board.store.last_seq()
+                lease = await self.board.claim(me, list(self.by_role), run_id=run_id)
+                if lease is None:
+                    await self.board.reap_expired(actor=me)
+                    await self.board.store.wait_for_commit(head, self.idle_wait_s)
+                    backoff.reset()
+                    continue
+                backoff.reset()
+                await self._work(lease)
+            except StoreUnavailable as exc:  # the database went away: wait, then go on
+                delay = backoff.next()
+                log.warning("%s: store unavailable (%s); retrying in %.2fs", me, exc, delay)
+                await asyncio.sleep(delay)
+            except TransientConflict as exc:
+                log.info("%s: %s; going on", me, exc)
 
     async def context(self, lease: Lease) -> TaskContext:
         """Everything the agent sees: the task, its dependencies' results, messages,
@@ -160,82 +179,148 @@ class Worker:
         task = lease.task
         try:
             ctx = await self.context(lease)
-            result = await asyncio.wait_for(agent.run(ctx), task.timeout_s)
+            async with asyncio.timeout(task.timeout_s) as deadline:
+                result = await agent.run(ctx)
+            if lease.kind is LeaseKind.REVIEW:
+                result = result if isinstance(result, Verdict) else Verdict.model_validate(result)
         except LeaseLost as exc:
             log.warning("%s: lost %s while working: %s", lease.owner, task.id, exc)
             return
-        except TimeoutError:
-            await self._fail(
-                lease,
-                {
-                    "kind": "timeout",
-                    "agent": agent.name,
-                    "message": f"agent {agent.name} ran past {task.timeout_s}s",
-                },
+        except TimeoutError as exc:
+            if not deadline.expired():  # the agent's own TimeoutError: its error, not ours
+                await self._failed(agent, lease, _error(agent, exc))
+                return
+            message = f"agent {agent.name} ran past {task.timeout_s}s"
+            await self._failed(
+                agent, lease, {"kind": "timeout", "agent": agent.name, "message": message}
             )
             return
         except GiveUp as exc:
-            await self._fail(lease, _error(agent, exc), retryable=False)
+            await self._failed(agent, lease, _error(agent, exc), retryable=False)
+            return
+        except RetryLater as exc:
+            log.info("%s: %s asks to retry %s later: %s", lease.owner, agent.name, task.id, exc)
+            await self._failed(agent, lease, _error(agent, exc, kind="retry_later"))
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the agent's failure is data, recorded on the board
             log.warning("%s: %s raised %r on %s", lease.owner, agent.name, exc, task.id)
-            await self._fail(lease, _error(agent, exc))
+            await self._failed(agent, lease, _error(agent, exc))
             return
         await self._hand_in(lease, result)
 
-    async def _fail(self, lease: Lease, error: dict[str, Any], *, retryable: bool = True) -> None:
+    async def _failed(
+        self, agent: Agent, lease: Lease, error: dict[str, Any], *, retryable: bool = True
+    ) -> None:
+        """Record a failed attempt; a reviewer's failure frees the review for another."""
         self.failed += 1
-        with contextlib.suppress(LeaseLost):
-            await self.board.fail(
-                lease.task.id, lease.token, error, participant=lease.owner, retryable=retryable
+        key = f"{lease.owner}:{lease.task.id}:{lease.token}:failed"
+        if lease.kind is LeaseKind.REVIEW:
+            await self._persist(
+                lease,
+                lambda: self.board.abandon_review(
+                    lease.task.id, lease.token, error, participant=lease.owner, idempotency_key=key
+                ),
             )
+            return
+        await self._persist(
+            lease,
+            lambda: self.board.fail(
+                lease.task.id,
+                lease.token,
+                error,
+                participant=lease.owner,
+                retryable=retryable,
+                idempotency_key=key,
+            ),
+        )
 
     async def _hand_in(self, lease: Lease, result: Any) -> None:
         task = lease.task
-        try:
-            if lease.kind is LeaseKind.REVIEW:
-                verdict = result if isinstance(result, Verdict) else Verdict.model_validate(result)
-                if verdict.approve:
-                    await self.board.approve(
-                        task.id, actor=lease.owner, token=lease.token, comment=verdict.comment
-                    )
-                else:
-                    await self.board.reject(
-                        task.id,
-                        verdict.feedback or ["rejected without details"],
-                        actor=lease.owner,
-                        token=lease.token,
-                    )
+        key = f"{lease.owner}:{task.id}:{lease.token}:result"
+        call: Callable[[], Awaitable[Any]]
+        if lease.kind is LeaseKind.REVIEW:
+            verdict = result if isinstance(result, Verdict) else Verdict.model_validate(result)
+            if verdict.approve:
+                call = lambda: self.board.approve(  # noqa: E731 - a retryable call
+                    task.id,
+                    actor=lease.owner,
+                    token=lease.token,
+                    comment=verdict.comment,
+                    idempotency_key=key,
+                )
             else:
-                await self.board.submit(task.id, lease.token, result, participant=lease.owner)
-            self.completed += 1
-        except LeaseLost as exc:
-            log.warning("%s: dropped result for %s: %s", lease.owner, task.id, exc)
+                feedback = verdict.feedback or ["rejected without details"]
+                call = lambda: self.board.reject(  # noqa: E731
+                    task.id, feedback, actor=lease.owner, token=lease.token, idempotency_key=key
+                )
+        else:
+            call = lambda: self.board.submit(  # noqa: E731
+                task.id, lease.token, result, participant=lease.owner, idempotency_key=key
+            )
+        try:
+            if await self._persist(lease, call):
+                self.completed += 1
         except ContractViolation as exc:
             self.failed += 1
             log.warning("%s: %s", lease.owner, exc)
+
+    async def _persist(self, lease: Lease, call: Callable[[], Awaitable[Any]]) -> bool:
+        """Make a write about the lease land despite a lost database connection: keep
+        the result, back off, and call again (same idempotency key, so a write that did
+        land is not doubled) while the lease may still be valid. ``False`` if the result
+        was dropped, and why is logged."""
+        backoff = _Backoff()
+        while True:
+            try:
+                await call()
+                return True
+            except LeaseLost as exc:
+                log.warning("%s: dropped result for %s: %s", lease.owner, lease.task.id, exc)
+                return False
+            except (StoreUnavailable, TransientConflict) as exc:
+                if self.board.clock() > lease.expires_at + lease.task.lease_s:
+                    log.warning(
+                        "%s: dropped result for %s: store unavailable past the lease (%s)",
+                        lease.owner,
+                        lease.task.id,
+                        exc,
+                    )
+                    return False
+                await asyncio.sleep(backoff.next())
 
     async def _heartbeat(self, lease: Lease, running: asyncio.Task[None]) -> None:
         interval = max(0.05, lease.task.lease_s / 3)
         while not running.done():
             await asyncio.sleep(interval)
             try:
-                await self.board.heartbeat(lease.task.id, lease.token, lease.owner)
+                renewed = await self.board.heartbeat(lease.task.id, lease.token, lease.owner)
+                lease = lease.model_copy(update={"expires_at": renewed.expires_at})
             except LeaseLost as exc:  # someone else owns it now: stop working on it
                 log.warning("%s: %s; cancelling the agent", lease.owner, exc)
                 running.cancel()
                 return
+            except (StoreUnavailable, TransientConflict) as exc:
+                log.warning("%s: heartbeat for %s failed: %s", lease.owner, lease.task.id, exc)
 
 
-def _error(agent: Agent, exc: BaseException) -> dict[str, Any]:
-    return {
-        "kind": "exception",
-        "agent": agent.name,
-        "type": type(exc).__name__,
-        "message": str(exc),
-    }
+def _error(agent: Agent, exc: BaseException, *, kind: str = "exception") -> dict[str, Any]:
+    return {"kind": kind, "agent": agent.name, "type": type(exc).__name__, "message": str(exc)}
+
+
+class _Backoff:
+    """Exponential backoff with full jitter, 50 ms to 5 s."""
+
+    def __init__(self) -> None:
+        self.attempt = 0
+
+    def next(self) -> float:
+        self.attempt += 1
+        return float(random.uniform(0, min(5.0, 0.05 * 2**self.attempt)))
+
+    def reset(self) -> None:
+        self.attempt = 0
 
 
 def _budget_left(

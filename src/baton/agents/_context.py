@@ -77,10 +77,19 @@ class TaskContext:
             self.run.id, kind, body, sender=self.participant, to=to, task_id=self.task.id
         )
 
-    async def add_tasks(self, tasks: Sequence[TaskSpec | Mapping[str, Any]]) -> list[Task]:
+    async def add_tasks(
+        self,
+        tasks: Sequence[TaskSpec | Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[Task]:
         """Put new tasks on this run (for other roles, say); they may depend on existing
-        tasks by their plan ids. Validated like a plan: all or nothing."""
-        return await self.board.add_tasks(self.run.id, tasks, actor=self.participant)
+        tasks by their plan ids. Validated like a plan: all or nothing. The default key
+        makes a retried attempt's repeat a no-op instead of a duplicate-id error."""
+        key = idempotency_key or f"add_tasks:{self.task.id}:{','.join(_ids(tasks))}"
+        return await self.board.add_tasks(
+            self.run.id, tasks, actor=self.participant, idempotency_key=key
+        )
 
     async def record_usage(
         self, *, model: str, input_tokens: int, output_tokens: int, cost_usd: float = 0.0
@@ -146,6 +155,10 @@ class TaskContext:
             else "Do this task and return output that fits the required schema."
         )
         return f"{what}\n\n```json\n{json.dumps(self.card(), indent=2, default=str)}\n```"
+
+
+def _ids(tasks: Sequence[TaskSpec | Mapping[str, Any]]) -> list[str]:
+    return [str(t.id if isinstance(t, TaskSpec) else t.get("id")) for t in tasks]
 
 
 class Verdict(BaseModel):

@@ -8,18 +8,27 @@ events (``task.usage``), which is what budgets are enforced on.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic_ai import Agent as PydanticAgent
 from pydantic_ai import StructuredDict
-from pydantic_ai.exceptions import AgentRunError, ModelAPIError, UnexpectedModelBehavior, UserError
+from pydantic_ai.exceptions import (
+    AgentRunError,
+    ModelAPIError,
+    ModelRetry,
+    UnexpectedModelBehavior,
+    UserError,
+)
 from pydantic_ai.models import Model, infer_model
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
+from pydantic_ai.usage import RunUsage
 
 from baton.agents._context import TaskContext, Verdict
+from baton.contracts import violations
 from baton.errors import InvalidArgument, RetryLater
 from baton.models import SubPlan
 
@@ -57,19 +66,21 @@ def resolve_model(spec: str | Model | None) -> Model:
         raise InvalidArgument(f"cannot use model {text!r}: {exc}; {MODEL_HELP}") from None
 
 
-def _output_type(ctx: TaskContext) -> tuple[Any, bool]:
-    """The structured-output type for this attempt, and whether it wraps a non-object."""
+def _output_type(ctx: TaskContext) -> tuple[Any, dict[str, Any] | None, bool]:
+    """The structured-output type for this attempt, the schema its output must meet, and
+    whether that schema wraps a non-object contract in ``{"result": ...}``."""
     if ctx.is_review:
-        return Verdict, False
-    schema = ctx.task.output_contract
-    if not schema and ctx.task.expand:
-        schema = SubPlan.model_json_schema()
-    if not schema:
-        return str, False
-    if schema.get("type") == "object":
-        return StructuredDict(schema, name="task_output"), False
-    wrapped = {"type": "object", "properties": {"result": schema}, "required": ["result"]}
-    return StructuredDict(wrapped, name="task_output"), True
+        return Verdict, None, False
+    contract = ctx.task.output_contract
+    if not contract and ctx.task.expand:
+        contract = SubPlan.model_json_schema()
+    if not contract:
+        return str, None, False
+    schema = copy.deepcopy(contract)  # StructuredDict annotates the dict it is given
+    wrapped = schema.get("type") != "object"
+    if wrapped:
+        schema = {"type": "object", "properties": {"result": schema}, "required": ["result"]}
+    return StructuredDict(copy.deepcopy(schema), name="task_output"), schema, wrapped
 
 
 class LLMAgent:
@@ -112,7 +123,7 @@ class LLMAgent:
 
     async def run(self, ctx: TaskContext) -> Any:
         model = self.model()
-        output_type, wrapped = _output_type(ctx)
+        output_type, schema, wrapped = _output_type(ctx)
         agent: PydanticAgent[None, Any] = PydanticAgent(
             model,
             output_type=output_type,
@@ -121,21 +132,34 @@ class LLMAgent:
             retries={"output": self.output_retries, "tools": self.output_retries},
             model_settings={"timeout": self.request_timeout_s},
         )
+        if schema is not None:
+
+            @agent.output_validator
+            def meets_contract(output: Any) -> Any:
+                # StructuredDict only checks the JSON's shape loosely; the contract is
+                # checked here so that a violation goes back to the model, not to the board.
+                errors = violations(dict(output), schema)
+                if errors:
+                    raise ModelRetry("the output breaks the required schema: " + "; ".join(errors))
+                return output
+
+        usage = RunUsage()  # updated in place, so a failed run's spend is still known
         try:
-            result = await agent.run(ctx.prompt())
+            result = await agent.run(ctx.prompt(), usage=usage)
         except UnexpectedModelBehavior as exc:
             raise RetryLater(f"model {model.model_name!r} gave no valid output: {exc}") from exc
         except ModelAPIError as exc:
             raise RetryLater(f"model endpoint failed for {model.model_name!r}: {exc}") from exc
         except AgentRunError as exc:
             raise RetryLater(f"model run failed for {model.model_name!r}: {exc}") from exc
-        usage = result.usage
-        await ctx.record_usage(
-            model=model.model_name,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cost_usd=self.cost(model.model_name, usage.input_tokens, usage.output_tokens),
-        )
+        finally:
+            if usage.input_tokens or usage.output_tokens:
+                await ctx.record_usage(
+                    model=model.model_name,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    cost_usd=self.cost(model.model_name, usage.input_tokens, usage.output_tokens),
+                )
         output = result.output
         if isinstance(output, dict):
             output = dict(output)
