@@ -64,6 +64,10 @@ err = Console(stderr=True, highlight=False)
 
 @dataclass(frozen=True)
 class Config:
+    """Sizes for a run. Boards are large enough that a phase normally ends at the
+    deadline, not because the board ran dry, so every configuration is timed over about
+    the same wall time whatever its speed (slow disks at FULL included)."""
+
     quick: bool
     reps: int
     baton_tasks: int  # tasks in each Baton throughput board
@@ -98,6 +102,7 @@ class Sample:
 
 
 def _throughput(kind: str, durability: str, workers: int, cfg: Config, base: Path) -> Sample:
+    """Create a fresh board, let ``workers`` processes drain it, check nothing was lost."""
     folder = Path(tempfile.mkdtemp(prefix=f"{kind}-{durability}-{workers}w-", dir=base))
     path = str(folder / "board.db")
     try:
