@@ -598,35 +598,38 @@ def test_cli_worker_works_a_run_to_the_end_and_exits_0(
         assert {e.actor for e in claims} == {"cli-w"}
 
 
+SLOW_AGENTS = {
+    "async": "import asyncio\nasync def build(ctx):\n    await asyncio.sleep(60)\n",
+    "sync": "import time\ndef build(ctx):\n    time.sleep(60)\n",
+}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "async",
+        pytest.param(
+            "sync",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="BUG: a sync agent runs in asyncio's default executor; after the "
+                "release, asyncio.run() joins that thread, so `baton worker` exits only when "
+                "the abandoned agent returns, not after grace_s",
+            ),
+        ),
+    ],
+)
 def test_cli_worker_on_sigterm_releases_a_long_task_after_the_grace_period(
-    tmp_path: Path, cli_run: tuple[str, str]
+    tmp_path: Path, cli_run: tuple[str, str], kind: str
 ) -> None:
     db, run_id = cli_run
     (tmp_path / "slow_team.py").write_text(
-        "from __future__ import annotations\n"
-        "import asyncio\n"
-        "async def build(ctx):\n"
-        "    await asyncio.sleep(60)\n"
-        "agents = {'dev': build}\n"
+        f"from __future__ import annotations\n{SLOW_AGENTS[kind]}agents = {{'dev': build}}\n"
     )
     env = {**os.environ, "COLUMNS": "200"}
+    command = ["worker", "--agents", "slow_team:agents", "--db", db, "--run", run_id]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "baton",
-            "worker",
-            "--agents",
-            "slow_team:agents",
-            "--db",
-            db,
-            "--run",
-            run_id,
-            "--name",
-            "cli-w",
-            "--grace-s",
-            "0.5",
-        ],
+        [sys.executable, "-m", "baton", *command, "--name", "cli-w", "--grace-s", "0.5"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -640,7 +643,7 @@ def test_cli_worker_on_sigterm_releases_a_long_task_after_the_grace_period(
             claims.close()
             assert first.actor == "cli-w"
             proc.terminate()
-            _out, err = proc.communicate(timeout=20)
+            _out, err = proc.communicate(timeout=5)  # grace 0.5 s, then release and exit
             assert proc.returncode == 0, err
             a = board.get_task(f"{run_id}/a")
             assert a.state is TaskState.READY
