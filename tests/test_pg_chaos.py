@@ -1,0 +1,356 @@
+"""Chaos on PostgreSQL: 2,000 tasks in a DAG of width 50, 8 worker processes, a killer
+that SIGKILLs a random worker every 300 ms and starts a replacement, and one restart of
+the PostgreSQL server in the middle of the run.
+
+At the end: every task done exactly once; no output from a killed or fenced-off holder
+landed; the event log replays to the final state; the run finished without a human
+(nothing but the workers and their reapers wrote after the plan, no escalation, nothing
+failed). The numbers are printed (run with ``-s`` to see them).
+
+The workers (tests/pgprocs/chaos_worker.py) retry every call that fails with
+``StoreUnavailable`` with backoff; ``claim`` and ``submit`` carry idempotency keys so
+that a call cut off by the restart is replayed rather than repeated.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+
+from baton import Event, RunState, SyncBoard, TaskState
+from baton.errors import StoreUnavailable
+from tests import pg
+from tests.helpers import plan, task
+from tests.pgprocs import server
+from tests.pgprocs.chaos_worker import work
+from tests.procs.crash_worker import read_stats
+from tests.procs.logcheck import all_events, assert_gap_free, assert_replay_matches
+
+T = TypeVar("T")
+
+WIDTH = 50
+LAYERS = 40
+TASKS = WIDTH * LAYERS  # 2,000
+WORKERS = 8  # worker 0 is never killed and stalls often: the fencing path runs every time
+LEASE_S = 2.0
+STALL_P = 0.02  # for the killable workers
+KILL_EVERY_S = 0.3
+RESTART_AT = 0.4  # restart the server once this share of the tasks is done
+OVERALL_TIMEOUT_S = 200.0
+CREATOR = "chaos-test"
+
+
+@pytest.fixture
+def pg_url(pg_template: bool) -> Iterator[str]:
+    if not server.can_restart():
+        pytest.skip(server.WHY_NO_RESTART)
+    url = pg.fresh_database()
+    yield url
+    pg.drop_database(url)
+
+
+def dag(rng: random.Random) -> dict[str, Any]:
+    """40 layers of 50 tasks; each task after the first layer depends on one to three
+    tasks of the layer before it."""
+    specs = []
+    for layer in range(LAYERS):
+        below = range((layer - 1) * WIDTH, layer * WIDTH)
+        for j in range(WIDTH):
+            deps = rng.sample(below, k=rng.randint(1, 3)) if layer else []
+            specs.append(
+                task(
+                    f"t{layer * WIDTH + j:04d}",
+                    deps=tuple(f"t{d:04d}" for d in deps),
+                    lease_s=LEASE_S,
+                    max_attempts=100,
+                    backoff_base_s=0.02,
+                    backoff_max_s=0.1,
+                )
+            )
+    return plan(*specs)
+
+
+def retry(call: Callable[[], T], timeout_s: float = 60.0) -> T:
+    """The test's own board calls, through the restart like the workers' (with backoff)."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return call()
+        except StoreUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)  # backoff while the server is down
+            delay = min(1.0, delay * 2)
+
+
+class Crew:
+    """The worker processes: start, SIGKILL and replace them, and clean up.
+
+    Each process's connections carry its name as ``application_name``, so that after a
+    SIGKILL the test can wait until the server has dropped every one of them: only then
+    can nothing more commit on the dead process's behalf (a COMMIT it sent just before
+    dying may still land — it did that while alive).
+    """
+
+    def __init__(self, url: str, run_id: str, stats_dir: Path, rng: random.Random) -> None:
+        self.ctx = multiprocessing.get_context("forkserver")
+        self.ctx.set_forkserver_preload(["tests.pgprocs.chaos_worker"])
+        self.url, self.run_id, self.stats_dir, self.rng = url, run_id, stats_dir, rng
+        self.live: dict[int, BaseProcess] = {}  # slot -> process
+        self.names: dict[int, str] = {}
+        self.killed: dict[str, int] = {}  # name -> last seq once its backends were gone
+        self.dying: list[str] = []  # killed, backends not yet seen gone
+        self.spawned = 0
+
+    def start(self, slot: int) -> None:
+        name = f"w{slot}.{self.spawned}"
+        self.spawned += 1
+        stall_p = 0.35 if slot == 0 else STALL_P
+        args = (
+            server.with_app(self.url, name),
+            self.run_id,
+            name,
+            str(self.stats_dir / f"{name}.jsonl"),
+            self.rng.randrange(2**32),
+            stall_p,
+            LEASE_S,
+        )
+        proc = self.ctx.Process(target=work, args=args, name=name, daemon=True)
+        proc.start()
+        self.live[slot], self.names[slot] = proc, name
+
+    def check_alive(self) -> None:
+        """A worker stops on its own only when it sees the run finished (exit code 0)."""
+        for slot, proc in self.live.items():
+            assert proc.exitcode in (None, 0), f"{self.names[slot]} died ({proc.exitcode})"
+
+    def kill_one(self) -> None:
+        """SIGKILL a random running worker (not worker 0) and start a replacement."""
+        self.check_alive()
+        running = [s for s in range(1, WORKERS) if self.live[s].exitcode is None]
+        if not running:
+            return
+        slot = self.rng.choice(running)
+        proc, name = self.live[slot], self.names[slot]
+        proc.kill()  # SIGKILL
+        proc.join()
+        if proc.exitcode == 0:  # it saw the run finished and left just before the kill
+            return
+        assert proc.exitcode == -9
+        proc.close()
+        self.dying.append(name)
+        self.start(slot)
+
+    def bury(self, last_seq: Callable[[], int]) -> None:
+        """Note the last seq for every killed worker whose backends are gone."""
+        try:
+            for name in list(self.dying):
+                if server.backends(name) == 0:
+                    self.killed[name] = last_seq()
+                    self.dying.remove(name)
+        except (psycopg.OperationalError, StoreUnavailable):
+            pass  # the server is restarting: try again next round
+
+    def finish(self, timeout: float) -> dict[str, int | None]:
+        deadline = time.monotonic() + timeout
+        codes: dict[str, int | None] = {}
+        for slot, proc in self.live.items():
+            proc.join(max(0.0, deadline - time.monotonic()))
+            codes[self.names[slot]] = proc.exitcode
+        return codes
+
+    def kill_all(self) -> None:
+        for proc in self.live.values():
+            if proc.exitcode is None:
+                proc.kill()
+            proc.join()
+            proc.close()
+        self.live.clear()
+
+
+class Restart:
+    """The one server restart, in a thread, so that the killer goes on meanwhile."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.began = self.took = 0.0
+        self.seq_before = 0
+        self.error: BaseException | None = None
+
+    def start(self, seq_before: int) -> None:
+        self.seq_before = seq_before
+        self.began = time.monotonic()
+        self.thread = threading.Thread(target=self._run, name="pg-restart", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.took = server.restart()
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout=120)
+            assert not self.thread.is_alive(), "pg_ctl restart hung"
+        assert self.error is None, f"restart failed: {self.error!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(OVERALL_TIMEOUT_S + 60)
+def test_chaos_kills_and_a_server_restart_lose_nothing(pg_url: str, tmp_path: Path) -> None:
+    seed = int(os.environ.get("BATON_CHAOS_SEED", random.randrange(2**32)))
+    print(f"\nchaos: seed {seed} (rerun with BATON_CHAOS_SEED={seed})")
+    rng = random.Random(seed)
+    stats_dir = tmp_path / "stats"
+    stats_dir.mkdir()
+
+    with SyncBoard.open(pg_url) as board:
+        run = board.create_run(dag(rng), actor=CREATOR)
+        seen: list[Event] = []
+
+        def catch_up() -> int:
+            seen.extend(board.events(since=seen[-1].seq if seen else 0, limit=100_000))
+            return seen[-1].seq
+
+        def done() -> int:
+            return sum(e.kind == "task.complete" for e in seen)
+
+        crew = Crew(pg_url, run.id, stats_dir, rng)
+        restart = Restart()
+        started = time.monotonic()
+        try:
+            for slot in range(WORKERS):
+                crew.start(slot)
+            while retry(lambda: board.get_run(run.id)).state is RunState.ACTIVE:
+                if time.monotonic() - started > OVERALL_TIMEOUT_S:
+                    states = Counter(t.state.value for t in board.tasks(run.id))
+                    pytest.fail(f"run not finished after {OVERALL_TIMEOUT_S}s: {states}")
+                time.sleep(KILL_EVERY_S)  # the killer's period, on purpose
+                crew.kill_one()
+                crew.bury(lambda: retry(catch_up))
+                if restart.thread is None and done() >= TASKS * RESTART_AT:
+                    restart.start(seen[-1].seq)
+            duration = time.monotonic() - started
+            restart.join()
+            exit_codes = crew.finish(timeout=60)
+            while crew.dying:
+                crew.bury(catch_up)
+        finally:
+            crew.kill_all()
+            restart.join()
+        assert exit_codes == dict.fromkeys(exit_codes, 0), exit_codes
+
+        tasks = {t.id: t for t in board.tasks(run.id)}
+        events = all_events(board)
+        facts = read_stats(stats_dir)
+        check_the_log(tasks, events, facts)
+
+        # Killed processes wrote nothing after the server dropped their connections.
+        for name, seq_at_death in crew.killed.items():
+            late = [e for e in events if e.actor in (name, f"reaper/{name}")]
+            assert all(e.seq <= seq_at_death for e in late), name
+
+        # Without a human: after the plan, only the workers and their reapers wrote;
+        # nothing was escalated, failed, blocked or paused.
+        workers = {f["by"] for f in facts if f["fact"] == "started"}
+        actors = {e.actor for e in events if e.actor != CREATOR}
+        assert actors <= workers | {f"reaper/{w}" for w in workers}, actors - workers
+        assert {e.kind for e in events if e.actor == CREATOR} == {"run.created", "task.created"}
+        assert board.escalations(run.id) == []
+        kinds = Counter(e.kind for e in events)
+        assert not {k for k in kinds if k.startswith(("escalation", "run.paused"))}, kinds
+
+        assert_gap_free(events)
+        assert_replay_matches(board, run.id, events)
+        assert board.get_run(run.id).state is RunState.FINISHED
+
+    # The restart really happened in the middle, and the workers lived through it.
+    assert restart.thread is not None, "the server was never restarted"
+    after = [e for e in events if e.seq > restart.seq_before]
+    assert sum(e.kind == "task.complete" for e in after) >= TASKS * 0.2, "restart too late"
+    outage = [f for f in facts if f["fact"] == "unavailable"]
+    assert outage, "no worker ever saw the server gone: the restart hit nothing"
+    survivors = {f["by"] for f in outage} - set(crew.killed)
+    assert survivors, "no worker that saw the outage lived on through it"
+
+    expired = [e for e in events if _lease_expiry(e)]
+    retries = [e for e in events if e.kind == "task.retry"]
+    lost = [f for f in facts if f["fact"] == "lease_lost"]
+    stalls = [f for f in facts if f["fact"] == "stall"]
+    print(
+        f"chaos: {TASKS} tasks (DAG of width {WIDTH}), {WORKERS} workers, {crew.spawned} "
+        f"processes started, {len(crew.killed)} SIGKILLed; server restarted once after "
+        f"{restart.began - started:.1f}s ({restart.took:.1f}s down); "
+        f"{len(outage)} StoreUnavailable retries by {len({f['by'] for f in outage})} "
+        f"workers; {len(expired)} lease expiries "
+        f"({sum(e.payload['error']['owner'] in crew.killed for e in expired)} of killed "
+        f"holders), {len(retries)} retries, {len(stalls)} stalls, {len(lost)} LeaseLost "
+        f"refusals; {len(events)} events; finished in {duration:.1f}s"
+    )
+    assert crew.killed, "nobody was killed: the test proved nothing"
+    assert any(e.payload["error"]["owner"] in crew.killed for e in expired), (
+        "no lease of a killed worker expired: the kills never hit a holder"
+    )
+    assert lost, "no stale write was ever refused: the fencing path did not run"
+
+
+def _lease_expiry(e: Event) -> bool:
+    return (
+        e.kind in ("task.retry", "task.fail")
+        and e.payload.get("error", {}).get("kind") == "lease_expired"
+    )
+
+
+def check_the_log(tasks: dict[str, Any], events: list[Event], facts: list[dict[str, Any]]) -> None:
+    """As tests/test_crash.py: one claim per token, every tokened write by its holder,
+    one completion per task by the holder of its last lease; refused writes never landed."""
+    assert len(tasks) == TASKS
+    assert Counter(t.state for t in tasks.values()) == {TaskState.DONE: TASKS}
+
+    owner: dict[tuple[str, int], str] = {}  # (task, token) -> who claimed it
+    completes: dict[str, list[Event]] = defaultdict(list)
+    for e in events:
+        if e.task_id is None or not e.kind.startswith("task."):
+            continue
+        token = e.payload.get("token", 0)
+        key = (e.task_id, token)
+        if e.kind == "task.claim":
+            assert key not in owner, f"token {token} of {e.task_id} was handed out twice"
+            owner[key] = e.actor
+        elif e.kind == "task.complete":
+            completes[e.task_id].append(e)
+        if token == 0:
+            continue
+        if _lease_expiry(e):
+            assert e.payload["error"]["owner"] == owner[key], e
+            assert e.actor.startswith("reaper/"), e
+        else:
+            assert e.actor == owner[key], f"{e.actor} wrote {e.kind} with {owner[key]}'s lease"
+
+    assert {tid: len(cs) for tid, cs in completes.items()} == dict.fromkeys(tasks, 1)
+    for tid, t in tasks.items():
+        (done,) = completes[tid]
+        token = done.payload["token"]
+        assert t.token == token, f"{tid}: completed with token {token}, last claim {t.token}"
+        assert done.actor == owner[(tid, token)]
+        assert t.output == {"by": done.actor, "token": token}
+        assert done.payload["output"] == t.output
+        assert t.lease_owner is None
+
+    for f in facts:
+        if f["fact"] == "lease_lost":
+            assert tasks[f["task"]].token != f["token"], f
+            assert owner[(f["task"], f["token"])] == f["by"], f
