@@ -208,6 +208,48 @@ def test_a_child_depending_on_a_dependent_of_its_parent_is_refused(board: SyncBo
     assert set(_states(board, run)) == {"a", "p", "z"}
 
 
+def test_a_peer_adds_a_child_under_an_expanded_parent_and_the_parent_waits_for_it(
+    board: SyncBoard,
+) -> None:
+    run = _mid_plan_run(board)
+    _do(board, "a")
+    _expand(board, "p", [task("c1")])
+    (c2,) = board.add_tasks(run.id, [task("c2", parent="p")], actor="w1")
+    assert c2.parent_id == f"{run.id}/p"
+    _do(board, "c1")
+    assert _states(board, run)["p"] is TaskState.PENDING
+    _do(board, "c2")
+    p = board.get_task(f"{run.id}/p")
+    assert p.state is TaskState.DONE
+    assert p.output["results"] == {"c1": {"did": "c1"}, "c2": {"did": "c2"}}
+    assert _states(board, run)["z"] is TaskState.READY
+
+    before = board.snapshot()
+    with pytest.raises(InvalidPlan) as info:
+        board.add_tasks(run.id, [task("c3", parent="p")], actor="w1")
+    assert "parent_finished" in {pr.code for pr in info.value.problems}
+    assert {"c3", "p"} <= set(info.value.offending_ids)
+    assert board.snapshot() == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a child added under an expanded parent may depend on a dependent of that "
+    "parent; the parent waits for the child, the child for the dependent, the dependent "
+    "for the parent",
+)
+def test_a_child_added_under_a_parent_depending_on_the_parents_dependent_is_refused(
+    board: SyncBoard,
+) -> None:
+    run = _mid_plan_run(board)
+    _do(board, "a")
+    _expand(board, "p", [task("c1")])
+    before = board.snapshot()
+    with pytest.raises(InvalidPlan, match="cycle"):
+        board.add_tasks(run.id, [task("c2", parent="p", deps=("z",))], actor="w1")
+    assert board.snapshot() == before
+
+
 # --- add_tasks: peers handing work to other roles --------------------------------------
 
 
