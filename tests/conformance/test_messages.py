@@ -14,8 +14,13 @@ VALID: dict[str, dict[str, Any]] = {
     "blocked_by": {"task": "b", "blocked_by": "a", "reason": "needs the schema first"},
     "question": {"question": "which region?", "to_role": "worker"},
     "answer": {"question_seq": 3, "answer": "eu-west"},
-    "handoff": {"to_role": "reviewer", "summary": "draft ready", "task": "a"},
-    "note": {"text": "fyi"},
+    "handoff": {
+        "to_role": "reviewer",
+        "summary": "draft ready",
+        "task": "a",
+        "data": {"draft": 2, "files": ["docs/api.md"]},
+    },
+    "note": {"text": "fyi", "data": {}},
 }
 
 
