@@ -54,19 +54,24 @@ class WorkOps(BoardCore):
             if run_id is not None and await tx.get_run(run_id) is None:
                 raise NotFound("run", run_id)
             best: Task | None = None
+            budget: dict[str, Any] | None = None
             for role in dict.fromkeys(roles):
                 found = await tx.find_claimable(role, run_id, now)
                 if found is not None and (
                     best is None
-                    or (-found.priority, found.created_seq) < (-best.priority, best.created_seq)
+                    or (-found.task.priority, found.task.created_seq)
+                    < (-best.priority, best.created_seq)
                 ):
-                    best = found
+                    best, budget = found
             if best is None:
                 return None
-            if best.state is TaskState.READY and not await self._count_attempt(
-                tx, best.run_id, now
+            counted = budget is not None and budget.get("attempts") is not None
+            if (
+                counted
+                and best.state is TaskState.READY
+                and not await self._count_attempt(tx, best.run_id, now)
             ):
-                return None  # the run just ran out of its attempts budget and is paused
+                return None  # the run just ran out of its attempts budget: paused
             expires = now + (lease_s or best.lease_s)
             lease_fields: dict[str, Any] = {
                 "lease_owner": participant,
@@ -97,7 +102,7 @@ class WorkOps(BoardCore):
                     lease_kind=kind.value,
                     **lease_fields,
                 )
-            return Lease(
+            return Lease.model_construct(
                 task=task, owner=participant, token=task.token, kind=kind, expires_at=expires
             )
 
@@ -111,7 +116,7 @@ class WorkOps(BoardCore):
         """
         run = await tx.get_run(run_id)
         if run is None or not run.budget or run.budget.get("attempts") is None:
-            return True
+            return True  # the budget changed since the claim's read: nothing to count
         if run.claims + 1 > run.budget["attempts"]:
             await pause_if_over(tx, run.model_copy(update={"claims": run.claims + 1}), now)
             return False
@@ -139,7 +144,9 @@ class WorkOps(BoardCore):
             task = await record(
                 tx, task, "task.lease_renewed", actor=participant, now=now, lease_expires_at=expires
             )
-            return Lease(task=task, owner=participant, token=token, kind=kind, expires_at=expires)
+            return Lease.model_construct(
+                task=task, owner=participant, token=token, kind=kind, expires_at=expires
+            )
 
         return await self._write(
             f"heartbeat {task_id} by {participant}", "heartbeat", idempotency_key, body
@@ -169,14 +176,14 @@ class WorkOps(BoardCore):
             if not errors and task.expand:
                 expanded = await self._expand(tx, task, output, actor=participant, now=now)
                 if isinstance(expanded, Task):
-                    return SubmitResult(task=expanded)
+                    return SubmitResult.model_construct(task=expanded)
                 errors = expanded
             if errors:
                 error = {"kind": "contract_violation", "errors": errors}
                 task = await self._failed_attempt(
                     tx, task, error, final=False, actor=participant, now=now
                 )
-                return SubmitResult(task=task, violations=errors)
+                return SubmitResult.model_construct(task=task, violations=errors)
             if task.reviewer_role:
                 action = Action.SUBMIT_FOR_REVIEW
             elif task.requires_approval:
@@ -195,7 +202,7 @@ class WorkOps(BoardCore):
                 **NO_LEASE,
             )
             await settle(tx, [task], actor=participant, now=now)
-            return SubmitResult(task=task)
+            return SubmitResult.model_construct(task=task)
 
         result = await self._write(
             f"submit {task_id} by {participant}", "submit", idempotency_key, body

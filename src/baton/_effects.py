@@ -197,10 +197,10 @@ async def _propagate(tx: Tx, task: Task, action: Action, *, actor: str, now: flo
 
 
 async def finish_run_if_done(tx: Tx, run_id: str, *, actor: str, now: float) -> None:
+    if await tx.has_open_tasks(run_id):  # the common case, and one indexed probe
+        return
     run = await tx.get_run(run_id)
     if run is None or run.state not in (RunState.ACTIVE, RunState.PAUSED):
-        return
-    if await tx.has_open_tasks(run_id):
         return
     await tx.set_run_state(run_id, RunState.FINISHED, now)
     await tx.append_event(run_id, None, "run.finished", actor, {}, now)

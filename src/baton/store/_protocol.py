@@ -13,9 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from baton.models import Event, Run, RunState, Task
+
+
+class Claimable(NamedTuple):
+    task: Task
+    run_budget: dict[str, Any] | None
 
 
 @dataclass
@@ -63,8 +68,9 @@ class Tx(Protocol):
 
     async def run_tasks(self, run_id: str) -> list[Task]: ...
 
-    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Task | None:
-        """The best task that ``role`` may claim now (priority, then age), locked.
+    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Claimable | None:
+        """The best task that ``role`` may claim now (priority, then age), locked, with
+        its run's budget (so a claim needs no second read).
 
         Claimable means ready for the worker role, or in review with no review lease
         for the reviewer role, and past its retry backoff. Rows that another

@@ -36,7 +36,7 @@ from psycopg_pool import AsyncConnectionPool
 from baton.errors import SchemaTooNew, StoreUnavailable, TransientConflict
 from baton.models import Event, Run, RunState, Task
 from baton.store import _rows
-from baton.store._protocol import EventRef
+from baton.store._protocol import Claimable, EventRef
 from baton.store._sql import load_migrations, load_queries
 
 _Q = load_queries("postgres")
@@ -125,12 +125,16 @@ class PgTx:
     async def run_tasks(self, run_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in await self._all("run_tasks_for_update", (run_id,))]
 
-    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Task | None:
+    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Claimable | None:
         if run_id is None:
             row = await self._one("find_claimable", (role, now))
         else:
             row = await self._one("find_claimable_in_run", (run_id, role, now))
-        return None if row is None else _rows.task_from_row(row)
+        if row is None:
+            return None
+        return Claimable(
+            _rows.task_from_row(row), None if row[-1] is None else _rows.loads(row[-1])
+        )
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
         cur = await self._c.execute(

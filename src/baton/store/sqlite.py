@@ -36,7 +36,7 @@ from typing import Any, Literal
 from baton.errors import SchemaTooNew, StoreUnavailable
 from baton.models import Event, Run, RunState, Task
 from baton.store import _rows
-from baton.store._protocol import EventRef
+from baton.store._protocol import Claimable, EventRef
 from baton.store._sql import load_migrations, load_queries
 
 Durability = Literal["normal", "full"]
@@ -108,12 +108,16 @@ class SqliteTx:
     async def run_tasks(self, run_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in self._c.execute(_Q["list_tasks"], (run_id,))]
 
-    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Task | None:
+    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Claimable | None:
         if run_id is None:
             row = self._c.execute(_Q["find_claimable"], (role, now)).fetchone()
         else:
             row = self._c.execute(_Q["find_claimable_in_run"], (run_id, role, now)).fetchone()
-        return None if row is None else _rows.task_from_row(row)
+        if row is None:
+            return None
+        return Claimable(
+            _rows.task_from_row(row), None if row[-1] is None else _rows.loads(row[-1])
+        )
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
         cur = self._c.execute(_Q["update_task"], _rows.update_row(task, expect_state, expect_token))

@@ -62,13 +62,13 @@ SELECT {task_columns} FROM tasks t WHERE t.run_id = %s ORDER BY t.created_seq FO
 SELECT {task_columns} FROM tasks t WHERE t.run_id = %s ORDER BY t.created_seq;
 
 -- name: find_claimable
-SELECT {task_columns} FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.queue_role = %s AND t.not_before <= %s
 ORDER BY t.priority DESC, t.created_seq LIMIT 1
 FOR UPDATE OF t SKIP LOCKED;
 
 -- name: find_claimable_in_run
-SELECT {task_columns} FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.run_id = %s AND t.queue_role = %s AND t.not_before <= %s
 ORDER BY t.priority DESC, t.created_seq LIMIT 1
 FOR UPDATE OF t SKIP LOCKED;

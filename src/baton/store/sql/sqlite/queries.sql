@@ -53,12 +53,12 @@ SELECT {task_columns} FROM tasks t WHERE t.id = ?;
 SELECT {task_columns} FROM tasks t WHERE t.run_id = ? ORDER BY t.created_seq;
 
 -- name: find_claimable
-SELECT {task_columns} FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.queue_role = ? AND t.not_before <= ?
 ORDER BY t.priority DESC, t.created_seq LIMIT 1;
 
 -- name: find_claimable_in_run
-SELECT {task_columns} FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.run_id = ? AND t.queue_role = ? AND t.not_before <= ?
 ORDER BY t.priority DESC, t.created_seq LIMIT 1;
 
