@@ -155,9 +155,9 @@ def test_a_run_past_its_budget_is_paused_and_resumes_with_a_higher_one(
 
     # resuming while still over the budget is refused and changes nothing
     before = board.snapshot()
-    with pytest.raises(InvalidArgument, match="over budget"):
+    with pytest.raises(InvalidArgument, match="budget"):
         board.resume_run(run.id, actor="human:ann")
-    with pytest.raises(InvalidArgument, match="over budget"):
+    with pytest.raises(InvalidArgument, match="budget"):
         board.resume_run(run.id, actor="human:ann", budget=budget)
     assert board.snapshot() == before
 
