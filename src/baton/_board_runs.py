@@ -8,7 +8,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton._board_core import BoardCore
-from baton._effects import NO_LEASE, Later, apply, escalate_in, over_budget, pause_if_over
+from baton._effects import (
+    NO_LEASE,
+    Later,
+    apply,
+    escalate_in,
+    exhausted,
+    over_budget,
+    pause_if_over,
+)
 from baton._growth import plan_run, put_tasks, validate_additions
 from baton.errors import InvalidArgument, NotFound
 from baton.graph import parse_plan
@@ -126,7 +134,7 @@ class RunOps(BoardCore):
 
     @staticmethod
     async def _active_run(tx: Tx, run_id: str) -> Run:
-        run = await tx.get_run(run_id)
+        run = await tx.lock_run(run_id)
         if run is None:
             raise NotFound("run", run_id)
         if run.state in (RunState.FINISHED, RunState.CANCELLED):
@@ -213,7 +221,7 @@ class RunOps(BoardCore):
                 await escalate_in(
                     tx, task.run_id, "budget", reason, {"task": task.id}, task.id, now
                 )
-            run = await tx.get_run(task.run_id)
+            run = await tx.lock_run(task.run_id)
             assert run is not None
             await pause_if_over(tx, run, now)
             return task
@@ -252,9 +260,9 @@ class RunOps(BoardCore):
             if new_budget is not None:
                 await tx.set_run_budget(run_id, new_budget)
                 run = run.model_copy(update={"budget": new_budget})
-            over = over_budget(run.budget, run.tokens_used, run.cost_used, run.claims)
+            over = exhausted(run.budget, run, now)
             if over:
-                raise InvalidArgument(f"run {run_id!r} is still over budget: {over}; raise it")
+                raise InvalidArgument(f"run {run_id!r} is still out of budget: {over}; raise it")
             await tx.set_run_state(run_id, RunState.ACTIVE, None, None)
             payload = {"budget": run.budget} if new_budget is not None else {}
             await tx.append_event(run_id, None, "run.resumed", actor, payload, now)

@@ -114,7 +114,7 @@ class WorkOps(BoardCore):
 
         Only budgeted runs count, so unbudgeted runs never contend on their run row.
         """
-        run = await tx.get_run(run_id)
+        run = await tx.lock_run(run_id)
         if run is None or not run.budget or run.budget.get("attempts") is None:
             return True  # the budget changed since the claim's read: nothing to count
         if run.claims + 1 > run.budget["attempts"]:
@@ -223,7 +223,7 @@ class WorkOps(BoardCore):
         assert run is not None
         existing = {t.key: t for t in await tx.run_tasks(task.run_id)}
         try:
-            valid = validate_additions(run, specs, existing)
+            valid = validate_additions(run, specs, existing, expanding=task)
         except InvalidPlan as exc:
             return [str(p) for p in exc.problems]
         children = await put_tasks(

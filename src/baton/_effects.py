@@ -114,7 +114,32 @@ async def _consequences(tx: Tx, task: Task, *, actor: str, now: float) -> list[T
         return await _propagate(tx, task, action, actor=actor, now=now)
     if task.state is TaskState.SKIPPED:
         return await _propagate(tx, task, Action.DEP_SKIPPED, actor=actor, now=now)
-    return await _propagate(tx, task, Action.CANCEL, actor=actor, now=now)
+    return [
+        *await _propagate(tx, task, Action.CANCEL, actor=actor, now=now),
+        *await _cancel_children(tx, task, actor=actor, now=now),
+    ]
+
+
+async def _cancel_children(tx: Tx, parent: Task, *, actor: str, now: float) -> list[Task]:
+    """A cancelled parent's unfinished children are cancelled too (even running ones:
+    their holders' next write gets ``LeaseLost``)."""
+    if not parent.expand:
+        return []
+    out = []
+    for child in await tx.run_tasks(parent.run_id):
+        if child.parent_id == parent.id and child.state not in TERMINAL:
+            out.append(
+                await apply(
+                    tx,
+                    child,
+                    Action.CANCEL,
+                    actor=actor,
+                    now=now,
+                    payload={"reason": f"parent {parent.id!r} was cancelled"},
+                    **NO_LEASE,
+                )
+            )
+    return out
 
 
 def _root_cause(task: Task) -> str:
@@ -247,6 +272,24 @@ async def pause_if_over(tx: Tx, run: Run, now: float) -> bool:
     }
     await escalate_in(tx, run.id, "budget", reason, evidence, None, now)
     return True
+
+
+def exhausted(budget: Mapping[str, Any] | None, run: Run, now: float) -> str:
+    """Which limit leaves the run nothing to spend (at or past it); empty when none.
+
+    Stricter than :func:`over_budget`: a run exactly at its limit may not resume."""
+    if not budget:
+        return ""
+    checks = (
+        ("tokens", run.tokens_used, f"{run.tokens_used} tokens used of"),
+        ("cost_usd", run.cost_used, f"${run.cost_used:.4f} spent of $"),
+        ("attempts", run.claims, f"{run.claims} attempts used of"),
+        ("wall_s", now - run.created_at, f"{now - run.created_at:.0f}s elapsed of"),
+    )
+    for key, used, words in checks:
+        if budget.get(key) is not None and used >= budget[key]:
+            return f"{words} {budget[key]}".replace("$ ", "$")
+    return ""
 
 
 def over_budget(

@@ -17,9 +17,16 @@ from baton.store import Tx
 
 
 def validate_additions(
-    run: Run, specs: Sequence[TaskSpec | Mapping[str, Any]], existing: Mapping[str, Task]
+    run: Run,
+    specs: Sequence[TaskSpec | Mapping[str, Any]],
+    existing: Mapping[str, Task],
+    *,
+    expanding: Task | None = None,
 ) -> list[TaskSpec]:
     """New tasks for ``run``, checked against the run's roles and its existing tasks.
+
+    ``expanding`` is the task whose sub-plan these are: each becomes its child, and it
+    will wait for them.
 
     Raises:
         InvalidPlan: naming every fault; nothing is written.
@@ -51,9 +58,52 @@ def validate_additions(
                         (spec.id, dep),
                     )
                 )
+    problems.extend(_cycles_through_parents(plan.tasks, existing, expanding))
     if problems:
         raise InvalidPlan(problems)
     return plan.tasks
+
+
+def _cycles_through_parents(
+    specs: Sequence[TaskSpec], existing: Mapping[str, Task], expanding: Task | None
+) -> list[PlanProblem]:
+    """A parent waits for its children, so a child must not wait — directly or through
+    other new tasks — for its parent or for anything that waits for its parent."""
+    waits_on: dict[str, list[str]] = {}  # existing id -> existing ids depending on it
+    for t in existing.values():
+        for dep in t.depends_on:
+            waits_on.setdefault(dep, []).append(t.id)
+    new = {s.id: s for s in specs}
+    problems = []
+    for spec in specs:
+        parent = expanding if expanding and spec.parent is None else existing.get(spec.parent or "")
+        if parent is None:
+            continue
+        downstream, stack = {parent.id}, [parent.id]
+        while stack:
+            for nxt in waits_on.get(stack.pop(), []):
+                if nxt not in downstream:
+                    downstream.add(nxt)
+                    stack.append(nxt)
+        seen, todo = set(), list(spec.depends_on)
+        while todo:
+            dep = todo.pop()
+            if dep in seen:
+                continue
+            seen.add(dep)
+            if dep in new:
+                todo.extend(new[dep].depends_on)
+            elif dep in existing and existing[dep].id in downstream:
+                problems.append(
+                    PlanProblem(
+                        "cycle",
+                        f"task {spec.id!r} would wait for {dep!r}, which waits for its parent "
+                        f"{parent.key!r}, which waits for {spec.id!r}",
+                        (spec.id, dep, parent.key),
+                    )
+                )
+                break
+    return problems
 
 
 async def put_tasks(

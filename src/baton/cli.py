@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from baton._render import board_view, usage_table
 from baton.board import Board
@@ -477,8 +478,8 @@ def main() -> None:
     try:
         app()
     except UsageError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except BatonError as exc:
-        err.print(f"[red]failed:[/] {exc}", markup=True, highlight=False)
+        err.print(f"[red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -50,6 +50,16 @@ class Budget(BaseModel):
     wall_s: float | None = Field(default=None, gt=0)  # from the run's creation
 
 
+class TaskBudget(BaseModel):
+    """Limits on what one task may spend (attempts and time are the task's own
+    ``max_attempts`` and ``timeout_s``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: int | None = Field(default=None, gt=0)
+    cost_usd: float | None = Field(default=None, gt=0)
+
+
 class TaskSpec(BaseModel):
     """One task as a plan describes it. ``id`` is local to the plan."""
 
@@ -77,7 +87,7 @@ class TaskSpec(BaseModel):
     labels: list[str] = Field(default_factory=list)
     timeout_s: float | None = Field(default=600.0, gt=0)  # an agent past it is cancelled
     expand: bool = False  # the output is a sub-plan: children join the run, parent waits
-    budget: Budget | None = None  # tokens / cost_usd for this task alone
+    budget: TaskBudget | None = None
 
     @field_validator("input_contract", "output_contract", mode="before")
     @classmethod

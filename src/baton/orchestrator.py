@@ -27,8 +27,6 @@ from baton.states import TERMINAL, TaskState
 
 log = logging.getLogger("baton.orchestrator")
 
-#: Events that are not progress: a run whose log only shows these is stalled.
-_NOT_PROGRESS = ("task.lease_renewed", "task.usage", "escalation.", "message.")
 _FAILED_ATTEMPT = ("task.retry", "task.fail")
 _SUCCESS = ("task.complete", "task.submit_for_review", "task.submit_for_approval", "task.expand")
 
@@ -79,7 +77,8 @@ class Orchestrator:
         found: list[Event | None] = []
         now = self.board.clock()
         found.append(await self._wall_time(run, now))
-        found.append(await self._stall(run, tasks, recent, now))
+        run = await self.board.get_run(run.id)  # the wall-time check may have paused it
+        found.append(await self._stall(run, tasks, now))
         found.extend([await self._review_loop(run, t) for t in tasks])
         found.append(await self._wait_cycle(run, tasks))
         found.extend(await self._failing_agents(run, recent))
@@ -94,6 +93,7 @@ class Orchestrator:
         key: str,
         task_id: str | None = None,
     ) -> Event | None:
+        head = await self.board.store.last_seq()
         try:
             event = await self.board.escalate(
                 run.id,
@@ -106,6 +106,8 @@ class Orchestrator:
             )
         except IdempotencyConflict:  # pragma: no cover - keys are unique per incident kind
             return None
+        if event.seq <= head:  # raised before (by us or another orchestrator): a replay
+            return None
         log.warning("escalation on %s: %s", run.id, reason)
         return event
 
@@ -115,16 +117,14 @@ class Orchestrator:
             return None
         reason = f"run wall-time budget exceeded: {now - run.created_at:.0f}s of {limit}s"
         await self.board.pause_run(run.id, actor=self.name, reason=reason)
-        return await self._raise(run, "budget", reason, {"wall_s": limit}, f"wall:{run.id}")
+        return await self._raise(run, "budget", reason, {"wall_s": limit}, f"wall:{run.id}:{limit}")
 
-    async def _stall(
-        self, run: Run, tasks: Sequence[Task], recent: Sequence[Event], now: float
-    ) -> Event | None:
+    async def _stall(self, run: Run, tasks: Sequence[Task], now: float) -> Event | None:
         if run.state is not RunState.ACTIVE or all(t.state in TERMINAL for t in tasks):
             return None
-        progress = [e for e in recent if not e.kind.startswith(_NOT_PROGRESS)]
-        last = progress[-1] if progress else None
-        since = now - (last.at if last else run.created_at)
+        last = await self.board.store.last_progress(run.id)
+        last_seq, last_at = last if last else (0, run.created_at)
+        since = now - last_at
         if since < self.stall_s:
             return None
         states: dict[str, list[str]] = defaultdict(list)
@@ -132,14 +132,8 @@ class Orchestrator:
             if t.state not in TERMINAL:
                 states[t.state.value].append(t.key)
         reason = f"no progress on run {run.id!r} for {since:.0f}s"
-        evidence = {
-            "idle_s": round(since, 1),
-            "last_seq": last.seq if last else 0,
-            "open_tasks": dict(states),
-        }
-        return await self._raise(
-            run, "stalled", reason, evidence, f"stall:{run.id}:{last.seq if last else 0}"
-        )
+        evidence = {"idle_s": round(since, 1), "last_seq": last_seq, "open_tasks": dict(states)}
+        return await self._raise(run, "stalled", reason, evidence, f"stall:{run.id}:{last_seq}")
 
     async def _review_loop(self, run: Run, task: Task) -> Event | None:
         if task.state in TERMINAL or task.review_rounds < self.review_alert:
@@ -178,8 +172,12 @@ class Orchestrator:
     async def _failing_agents(self, run: Run, recent: Sequence[Event]) -> list[Event]:
         streak: dict[str, list[Event]] = defaultdict(list)
         for e in recent:
-            if e.kind in _FAILED_ATTEMPT and e.actor not in (self.name, "reaper"):
-                streak[e.actor].append(e)
+            if e.kind in _FAILED_ATTEMPT:
+                error = e.payload.get("error") or {}
+                # An expired lease is its holder's failure, whoever reaped it.
+                who = error.get("owner") if error.get("kind") == "lease_expired" else e.actor
+                if who and who not in (self.name, "reaper"):
+                    streak[str(who)].append(e)
             elif e.kind in _SUCCESS:
                 streak.pop(e.actor, None)
         raised = []

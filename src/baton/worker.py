@@ -164,8 +164,11 @@ class Worker:
         beat = asyncio.create_task(self._heartbeat(lease, running))
         try:
             await asyncio.shield(running)
-        except asyncio.CancelledError:  # shutdown past the grace period
-            running.cancel()
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if me is None or not me.cancelling():  # the lease was lost: only the agent stops
+                return
+            running.cancel()  # shutdown past the grace period: give the task back
             with contextlib.suppress(LeaseLost, asyncio.CancelledError):
                 await asyncio.shield(
                     self.board.release(task.id, lease.token, participant=lease.owner)

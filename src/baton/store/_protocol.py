@@ -38,6 +38,11 @@ class Tx(Protocol):
 
     async def get_run(self, run_id: str) -> Run | None: ...
 
+    async def lock_run(self, run_id: str) -> Run | None:
+        """The run, locked until the transaction ends: for decisions on its budget and
+        state that concurrent transactions must not both make."""
+        ...
+
     async def set_run_state(
         self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
     ) -> None: ...
@@ -149,6 +154,11 @@ class Store(Protocol):
 
     async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
         """The run's last ``limit`` events whose kind starts with ``kind_prefix``, in order."""
+        ...
+
+    async def last_progress(self, run_id: str) -> tuple[int, float] | None:
+        """``(seq, at)`` of the run's last event that is progress (not a lease renewal,
+        usage record, message or escalation), or ``None``."""
         ...
 
     async def last_seq(self) -> int: ...

@@ -85,6 +85,10 @@ class PgTx:
         row = await self._one("get_run", (run_id,))
         return None if row is None else _rows.run_from_row(row)
 
+    async def lock_run(self, run_id: str) -> Run | None:
+        row = await self._one("lock_run", (run_id,))
+        return None if row is None else _rows.run_from_row(row)
+
     async def set_run_state(
         self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
     ) -> None:
@@ -367,6 +371,12 @@ class PostgresStore:
     async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
         rows = await self._read("latest_run_events_like", (run_id, f"{kind_prefix}%", limit))
         return [_rows.event_from_row(r) for r in reversed(rows)]
+
+    async def last_progress(self, run_id: str) -> tuple[int, float] | None:
+        rows = await self._read("last_progress", (run_id,))
+        if not rows or rows[0][0] is None:
+            return None
+        return int(rows[0][0]), float(rows[0][1])
 
     async def last_seq(self) -> int:
         rows = await self._read("last_seq")

@@ -73,6 +73,9 @@ class SqliteTx:
         row = self._c.execute(_Q["get_run"], (run_id,)).fetchone()
         return None if row is None else _rows.run_from_row(row)
 
+    async def lock_run(self, run_id: str) -> Run | None:
+        return await self.get_run(run_id)  # BEGIN IMMEDIATE already serialises writers
+
     async def set_run_state(
         self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
     ) -> None:
@@ -304,6 +307,10 @@ class SqliteStore:
     async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
         rows = self._r.execute(_Q["latest_run_events_like"], (run_id, f"{kind_prefix}%", limit))
         return [_rows.event_from_row(r) for r in reversed(rows.fetchall())]
+
+    async def last_progress(self, run_id: str) -> tuple[int, float] | None:
+        row = self._r.execute(_Q["last_progress"], (run_id,)).fetchone()
+        return None if row is None or row[0] is None else (int(row[0]), float(row[1]))
 
     async def last_seq(self) -> int:
         return int(self._r.execute(_Q["last_seq"]).fetchone()[0])

@@ -139,3 +139,13 @@ UPDATE runs SET budget = %s WHERE id = %s;
 -- name: latest_run_events_like
 SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
 WHERE run_id = %s AND kind LIKE %s ORDER BY seq DESC LIMIT %s;
+
+-- name: last_progress
+SELECT MAX(seq), MAX(at) FROM events
+WHERE run_id = %s AND kind NOT IN ('task.lease_renewed', 'task.usage')
+  AND kind NOT LIKE 'escalation.%%' AND kind NOT LIKE 'message.%%';
+
+-- name: lock_run
+SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used,
+       claims, paused_reason
+FROM runs WHERE id = %s FOR UPDATE;

@@ -119,3 +119,8 @@ UPDATE runs SET budget = ? WHERE id = ?;
 -- name: latest_run_events_like
 SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
 WHERE run_id = ? AND kind LIKE ? ORDER BY seq DESC LIMIT ?;
+
+-- name: last_progress
+SELECT MAX(seq), MAX(at) FROM events
+WHERE run_id = ? AND kind NOT IN ('task.lease_renewed', 'task.usage')
+  AND kind NOT LIKE 'escalation.%' AND kind NOT LIKE 'message.%';
