@@ -77,11 +77,6 @@ def test_an_unknown_budget_field_is_refused(board: SyncBoard) -> None:
         board.create_run(_budget_plan({"dollars": 5}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a task budget accepts attempts/wall_s (the run Budget model), which are "
-    "never enforced for a task: a limit silently ignored",
-)
 @pytest.mark.parametrize("field", ["attempts", "wall_s"])
 def test_a_task_budget_refuses_limits_only_a_run_can_have(board: SyncBoard, field: str) -> None:
     with pytest.raises(InvalidPlan, match=field):
@@ -279,11 +274,6 @@ def test_the_claim_past_the_attempts_budget_returns_none_and_pauses(board: SyncB
     assert board.get_run(run.id).state is RunState.FINISHED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: resume_run accepts a run whose attempts budget is used up (claims == "
-    "attempts is not 'over'), so the next claim pauses it again and escalates twice",
-)
 def test_resuming_with_the_attempts_budget_used_up_is_refused(board: SyncBoard) -> None:
     run = _exhaust_attempts(board, 2)
     assert board.claim("w1", ["worker"], run_id=run.id) is None
@@ -335,11 +325,6 @@ def test_the_orchestrator_pauses_a_run_past_its_wall_time(
     assert len(board.escalations(run.id)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: resume_run ignores wall_s (over_budget checks tokens, cost and attempts "
-    "only), so a run past its wall time resumes without a higher budget",
-)
 def test_resuming_past_the_wall_time_without_raising_it_is_refused(
     board: SyncBoard, clock: ManualClock
 ) -> None:
@@ -352,11 +337,6 @@ def test_resuming_past_the_wall_time_without_raising_it_is_refused(
         board.resume_run(run.id, actor="human:ann")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the wall-time escalation key is 'wall:<run>' for ever, so after a resume "
-    "with a higher wall_s the run is paused again silently, with no new escalation",
-)
 def test_a_resumed_run_passing_its_new_wall_time_escalates_again(
     board: SyncBoard, clock: ManualClock
 ) -> None:
@@ -402,21 +382,9 @@ def _in_threads(store_url: str, clock: ManualClock, n: int, fn: Any) -> list[Any
     return results
 
 
-_PG_RUN_RACE = (
-    "BUG (PostgresStore): get_run inside a write transaction takes no row lock (no FOR "
-    "UPDATE), so concurrent transactions decide on a stale run row"
-)
-
-
-def _xfail_on_postgres(request: pytest.FixtureRequest, store_url: str, reason: str) -> None:
-    if store_url.startswith(("postgres://", "postgresql://")):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 def test_concurrent_pauses_of_a_run_write_one_pause(
-    board: SyncBoard, clock: ManualClock, store_url: str, request: pytest.FixtureRequest
+    board: SyncBoard, clock: ManualClock, store_url: str
 ) -> None:
-    _xfail_on_postgres(request, store_url, f"{_PG_RUN_RACE}: every pause_run writes run.paused")
     runs = [board.create_run(_budget_plan(None, task("a"))) for _ in range(20)]
 
     def pause_all(mine: SyncBoard) -> None:
@@ -430,11 +398,8 @@ def test_concurrent_pauses_of_a_run_write_one_pause(
 
 
 def test_concurrent_claims_never_exceed_the_attempts_budget(
-    board: SyncBoard, clock: ManualClock, store_url: str, request: pytest.FixtureRequest
+    board: SyncBoard, clock: ManualClock, store_url: str
 ) -> None:
-    _xfail_on_postgres(
-        request, store_url, f"{_PG_RUN_RACE}: claims pass the attempts budget (_count_attempt)"
-    )
     runs = [
         board.create_run(_budget_plan({"attempts": 3}, *[task(f"t{i}") for i in range(12)]))
         for _ in range(4)

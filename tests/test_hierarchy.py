@@ -115,11 +115,6 @@ def test_a_child_failing_with_cascade_fails_its_parent_and_the_parents_dependent
     assert board.get_run(run.id).state is RunState.FINISHED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cancelling an expanded parent cancels its dependents but not its children "
-    "(they are its dependencies), so its sub-board stays claimable and keeps the run open",
-)
 def test_cancelling_a_parent_cancels_its_unfinished_children(board: SyncBoard) -> None:
     run = _mid_plan_run(board)
     _do(board, "a")
@@ -192,11 +187,6 @@ def test_a_child_may_depend_on_a_finished_task_outside_its_subplan(board: SyncBo
     assert board.get_task(f"{run.id}/c1").depends_on == [f"{run.id}/a"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a sub-plan child may depend on a dependent of its own parent; the parent "
-    "waits for the child, the child for the dependent, the dependent for the parent",
-)
 def test_a_child_depending_on_a_dependent_of_its_parent_is_refused(board: SyncBoard) -> None:
     run = _mid_plan_run(board)
     _do(board, "a")
@@ -232,12 +222,6 @@ def test_a_peer_adds_a_child_under_an_expanded_parent_and_the_parent_waits_for_i
     assert board.snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a child added under an expanded parent may depend on a dependent of that "
-    "parent; the parent waits for the child, the child for the dependent, the dependent "
-    "for the parent",
-)
 def test_a_child_added_under_a_parent_depending_on_the_parents_dependent_is_refused(
     board: SyncBoard,
 ) -> None:

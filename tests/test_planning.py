@@ -197,11 +197,6 @@ def test_an_invalid_subplan_is_refused_retried_with_the_errors_and_writes_nothin
     assert retry.payload["error"]["errors"] == info.value.errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a sub-plan child may depend on the planning task itself; the plan waits "
-    "for the child and the child for the plan, a deadlock nobody can resolve",
-)
 def test_a_subplan_whose_child_depends_on_the_plan_task_is_a_cycle(board: SyncBoard) -> None:
     run = board.create_goal_run("ship it", roles=ROLES)
     lease = _claim_plan(board)

@@ -316,12 +316,6 @@ def test_an_agent_whose_lease_is_lost_is_cancelled_and_its_result_never_lands(
     _run(main, store_url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a lost lease cancels the agent task; Worker._work takes the CancelledError "
-    "from asyncio.shield(running) for a shutdown, re-raises it and the slot dies, so the "
-    "worker stops working (with concurrency=1, Worker.run returns) while work is left",
-)
 def test_a_worker_goes_on_working_after_losing_a_lease(store_url: str) -> None:
     started = asyncio.Event()
 
@@ -532,11 +526,6 @@ def test_cli_worker_with_an_unimportable_agent_module_exits_2_in_one_line(
     assert "Traceback" not in r.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cli.main prints errors on a rich Console that wraps at 80 columns when "
-    "stderr is not a terminal, so a long error is two lines, not one",
-)
 def test_cli_errors_stay_on_one_line_at_the_default_width(
     tmp_path: Path, cli_run: tuple[str, str]
 ) -> None:
@@ -604,21 +593,7 @@ SLOW_AGENTS = {
 }
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "async",
-        pytest.param(
-            "sync",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: a sync agent runs in asyncio's default executor; after the "
-                "release, asyncio.run() joins that thread, so `baton worker` exits only when "
-                "the abandoned agent returns, not after grace_s",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("kind", ["async", "sync"])
 def test_cli_worker_on_sigterm_releases_a_long_task_after_the_grace_period(
     tmp_path: Path, cli_run: tuple[str, str], kind: str
 ) -> None:
