@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from baton import ContractViolation, InvalidArgument, InvalidPlan, Lease, Run, SyncBoard, TaskState
+from baton import (
+    ContractViolation,
+    InvalidArgument,
+    InvalidPlan,
+    Lease,
+    LeaseLost,
+    Run,
+    SyncBoard,
+    TaskState,
+)
 from baton.models import RunState
 from tests.helpers import plan, task
 
@@ -232,6 +241,44 @@ def test_a_child_added_under_a_parent_depending_on_the_parents_dependent_is_refu
     with pytest.raises(InvalidPlan, match="cycle"):
         board.add_tasks(run.id, [task("c2", parent="p", deps=("z",))], actor="w1")
     assert board.snapshot() == before
+
+
+def _nested_run(board: SyncBoard) -> Run:
+    """top (expands into mid, which expands, and side) -> end."""
+    run = board.create_run(
+        plan(task("top", role="lead", expand=True), task("end", deps=("top",)), roles=ROLES)
+    )
+    _expand(board, "top", [task("mid", role="lead", expand=True), task("side")])
+    return run
+
+
+def test_cancelling_a_parent_cancels_its_whole_sub_board(board: SyncBoard) -> None:
+    run = _nested_run(board)
+    _expand(board, "mid", [task("leaf1"), task("leaf2")])
+    leaf = _claim(board, "side")
+    board.cancel_task(f"{run.id}/top", actor="human:ann", reason="scrap it")
+    assert set(_states(board, run).values()) == {TaskState.CANCELLED}
+    assert board.claim("w2", ["worker", "lead"]) is None
+    assert board.get_run(run.id).state is RunState.FINISHED
+    # the holder of a cancelled child cannot hand it in
+    with pytest.raises(LeaseLost):
+        board.submit(leaf.task.id, leaf.token, {"late": True}, participant="w1")
+
+
+@pytest.mark.parametrize("dep", ["end", "top"])
+def test_a_grandchild_may_not_wait_for_what_waits_for_an_ancestor(
+    board: SyncBoard, dep: str
+) -> None:
+    run = _nested_run(board)
+    lease = _claim(board, "mid", "lead", who="lead-2")
+    before = board.snapshot()["deps"]
+    with pytest.raises(ContractViolation) as info:
+        board.submit(
+            lease.task.id, lease.token, {"tasks": [task("g1", deps=(dep,))]}, participant="lead-2"
+        )
+    assert any("cycle" in e and "'g1'" in e and f"'{dep}'" in e for e in info.value.errors)
+    assert "g1" not in _states(board, run)
+    assert board.snapshot()["deps"] == before
 
 
 # --- add_tasks: peers handing work to other roles --------------------------------------
