@@ -91,6 +91,8 @@ class Crew:
         proc, name = self.live[slot], self.names[slot]
         proc.kill()  # SIGKILL
         proc.join()
+        if proc.exitcode == 0:  # it saw the run finish and left just before the kill
+            return
         assert proc.exitcode == -9
         proc.close()
         self.killed[name] = last_seq()

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -381,25 +382,17 @@ def orchestrate(
 ) -> None:
     """Reap expired leases and watch runs for trouble; escalate it to a human."""
 
-    async def main() -> None:
-        board = Board.open(db)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            orch = Orchestrator(
-                board,
-                stall_s=stall_s,
-                review_alert=review_alert,
-                failure_streak=failure_streak,
-                tick_s=tick_s,
-            )
-            await orch.run(stop=stop, run_id=run_id)
-        finally:
-            await board.close()
+    async def work(board: Board, stop: asyncio.Event) -> None:
+        orch = Orchestrator(
+            board,
+            stall_s=stall_s,
+            review_alert=review_alert,
+            failure_streak=failure_streak,
+            tick_s=tick_s,
+        )
+        await orch.run(stop=stop, run_id=run_id)
 
-    asyncio.run(main())
+    _until_signalled(db, work)
 
 
 @app.command()
@@ -457,6 +450,17 @@ def worker(
     handlers = load_agents(agents)
     participant = name or f"worker-{os.getpid()}"
 
+    async def work(board: Board, stop: asyncio.Event) -> None:
+        w = Worker(board, handlers, name=participant, concurrency=concurrency, grace_s=grace_s)
+        await w.run(run_id=run_id, stop=stop)
+        err.print(f"{participant}: finished {w.completed} task(s)")
+
+    _until_signalled(db, work)
+
+
+def _until_signalled(db: str, work: Callable[[Board, asyncio.Event], Awaitable[None]]) -> None:
+    """Run a long-lived process (worker, orchestrator) until SIGINT/SIGTERM sets ``stop``."""
+
     async def main() -> None:
         board = Board.open(db)
         stop = asyncio.Event()
@@ -464,9 +468,7 @@ def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            w = Worker(board, handlers, name=participant, concurrency=concurrency, grace_s=grace_s)
-            await w.run(run_id=run_id, stop=stop)
-            err.print(f"{participant}: finished {w.completed} task(s)")
+            await work(board, stop)
         finally:
             await board.close()
 

@@ -180,8 +180,8 @@ class Worker:
 
     async def _run_agent(self, agent: Agent, lease: Lease) -> None:
         task = lease.task
+        ctx = await self.context(lease)  # a lost connection here is an outage, not the agent's
         try:
-            ctx = await self.context(lease)
             async with asyncio.timeout(task.timeout_s) as deadline:
                 result = await agent.run(ctx)
             if lease.kind is LeaseKind.REVIEW:
@@ -205,8 +205,8 @@ class Worker:
             log.info("%s: %s asks to retry %s later: %s", lease.owner, agent.name, task.id, exc)
             await self._failed(agent, lease, _error(agent, exc, kind="retry_later"))
             return
-        except asyncio.CancelledError:
-            raise
+        except (asyncio.CancelledError, StoreUnavailable, TransientConflict):
+            raise  # shutdown, or an outage the slot waits out: not the agent's failure
         except Exception as exc:  # the agent's failure is data, recorded on the board
             log.warning("%s: %s raised %r on %s", lease.owner, agent.name, exc, task.id)
             await self._failed(agent, lease, _error(agent, exc))

@@ -43,6 +43,12 @@ class Tx(Protocol):
         state that concurrent transactions must not both make."""
         ...
 
+    async def serialize_run(self, run_id: str) -> None:
+        """Make this transaction wait for any other that also called it for the run
+        (a row lock until commit): for decisions such as "was that the run's last open
+        task?" that two concurrent transactions must not both get wrong."""
+        ...
+
     async def set_run_state(
         self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
     ) -> None: ...

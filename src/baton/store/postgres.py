@@ -60,6 +60,8 @@ def describe(url: str) -> str:
 
 def _unavailable(url: str, exc: BaseException) -> StoreUnavailable:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if url in first or ("password" in first.lower() and "authentication" not in first.lower()):
+        first = f"{type(exc).__name__} (details withheld: they quote the URL)"
     return StoreUnavailable(f"PostgreSQL at {describe(url)} is unavailable: {first}")
 
 
@@ -88,6 +90,9 @@ class PgTx:
     async def lock_run(self, run_id: str) -> Run | None:
         row = await self._one("lock_run", (run_id,))
         return None if row is None else _rows.run_from_row(row)
+
+    async def serialize_run(self, run_id: str) -> None:
+        await self._c.execute(_Q["lock_run"], (run_id,))
 
     async def set_run_state(
         self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
@@ -248,6 +253,7 @@ class PostgresStore:
                     min_size=self.min_connections,
                     max_size=self.max_connections,
                     open=False,
+                    check=AsyncConnectionPool.check_connection,  # drop dead connections
                     timeout=self.connect_timeout_s * 6,
                     kwargs={"connect_timeout": int(self.connect_timeout_s)},
                 )
