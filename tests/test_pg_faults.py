@@ -170,12 +170,6 @@ def test_a_wrong_password_is_one_clear_error(pg_url: str) -> None:
     assert "Traceback" not in done.stderr and "not-the-password" not in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unparsable PostgreSQL URL's error message repeats the URL with its "
-    "password (psycopg's parse error quotes the whole URI; PostgresStore._unavailable "
-    "keeps its first line)",
-)
 def test_an_unparsable_url_does_not_show_its_password(pg_template: bool) -> None:
     url = "postgresql://baton:s3cret-pw@[::1/baton"
     with SyncBoard.open(url) as board, pytest.raises(StoreUnavailable) as caught:
@@ -324,12 +318,6 @@ def test_a_server_restart_mid_claim_loses_nothing(pg_url: str, restartable: None
     asyncio.run(_server_goes_away_mid_claim(pg_url, "restart"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after a server restart the pool hands out its dead idle connections; the "
-    "first call(s) fail with StoreUnavailable although the server is back "
-    "(PostgresStore builds AsyncConnectionPool without check=)",
-)
 def test_a_board_works_as_soon_as_the_server_is_back(pg_url: str, restartable: None) -> None:
     with SyncBoard.open(pg_url) as board:
         run = board.create_run(plan(task("a")))
@@ -350,12 +338,6 @@ async def holding_the_event_counter(url: str) -> AsyncIterator[None]:
         await holder.rollback()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: two transactions that finish a run's last two tasks at once each see the "
-    "other's task still open (READ COMMITTED), so neither marks the run finished: "
-    "_effects.finish_run_if_done checks has_open_tasks without a lock",
-)
 def test_the_run_finishes_when_its_last_two_tasks_end_at_once(pg_url: str) -> None:
     async def scenario() -> RunState:
         one = Board.open(server.with_app(pg_url, "finisher-1"))
@@ -402,12 +384,6 @@ def test_an_attempts_budget_holds_under_concurrent_claims(pg_url: str) -> None:
     assert (won, claims) == (1, 1), f"{won} claims won on an attempts budget of 1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Worker._run_agent builds the agent's context (board reads) inside the "
-    "try that records the agent's exceptions, so a lost connection there becomes a failed "
-    "attempt of the agent (kind 'exception', type StoreUnavailable) instead of an outage",
-)
 def test_a_worker_does_not_blame_its_agent_for_a_lost_connection(pg_url: str) -> None:
     """The worker's pool has two connections (FIFO): while its claim waits at its last
     step on connection B, the idle connection A is cut; the claim commits, and the next
@@ -725,15 +701,12 @@ def test_sixteen_processes_race_for_two_thousand_tasks(pg_url: str, tmp_path: Pa
         assert all(t.lease_owner is None for t in tasks)
         assert kinds_per_task(events, "task.claim") == dict.fromkeys(ids, 1)
         assert kinds_per_task(events, "task.complete") == dict.fromkeys(ids, 1)
-        kinds = Counter(e.kind for e in events)
-        # Whether the run is then marked finished is not this test's business: the last
-        # completions race, see test_the_run_finishes_when_its_last_two_tasks_end_at_once.
-        kinds.pop("run.finished", None)
-        assert kinds == {
+        assert Counter(e.kind for e in events) == {
             "run.created": 1,
             "task.created": RACE_TASKS,
             "task.claim": RACE_TASKS,
             "task.complete": RACE_TASKS,
+            "run.finished": 1,  # once, though the last completions raced
         }
         claimer = {e.task_id: e.actor for e in events if e.kind == "task.claim"}
         completer = {e.task_id: e.actor for e in events if e.kind == "task.complete"}
@@ -748,6 +721,7 @@ def test_sixteen_processes_race_for_two_thousand_tasks(pg_url: str, tmp_path: Pa
         assert len([n for n, c in counts.items() if c > 0]) >= RACERS * 3 // 4, counts
         assert_gap_free(events)
         assert_replay_matches(board, run.id, events)
+        assert board.get_run(run.id).state is RunState.FINISHED
     print(
         f"\nrace (PostgreSQL): {RACERS} processes, {RACE_TASKS} tasks in {elapsed:.1f}s; "
         f"per process {sorted(counts.values())}"

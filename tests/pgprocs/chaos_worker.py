@@ -12,8 +12,8 @@ a GC pause, a swapped-out host — so that its late result must be refused
 
 What happened is appended to ``stats_path`` as JSON lines with ``O_APPEND`` writes, so
 the lines of a process killed mid-way survive (tests/procs/crash_worker.read_stats
-skips a torn last line): what the agent was given and answered, and the worker's
-warnings (dropped results, store outages).
+skips a torn last line): what the agent was given and answered, the worker's warnings
+(dropped results, store outages) and the connection pool's (dead connections).
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ class _Facts(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if "dropped result" in message:
+        if record.name.startswith("psycopg"):  # the pool noticed dead connections
+            self.note("pool", message=message[:300], t=time.monotonic())
+        elif "dropped result" in message:
             self.note("dropped", message=message[:300])
         elif "unavailable" in message or "failed:" in message:
             self.note("unavailable", message=message[:300], t=time.monotonic())
@@ -55,10 +57,11 @@ def work(
     def note(fact: str, **data: Any) -> None:
         os.write(fd, (json.dumps({"fact": fact, "by": name, **data}) + "\n").encode())
 
-    log = logging.getLogger("baton.worker")
-    log.addHandler(_Facts(note))
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    for logger in ("baton.worker", "psycopg.pool"):
+        log = logging.getLogger(logger)
+        log.addHandler(_Facts(note))
+        log.setLevel(logging.INFO if logger == "baton.worker" else logging.WARNING)
+        log.propagate = False
     try:
         asyncio.run(_work(url, run_id, name, note, random.Random(seed), stall_p, lease_s))
     finally:
