@@ -222,9 +222,6 @@ async def _propagate(tx: Tx, task: Task, action: Action, *, actor: str, now: flo
 
 
 async def finish_run_if_done(tx: Tx, run_id: str, *, actor: str, now: float) -> None:
-    # Two transactions finishing a run's last two tasks at once must not each see the
-    # other's task still open: serialise them on the run before looking.
-    await tx.serialize_run(run_id)
     if await tx.has_open_tasks(run_id):  # the common case, and one indexed probe
         return
     run = await tx.get_run(run_id)

@@ -43,12 +43,6 @@ class Tx(Protocol):
         state that concurrent transactions must not both make."""
         ...
 
-    async def serialize_run(self, run_id: str) -> None:
-        """Make this transaction wait for any other that also called it for the run
-        (a row lock until commit): for decisions such as "was that the run's last open
-        task?" that two concurrent transactions must not both get wrong."""
-        ...
-
     async def set_run_state(
         self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
     ) -> None: ...
@@ -105,7 +99,10 @@ class Tx(Protocol):
         """Tasks whose lease expired before ``now``, oldest first, locked (skip locked)."""
         ...
 
-    async def has_open_tasks(self, run_id: str) -> bool: ...
+    async def has_open_tasks(self, run_id: str) -> bool:
+        """Whether the run still has an unfinished task — answered so that two
+        transactions finishing the run's last tasks at once cannot both say yes."""
+        ...
 
     async def append_event(
         self,

@@ -91,9 +91,6 @@ class PgTx:
         row = await self._one("lock_run", (run_id,))
         return None if row is None else _rows.run_from_row(row)
 
-    async def serialize_run(self, run_id: str) -> None:
-        await self._c.execute(_Q["lock_run"], (run_id,))
-
     async def set_run_state(
         self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
     ) -> None:
@@ -164,6 +161,16 @@ class PgTx:
         return [_rows.task_from_row(r) for r in await self._all("expired_leases", (now, limit))]
 
     async def has_open_tasks(self, run_id: str) -> bool:
+        """Safe against the run's last tasks finishing in concurrent transactions, each
+        of which would see the other's task still open (READ COMMITTED).
+
+        First, cheaply: an open task that no other transaction is changing, share-locked
+        so that none can finish it before we commit — then the run is certainly not
+        finished. Only when every open task is being changed (the end of a run) do we
+        wait on the run's row and look again, seeing whatever committed before us."""
+        if await self._one("open_task_held", (run_id,)) is not None:
+            return True
+        await self._c.execute(_Q["lock_run"], (run_id,))
         return await self._one("has_open_tasks", (run_id,)) is not None
 
     async def append_event(
@@ -186,21 +193,27 @@ class PgTx:
             await self.append_event(r, t, k, a, p, at)
 
     async def flush(self) -> None:
-        """Number the buffered events and write them; the counter row stays locked
-        until commit, so numbers are gap-free and in commit order."""
+        """Number the buffered events and write them, in one statement (numbering,
+        insert and NOTIFY together: the counter row's lock is held from here until
+        commit, so this tail is what concurrent writers queue for)."""
         if not self._events:
             return
-        row = await self._one("take_seqs", (len(self._events),))
+        rows = [values for _, values in self._events]
+        params = {
+            "n": len(rows),
+            "run_ids": [r[0] for r in rows],
+            "task_ids": [r[1] for r in rows],
+            "kinds": [r[2] for r in rows],
+            "actors": [r[3] for r in rows],
+            "payloads": [r[4] for r in rows],
+            "ats": [r[5] for r in rows],
+        }
+        cur = await self._c.execute(_Q["append_events_numbered"], params)
+        row = await cur.fetchone()
         assert row is not None
-        last = int(row[0])
-        first = last - len(self._events) + 1
+        first = int(row[0]) - len(rows) + 1
         for offset, (ref, _) in enumerate(self._events):
             ref.seq = first + offset
-        async with self._c.cursor() as cur:
-            await cur.executemany(
-                _Q["append_event"], [(ref.seq, *values) for ref, values in self._events]
-            )
-        await self._c.execute(_Q["notify"], (str(last),))
         self._events.clear()
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:

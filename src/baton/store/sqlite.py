@@ -76,9 +76,6 @@ class SqliteTx:
     async def lock_run(self, run_id: str) -> Run | None:
         return await self.get_run(run_id)  # BEGIN IMMEDIATE already serialises writers
 
-    async def serialize_run(self, run_id: str) -> None:
-        """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every writer."""
-
     async def set_run_state(
         self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
     ) -> None:

@@ -103,16 +103,6 @@ LIMIT 1;
 -- name: count_by_state
 SELECT state, COUNT(*) FROM tasks WHERE run_id = %s GROUP BY state;
 
--- name: take_seqs
-UPDATE event_counter SET last = last + %s WHERE id = 1 RETURNING last;
-
--- name: append_event
-INSERT INTO events (seq, run_id, task_id, kind, actor, payload, at)
-VALUES (%s, %s, %s, %s, %s, %s, %s);
-
--- name: notify
-SELECT pg_notify('baton_events', %s);
-
 -- name: read_events
 SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
 WHERE seq > %s ORDER BY seq LIMIT %s;
@@ -149,3 +139,19 @@ WHERE run_id = %s AND kind NOT IN ('task.lease_renewed', 'task.usage')
 SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used,
        claims, paused_reason
 FROM runs WHERE id = %s FOR UPDATE;
+
+-- name: open_task_held
+SELECT 1 FROM tasks WHERE run_id = %s
+AND state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
+LIMIT 1 FOR SHARE SKIP LOCKED;
+
+-- name: append_events_numbered
+WITH c AS (UPDATE event_counter SET last = last + %(n)s WHERE id = 1 RETURNING last),
+ins AS (
+    INSERT INTO events (seq, run_id, task_id, kind, actor, payload, at)
+    SELECT c.last - %(n)s + e.ord, e.run_id, e.task_id, e.kind, e.actor, e.payload, e.at
+    FROM c, unnest(%(run_ids)s::text[], %(task_ids)s::text[], %(kinds)s::text[],
+                   %(actors)s::text[], %(payloads)s::text[], %(ats)s::float8[])
+         WITH ORDINALITY AS e(run_id, task_id, kind, actor, payload, at, ord)
+)
+SELECT c.last, pg_notify('baton_events', c.last::text) FROM c;
