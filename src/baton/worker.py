@@ -97,9 +97,18 @@ class Worker:
 
     async def run(self, *, run_id: str | None = None, stop: asyncio.Event | None = None) -> None:
         """Work until ``stop`` is set, or until the run ``run_id`` has ended."""
-        if run_id is not None:
-            await self.check_run(run_id)
         stop = stop or asyncio.Event()
+        if run_id is not None:
+            backoff = _Backoff()
+            while True:  # a worker started during an outage waits for the store
+                try:
+                    await self.check_run(run_id)
+                    break
+                except StoreUnavailable as exc:
+                    log.warning("%s: store unavailable at start (%s); retrying", self.name, exc)
+                    if stop.is_set():
+                        return
+                    await asyncio.sleep(backoff.next())
         slots = [asyncio.create_task(self._slot(i, run_id, stop)) for i in range(self.concurrency)]
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([*slots, stopper], return_when=asyncio.FIRST_COMPLETED)
