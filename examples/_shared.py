@@ -8,12 +8,15 @@ workers and its agents, and hands them to :func:`work_run`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from baton import Board, Event, Run, Task
 from baton.narration import narrate
+from baton.plans import load_plan
 from baton.worker import AgentsLike, Worker
 
 #: How long an example's run may take before it counts as stuck (they take seconds).
@@ -93,6 +96,29 @@ async def work_run(
         for worker in workers:
             group.create_task(worker.run(run_id=run_id))
     return await record(board, run_id)
+
+
+async def run_plan_file(
+    db_path: str,
+    plan: Path,
+    agents: Mapping[str, AgentsLike],
+    *,
+    run_name: str,
+    actor: str,
+) -> ExampleResult:
+    """Put a plan file on a fresh board and work it with one worker per role
+    (participant ``<role>-agent``)."""
+    names = {role: f"{role}-agent" for role in agents}
+    board = Board.open(db_path)
+    try:
+        run = await board.create_run(
+            load_plan(plan), run_id=f"{run_name}-{secrets.token_hex(2)}", actor=actor
+        )
+        workers = workers_for(board, [(names[role], a) for role, a in agents.items()])
+        rec = await work_run(board, run.id, workers)
+    finally:
+        await board.close()
+    return ExampleResult(db_path=db_path, runs={run_name: rec}, workers=names)
 
 
 async def record(board: Board, run_id: str) -> RunRecord:

@@ -6,13 +6,10 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import tempfile
 from pathlib import Path
 
-from baton import Board
-from baton.plans import load_plan
-from examples._shared import ExampleResult, report, work_run, workers_for
+from examples._shared import ExampleResult, report, run_plan_file
 from examples.content_pipeline.agents import AGENTS
 
 PLAN = Path(__file__).with_name("plan.yaml")
@@ -22,16 +19,7 @@ WORKERS = {role: f"{role}-agent" for role in AGENTS}
 
 
 async def run_example(db_path: str) -> ExampleResult:
-    board = Board.open(db_path)
-    try:
-        run = await board.create_run(
-            load_plan(PLAN), run_id=f"article-{secrets.token_hex(2)}", actor="managing-editor"
-        )
-        workers = workers_for(board, [(WORKERS[role], a) for role, a in AGENTS.items()])
-        rec = await work_run(board, run.id, workers)
-    finally:
-        await board.close()
-    return ExampleResult(db_path=db_path, runs={"article": rec}, workers=dict(WORKERS))
+    return await run_plan_file(db_path, PLAN, AGENTS, run_name="article", actor="managing-editor")
 
 
 def main() -> None:
