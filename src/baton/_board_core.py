@@ -117,11 +117,13 @@ class BoardCore:
                         raise IdempotencyConflict(key, prior[0], op)
                     replayed: T = _CODECS[codec].validate_json(prior[1])
                     return replayed
-            outcome = await body(tx, self.clock())
+            now = self.clock()
+            outcome = await body(tx, now)
             await tx.flush()
             result: T = outcome.make() if isinstance(outcome, Later) else outcome
             if key is not None:
-                await tx.put_idempotent(key, op, _CODECS[codec].dump_json(result).decode())
+                encoded = _CODECS[codec].dump_json(result).decode()
+                await tx.put_idempotent(key, op, encoded, now)
             return result
 
     @staticmethod

@@ -93,6 +93,15 @@ class ReadOps(BoardCore):
             await self.get_run(run_id)
         return await self.store.read_events(since=since, run_id=run_id, limit=limit)
 
+    async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int:
+        """Forget idempotency keys recorded more than ``older_than_s`` ago (a repeat of
+        such a call runs again). Keys must outlive any retry of their call; a week is a
+        generous default. The orchestrator calls this on every tick."""
+        if older_than_s <= 0:
+            raise InvalidArgument(f"older_than_s must be positive, got {older_than_s}")
+        async with self.store.transaction() as tx:
+            return await tx.forget_idempotency(self.clock() - older_than_s)
+
     async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]:
         """The run's escalations (``escalation.*`` events), oldest first."""
         await self.get_run(run_id)

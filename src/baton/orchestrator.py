@@ -41,6 +41,7 @@ class Orchestrator:
         review_alert: int = 2,
         failure_streak: int = 3,
         tick_s: float = 1.0,
+        idempotency_retention_s: float = 7 * 86400,
     ) -> None:
         self.board = board
         self.name = name
@@ -48,6 +49,7 @@ class Orchestrator:
         self.review_alert = review_alert
         self.failure_streak = failure_streak
         self.tick_s = tick_s
+        self.idempotency_retention_s = idempotency_retention_s
 
     async def run(self, *, stop: asyncio.Event | None = None, run_id: str | None = None) -> None:
         """Tick until ``stop`` is set (or, with ``run_id``, until that run has ended)."""
@@ -64,6 +66,7 @@ class Orchestrator:
     async def tick(self, *, run_id: str | None = None) -> list[Event]:
         """One pass: reap, then check every open run. Returns the escalations raised."""
         await self.board.reap_expired(actor=self.name)
+        await self.board.forget_idempotency(older_than_s=self.idempotency_retention_s)
         runs = [await self.board.get_run(run_id)] if run_id else await self.board.list_runs()
         raised: list[Event] = []
         for run in runs:

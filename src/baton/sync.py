@@ -79,6 +79,7 @@ class SyncBoard:
     approve = _blocking(Board.approve)
     reject = _blocking(Board.reject)
     abandon_review = _blocking(Board.abandon_review)
+    forget_idempotency = _blocking(Board.forget_idempotency)
     cancel_task = _blocking(Board.cancel_task)
     reap_expired = _blocking(Board.reap_expired)
     post_message = _blocking(Board.post_message)

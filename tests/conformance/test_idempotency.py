@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from baton import ContractViolation, IdempotencyConflict, LeaseLost, SyncBoard
+from baton import ContractViolation, IdempotencyConflict, InvalidArgument, LeaseLost, SyncBoard
 from tests.conformance._util import claim, claim_key, finish, refused, tid, unchanged
-from tests.helpers import plan, task
+from tests.helpers import ManualClock, plan, task
 
 Call = Callable[[str], Any]
 
@@ -239,3 +239,18 @@ def test_a_key_reused_for_the_same_operation_on_another_target_is_refused(
     first, second = _other_target(board, op)
     first("key-1")
     refused(board, IdempotencyConflict, second, "key-1")
+
+
+def test_old_idempotency_keys_are_forgotten_and_recent_ones_kept(
+    board: SyncBoard, clock: ManualClock
+) -> None:
+    first = board.create_run(plan(task("a")), idempotency_key="old-key")
+    clock.advance(3600)
+    second = board.create_run(plan(task("b")), idempotency_key="recent-key")
+    clock.advance(60)
+    assert board.forget_idempotency(older_than_s=600) == 1
+    assert board.create_run(plan(task("b")), idempotency_key="recent-key") == second
+    again = board.create_run(plan(task("a")), idempotency_key="old-key")
+    assert again.id != first.id  # forgotten: the call ran anew
+    with pytest.raises(InvalidArgument, match="older_than_s"):
+        board.forget_idempotency(older_than_s=0)

@@ -220,9 +220,13 @@ class PgTx:
         row = await self._one("get_idempotent", (key,))
         return None if row is None else (row[0], row[1])
 
-    async def put_idempotent(self, key: str, op: str, result_json: str) -> None:
+    async def forget_idempotency(self, before: float) -> int:
+        cur = await self._c.execute(_Q["forget_idempotency"], (before,))
+        return int(cur.rowcount)
+
+    async def put_idempotent(self, key: str, op: str, result_json: str, at: float) -> None:
         try:
-            await self._c.execute(_Q["put_idempotent"], (key, op, result_json))
+            await self._c.execute(_Q["put_idempotent"], (key, op, result_json, at))
         except pg_errors.UniqueViolation as exc:  # a concurrent twin won: replay theirs
             raise TransientConflict(f"idempotency key {key!r} taken concurrently") from exc
 

@@ -172,8 +172,11 @@ class SqliteTx:
         row = self._c.execute(_Q["get_idempotent"], (key,)).fetchone()
         return None if row is None else (row[0], row[1])
 
-    async def put_idempotent(self, key: str, op: str, result_json: str) -> None:
-        self._c.execute(_Q["put_idempotent"], (key, op, result_json))
+    async def put_idempotent(self, key: str, op: str, result_json: str, at: float) -> None:
+        self._c.execute(_Q["put_idempotent"], (key, op, result_json, at))
+
+    async def forget_idempotency(self, before: float) -> int:
+        return int(self._c.execute(_Q["forget_idempotency"], (before,)).rowcount)
 
 
 class _Transaction(AbstractAsyncContextManager[SqliteTx]):

@@ -118,7 +118,10 @@ SELECT last FROM event_counter WHERE id = 1;
 SELECT op, result FROM idempotency WHERE key = %s;
 
 -- name: put_idempotent
-INSERT INTO idempotency (key, op, result) VALUES (%s, %s, %s);
+INSERT INTO idempotency (key, op, result, created_at) VALUES (%s, %s, %s, %s);
+
+-- name: forget_idempotency
+DELETE FROM idempotency WHERE created_at < %s;
 
 -- name: add_pending_deps
 UPDATE tasks SET pending_deps = pending_deps + %s WHERE id = %s;

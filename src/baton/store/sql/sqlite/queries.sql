@@ -108,7 +108,10 @@ SELECT COALESCE(MAX(seq), 0) FROM events;
 SELECT op, result FROM idempotency WHERE key = ?;
 
 -- name: put_idempotent
-INSERT INTO idempotency (key, op, result) VALUES (?, ?, ?);
+INSERT INTO idempotency (key, op, result, created_at) VALUES (?, ?, ?, ?);
+
+-- name: forget_idempotency
+DELETE FROM idempotency WHERE created_at < ?;
 
 -- name: add_pending_deps
 UPDATE tasks SET pending_deps = pending_deps + ? WHERE id = ?;
