@@ -476,8 +476,9 @@ async def _subscriber_survives_lost_listen(url: str) -> list[float]:
     try:
         await caught_up(await post(5, "before"))
         for round_ in range(3):
-            old = await _listeners(app)
-            assert len(old) == 1, old
+            async with asyncio.timeout(15):  # the listener starts with the first wait
+                while len(old := await _listeners(app)) != 1:
+                    await asyncio.sleep(0.01)
             await _terminate(old)
             cut = time.monotonic()
             # Written while the listener is gone or reconnecting: never notified to it.
@@ -512,6 +513,72 @@ async def _subscriber_survives_lost_listen(url: str) -> list[float]:
 def test_a_subscriber_whose_listen_connection_dies_misses_nothing(pg_url: str) -> None:
     reconnects = asyncio.run(_subscriber_survives_lost_listen(pg_url))
     print(f"\nlisten: reconnected after {', '.join(f'{s * 1e3:.0f} ms' for s in reconnects)}")
+
+
+async def _last_query(app: str) -> list[str]:
+    async with await psycopg.AsyncConnection.connect(pg.SERVER, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT query FROM pg_stat_activity WHERE application_name = %s", (app,)
+        )
+        return [str(r[0]) for r in await cur.fetchall()]
+
+
+def test_a_store_listens_only_while_someone_waits(pg_url: str) -> None:
+    """Every commit notifies every listener: a busy worker that never waits must not
+    listen, or each process would be woken by every other's commits."""
+
+    async def scenario() -> None:
+        app = "on-demand"
+        board = Board(PostgresStore(server.with_app(pg_url, app), listen_linger_s=0.2))
+        try:
+            run = await board.create_run(plan(task("a"), task("b")))
+            lease = await board.claim("w", ["worker"], run_id=run.id)
+            assert lease is not None
+            await board.submit(lease.task.id, lease.token, {"ok": True}, participant="w")
+            assert await _listeners(app) == set(), "listening without anyone waiting"
+
+            head = await board.store.last_seq()
+            waiter = asyncio.create_task(board.store.wait_for_commit(head, 10.0))
+            async with asyncio.timeout(10):
+                while not await _listeners(app):
+                    await asyncio.sleep(0.01)
+            writer = Board.open(pg_url)
+            try:
+                await writer.post_message(run.id, "note", {"text": "wake up"}, sender="x")
+            finally:
+                await writer.close()
+            assert await asyncio.wait_for(waiter, 5.0) is True
+
+            # No waiter for longer than the linger: the connection stops listening.
+            async with asyncio.timeout(10):
+                while "UNLISTEN *" not in await _last_query(app):
+                    await asyncio.sleep(0.02)
+            assert await _listeners(app) == set()
+            # ... and listens again for the next waiter, which misses nothing.
+            head = await board.store.last_seq()
+            again = asyncio.create_task(board.store.wait_for_commit(head, 10.0))
+            async with asyncio.timeout(10):
+                while not await _listeners(app):
+                    await asyncio.sleep(0.01)
+            await board.post_message(run.id, "note", {"text": "again"}, sender="x")
+            assert await asyncio.wait_for(again, 5.0) is True
+        finally:
+            await board.close()
+
+    asyncio.run(scenario())
+
+
+def test_creating_a_large_run_refreshes_the_planner_statistics(pg_url: str) -> None:
+    """A board created in one go must not be planned as if empty: the claim would sort
+    every ready task instead of reading the first one off its index."""
+    from baton.store.postgres import ANALYZE_AFTER_TASKS
+
+    n = ANALYZE_AFTER_TASKS + 50
+    with SyncBoard.open(pg_url) as board:
+        board.create_run(plan(*(task(f"t{i}") for i in range(n))))
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'tasks'").fetchone()
+    assert row is not None and row[0] == n, row
 
 
 # --- seq under concurrent writers -------------------------------------------------------

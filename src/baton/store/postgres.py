@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import time
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,6 +38,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from baton.errors import SchemaTooNew, StoreUnavailable, TransientConflict
 from baton.models import Event, Run, RunState, Task
+from baton.states import TaskState
 from baton.store import _rows
 from baton.store._protocol import Claimable, EventRef
 from baton.store._sql import load_migrations, load_queries
@@ -46,6 +50,12 @@ _MIGRATION_LOCK = 7_243_001  # pg_advisory_xact_lock key: one migrator at a time
 _TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 Row = tuple[Any, ...]
+
+#: A transaction that inserts this many tasks refreshes the planner's statistics after
+#: its commit. Without it a board created in one go is planned as if it were still
+#: empty, and the claim query sorts every ready task instead of reading the first one
+#: off its index (measured: 5 ms instead of 0.14 ms per claim on a new 20,000-task run).
+ANALYZE_AFTER_TASKS = 200
 
 
 def describe(url: str) -> str:
@@ -65,12 +75,21 @@ def _unavailable(url: str, exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"PostgreSQL at {describe(url)} is unavailable: {first}")
 
 
+def _has_input(conn: psycopg.AsyncConnection[Row]) -> bool:
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
+
+
 class PgTx:
     """One write transaction on a pooled connection. See the module docstring."""
 
     def __init__(self, conn: psycopg.AsyncConnection[Row]) -> None:
         self._c = conn
         self._events: list[tuple[EventRef, tuple[Any, ...]]] = []
+        self.inserted_tasks = 0
 
     async def _one(self, query: str, params: Sequence[Any] = ()) -> Row | None:
         cur = await self._c.execute(_Q[query], params)
@@ -109,6 +128,7 @@ class PgTx:
         return int(row[0])
 
     async def insert_tasks(self, tasks: Sequence[Task]) -> None:
+        self.inserted_tasks += len(tasks)
         async with self._c.cursor() as cur:
             await cur.executemany(_Q["insert_task"], [_rows.insert_row(t) for t in tasks])
             deps = [(t.id, d) for t in tasks for d in t.depends_on]
@@ -152,10 +172,9 @@ class PgTx:
         return [_rows.task_from_row(r) for r in await self._all("dependents", (task_id,))]
 
     async def settle_dependency(self, task_id: str) -> list[Task]:
-        rows = await self._all("settle_dependency", (task_id,))
-        ready = sorted(r[0] for r in rows if r[1] == 0 and r[2] == "pending")
-        found = [await self.get_task(i) for i in ready]
-        return sorted((t for t in found if t is not None), key=lambda t: t.created_seq)
+        settled = [_rows.task_from_row(r) for r in await self._all("settle_dependency", (task_id,))]
+        ready = (t for t in settled if t.pending_deps == 0 and t.state is TaskState.PENDING)
+        return sorted(ready, key=lambda t: t.created_seq)
 
     async def expired_leases(self, now: float, limit: int) -> list[Task]:
         return [_rows.task_from_row(r) for r in await self._all("expired_leases", (now, limit))]
@@ -242,16 +261,27 @@ class PostgresStore:
         max_connections: int = 10,
         connect_timeout_s: float = 5.0,
         poll_interval_s: float = 1.0,
+        idle_check_s: float = 1.0,
+        listen_linger_s: float = 2.0,
     ) -> None:
         self.url = url
         self.min_connections = min_connections
         self.max_connections = max_connections
         self.connect_timeout_s = connect_timeout_s
         self.poll_interval_s = poll_interval_s  # safety net only: NOTIFY wakes waiters
+        self.idle_check_s = idle_check_s
+        self._last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Row], float] = (
+            weakref.WeakKeyDictionary()
+        )
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] | None = None
         self._opening: asyncio.Lock | None = None
         self._listener: asyncio.Task[None] | None = None
         self._committed = asyncio.Event()
+        self._wanted = asyncio.Event()  # someone waits: listen
+        self._listening = asyncio.Event()  # LISTEN is in effect
+        self._waiters = 0
+        self._last_waited = 0.0
+        self.listen_linger_s = listen_linger_s
         self._closed = False
         self.notified_seq = 0
 
@@ -270,7 +300,7 @@ class PostgresStore:
                     min_size=self.min_connections,
                     max_size=self.max_connections,
                     open=False,
-                    check=AsyncConnectionPool.check_connection,  # drop dead connections
+                    check=self._check,  # drop dead connections
                     timeout=self.connect_timeout_s * 6,
                     kwargs={"connect_timeout": int(self.connect_timeout_s)},
                 )
@@ -280,8 +310,16 @@ class PostgresStore:
                     await pool.close()
                     raise _unavailable(self.url, exc) from exc
                 self._pool = pool
-                self._listener = asyncio.create_task(self._listen())
         return self._pool
+
+    async def _check(self, conn: psycopg.AsyncConnection[Row]) -> None:
+        """Ping a pooled connection before use only when it sat idle for a while, or
+        when its socket has something to say (an idle connection is never sent
+        anything but the server's goodbye: a restart or a terminated backend). A ping
+        per transaction would be a round trip per transaction."""
+        idle = time.monotonic() - self._last_used.get(conn, 0.0) > self.idle_check_s
+        if idle or _has_input(conn):
+            await AsyncConnectionPool.check_connection(conn)
 
     async def _connect(self, *, autocommit: bool = False) -> psycopg.AsyncConnection[Row]:
         try:
@@ -318,24 +356,54 @@ class PostgresStore:
             await conn.close()
 
     async def _listen(self) -> None:
-        """Keep one LISTEN connection; wake waiters on every notification and after
-        every reconnect (they re-read from their last seq, so nothing is missed)."""
+        """Keep one LISTEN connection while anyone waits for commits; wake waiters on
+        every notification and after every (re)connect (they re-read from their last
+        seq, so nothing is missed).
+
+        Listening is on demand: every commit notifies every listener, so a process that
+        is busy working (never waiting) would otherwise be woken by each commit of each
+        other process — work that grows with the square of the number of workers. After
+        ``listen_linger_s`` without a waiter the connection stops listening (``UNLISTEN``)
+        and stays open for the next waiter."""
         backoff = 0.05
         while not self._closed:
+            await self._wanted.wait()
             try:
                 conn = await psycopg.AsyncConnection.connect(
                     self.url, autocommit=True, connect_timeout=int(self.connect_timeout_s)
                 )
                 async with conn:
-                    await conn.execute("LISTEN baton_events")
-                    backoff = 0.05
-                    self._wake()
-                    async for note in conn.notifies():
-                        self.notified_seq = max(self.notified_seq, int(note.payload or 0))
+                    while not self._closed:
+                        await conn.execute("LISTEN baton_events")
+                        backoff = 0.05
+                        self._listening.set()
                         self._wake()
+                        while self._waiters or self._recently_waited():
+                            async for note in conn.notifies(timeout=self.listen_linger_s):
+                                self.notified_seq = max(self.notified_seq, int(note.payload or 0))
+                                self._wake()
+                        self._listening.clear()  # no await since the check: no waiter missed
+                        self._wanted.clear()
+                        await conn.execute("UNLISTEN *")
+                        await self._wanted.wait()
             except (psycopg.Error, OSError):
+                self._listening.clear()
                 await asyncio.sleep(backoff)
                 backoff = min(2.0, backoff * 2)
+
+    def _recently_waited(self) -> bool:
+        return time.monotonic() - self._last_waited < self.listen_linger_s
+
+    async def _until_listening(self, timeout: float) -> None:
+        """Make sure the listener listens before a waiter checks the last seq, so that
+        a commit between the check and the wait cannot go unnoticed. If it cannot
+        listen in time (server down), the waiter falls back to polling."""
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen())
+        if not self._listening.is_set():
+            self._wanted.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._listening.wait(), timeout)
 
     def _wake(self) -> None:
         self._committed.set()
@@ -347,8 +415,14 @@ class PostgresStore:
     async def transaction(self) -> AsyncIterator[PgTx]:
         pool = await self._ready()
         try:
-            async with pool.connection() as conn, conn.transaction():
-                yield PgTx(conn)
+            async with pool.connection() as conn:
+                async with conn.transaction():
+                    tx = PgTx(conn)
+                    yield tx
+                if tx.inserted_tasks >= ANALYZE_AFTER_TASKS:
+                    async with conn.transaction():
+                        await conn.execute("ANALYZE tasks, deps")
+                self._last_used[conn] = time.monotonic()
         except _TRANSIENT as exc:
             raise TransientConflict(f"transaction aborted by PostgreSQL: {exc}") from exc
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
@@ -409,15 +483,21 @@ class PostgresStore:
         await self._ready()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            signal = self._committed  # taken before the check: no lost wake-up
-            if self.notified_seq > after_seq or await self.last_seq() > after_seq:
-                return True
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
+        self._waiters += 1
+        try:
+            await self._until_listening(min(timeout, self.connect_timeout_s))
+            while True:
+                signal = self._committed  # taken before the check: no lost wake-up
+                if self.notified_seq > after_seq or await self.last_seq() > after_seq:
+                    return True
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
+        finally:
+            self._waiters -= 1
+            self._last_waited = time.monotonic()
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         tables = ("runs", "tasks", "deps", "events", "idempotency", "event_counter")

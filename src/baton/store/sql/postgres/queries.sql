@@ -85,9 +85,10 @@ WHERE x.dep_id = %s ORDER BY t.created_seq
 FOR UPDATE OF t;
 
 -- name: settle_dependency
-UPDATE tasks SET pending_deps = pending_deps - 1
-WHERE id IN (SELECT task_id FROM deps WHERE dep_id = %s) AND state IN ('pending', 'blocked')
-RETURNING id, pending_deps, state;
+-- The settled dependents as they are now, locked by the update itself: no second read.
+UPDATE tasks t SET pending_deps = t.pending_deps - 1
+WHERE t.id IN (SELECT task_id FROM deps WHERE dep_id = %s) AND t.state IN ('pending', 'blocked')
+RETURNING {task_columns};
 
 -- name: expired_leases
 SELECT {task_columns} FROM tasks t
