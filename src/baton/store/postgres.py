@@ -217,20 +217,15 @@ class PgTx:
         commit, so this tail is what concurrent writers queue for)."""
         if not self._events:
             return
-        rows = [values for _, values in self._events]
-        params = {
-            "n": len(rows),
-            "run_ids": [r[0] for r in rows],
-            "task_ids": [r[1] for r in rows],
-            "kinds": [r[2] for r in rows],
-            "actors": [r[3] for r in rows],
-            "payloads": [r[4] for r in rows],
-            "ats": [r[5] for r in rows],
-        }
+        rows = ",".join(
+            _rows.dumps([run, task, kind, actor, at])[:-1] + "," + payload + "]"
+            for _, (run, task, kind, actor, payload, at) in self._events
+        )
+        params = {"n": len(self._events), "rows": f"[{rows}]"}
         cur = await self._c.execute(_Q["append_events_numbered"], params)
         row = await cur.fetchone()
         assert row is not None
-        first = int(row[0]) - len(rows) + 1
+        first = int(row[0]) - len(self._events) + 1
         for offset, (ref, _) in enumerate(self._events):
             ref.seq = first + offset
         self._events.clear()
