@@ -14,8 +14,9 @@ Design (see docs/architecture.md, "PostgreSQL specifics"):
   numbers; one that commits made them visible in order. Only that final step is
   serialised; the rest of every transaction runs concurrently.
 * ``NOTIFY baton_events, '<last seq>'`` is sent in the same transaction (delivered on
-  commit); one listener connection per store wakes subscribers and idle workers. If it
-  drops, it reconnects with backoff and wakes everyone to re-read from their last seq.
+  commit); one listener connection per store, listening only while someone in the
+  process waits, wakes subscribers and idle workers. If it drops, it reconnects with
+  backoff and wakes everyone to re-read from their last seq.
 * Deadlocks and serialisation failures surface as
   :class:`~baton.errors.TransientConflict`, which the board retries whole.
 """
@@ -432,7 +433,9 @@ class PostgresStore:
         try:
             async with pool.connection() as conn:
                 cur = await conn.execute(_Q[query], params)
-                return await cur.fetchall()
+                rows = await cur.fetchall()
+                self._last_used[conn] = time.monotonic()
+                return rows
         except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
             raise _unavailable(self.url, exc) from exc
 
