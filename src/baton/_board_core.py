@@ -119,8 +119,11 @@ class BoardCore:
                     return replayed
             now = self.clock()
             outcome = await body(tx, now)
-            await tx.flush()
-            result: T = outcome.make() if isinstance(outcome, Later) else outcome
+            if isinstance(outcome, Later):
+                await tx.flush()  # the result names its events' seqs
+                result: T = outcome.make()
+            else:
+                result = outcome  # the commit numbers the events
             if key is not None:
                 encoded = _CODECS[codec].dump_json(result).decode()
                 await tx.put_idempotent(key, op, encoded, now)

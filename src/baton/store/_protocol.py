@@ -26,7 +26,8 @@ class Claimable(NamedTuple):
 @dataclass
 class EventRef:
     """An appended event's ``seq``: known at once on SQLite, after ``Tx.flush()`` on stores
-    that number events at the end of the transaction (PostgreSQL)."""
+    that number events at the end of the transaction (PostgreSQL, where without a flush
+    the commit numbers them and the ref is never filled in)."""
 
     seq: int = 0
 
@@ -117,8 +118,9 @@ class Tx(Protocol):
         ...
 
     async def flush(self) -> None:
-        """Number the events appended so far (gap-free, in commit order). Called once,
-        last, before the transaction's idempotency record and commit."""
+        """Number the events appended so far (gap-free, in commit order) now, for a
+        result that names their seqs. Called at most once, last, before the idempotency
+        record; events not flushed by then are numbered by the commit itself."""
         ...
 
     async def append_events(

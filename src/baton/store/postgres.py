@@ -9,10 +9,11 @@ Design (see docs/architecture.md, "PostgreSQL specifics"):
   ``FOR UPDATE`` inside the transaction, and claims and the reaper use
   ``FOR UPDATE SKIP LOCKED``, so two claimers never wait on — or win — the same task.
 * Event ``seq`` is gap-free and commit-ordered by construction: events are buffered and
-  numbered by :meth:`PgTx.flush`, the transaction's last step, from a one-row counter
-  whose row lock is held until commit. A transaction that rolls back never consumed its
-  numbers; one that commits made them visible in order. Only that final step is
-  serialised; the rest of every transaction runs concurrently.
+  numbered at the transaction's last step (:meth:`PgTx.commit`, or :meth:`PgTx.flush`
+  when the caller needs the seqs), from a one-row counter whose row lock is held until
+  commit. A transaction that rolls back never consumed its numbers; one that commits
+  made them visible in order. Only that final step is serialised; the rest of every
+  transaction runs concurrently.
 * ``NOTIFY baton_events, '<last seq>'`` is sent in the same transaction (delivered on
   commit); one listener connection per store, listening only while someone in the
   process waits, wakes subscribers and idle workers. If it drops, it reconnects with
@@ -213,23 +214,41 @@ class PgTx:
             await self.append_event(r, t, k, a, p, at)
 
     async def flush(self) -> None:
-        """Number the buffered events and write them, in one statement (numbering,
-        insert and NOTIFY together: the counter row's lock is held from here until
-        commit, so this tail is what concurrent writers queue for)."""
+        """Number the buffered events and write them now, in one statement (numbering,
+        insert and NOTIFY together), for a result that names their seqs. The counter
+        row's lock is then held from here until commit, across a round trip:
+        :meth:`commit` avoids that when nobody needs the seqs first."""
         if not self._events:
             return
-        rows = ",".join(
-            _rows.dumps([run, task, kind, actor, at])[:-1] + "," + payload + "]"
-            for _, (run, task, kind, actor, payload, at) in self._events
-        )
-        params = {"n": len(self._events), "rows": f"[{rows}]"}
-        cur = await self._c.execute(_Q["append_events_numbered"], params)
+        cur = await self._c.execute(_Q["append_events_numbered"], self._tail_params())
         row = await cur.fetchone()
         assert row is not None
         first = int(row[0]) - len(self._events) + 1
         for offset, (ref, _) in enumerate(self._events):
             ref.seq = first + offset
         self._events.clear()
+
+    async def commit(self) -> None:
+        """Number the events still buffered and commit, sent as one simple query
+        (``<tail>; COMMIT``): the counter row is then locked only while the server runs
+        the two back to back, never across a round trip to this process — which on a
+        busy machine is also a wait for this process to be scheduled, with every other
+        writer queued behind it. It also saves the ``COMMIT``'s own round trip."""
+        if not self._events:
+            await self._c.commit()
+            return
+        tail = psycopg.AsyncClientCursor(self._c).mogrify(
+            _Q["append_events_numbered"], self._tail_params()
+        )
+        await self._c.execute(f"{tail.rstrip().rstrip(';')}; COMMIT".encode())
+        self._events.clear()
+
+    def _tail_params(self) -> dict[str, Any]:
+        rows = ",".join(
+            _rows.dumps([run, task, kind, actor, at])[:-1] + "," + payload + "]"
+            for _, (run, task, kind, actor, payload, at) in self._events
+        )
+        return {"n": len(self._events), "rows": f"[{rows}]"}
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = await self._one("get_idempotent", (key,))
@@ -412,9 +431,14 @@ class PostgresStore:
         pool = await self._ready()
         try:
             async with pool.connection() as conn:
-                async with conn.transaction():
-                    tx = PgTx(conn)
+                tx = PgTx(conn)
+                try:
                     yield tx
+                    await tx.commit()
+                except BaseException:
+                    with contextlib.suppress(psycopg.Error):
+                        await conn.rollback()
+                    raise
                 if tx.inserted_tasks >= ANALYZE_AFTER_TASKS:
                     async with conn.transaction():
                         await conn.execute("ANALYZE tasks, deps")
