@@ -8,17 +8,23 @@ import multiprocessing
 import os
 import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from baton import Event, RunState, SyncBoard, TaskState
+from baton import Event, RunState, SyncBoard
 from tests.helpers import plan, task
 from tests.procs.crash_worker import read_stats, work
-from tests.procs.logcheck import all_events, assert_gap_free, assert_replay_matches
+from tests.procs.logcheck import (
+    all_events,
+    assert_done_exactly_once,
+    assert_gap_free,
+    assert_replay_matches,
+    lease_expiry,
+)
 
 TASKS = 500
 WORKERS = 6  # worker 0 is never killed and stalls often: the fencing path runs every time
@@ -168,7 +174,7 @@ def test_sigkilled_workers_lose_nothing_and_land_nothing_stale(tmp_path: Path) -
         assert_replay_matches(board, run.id, events)
         assert board.get_run(run.id).state is RunState.FINISHED
 
-    expired = [e for e in events if _lease_expiry(e)]
+    expired = [e for e in events if lease_expiry(e)]
     retries = [e for e in events if e.kind == "task.retry"]
     lost = [f for f in facts if f["fact"] == "lease_lost"]
     stalls = [f for f in facts if f["fact"] == "stall"]
@@ -186,50 +192,9 @@ def test_sigkilled_workers_lose_nothing_and_land_nothing_stale(tmp_path: Path) -
     assert lost, "no stale write was ever refused: the fencing path did not run"
 
 
-def _lease_expiry(e: Event) -> bool:
-    return (
-        e.kind in ("task.retry", "task.fail")
-        and e.payload.get("error", {}).get("kind") == "lease_expired"
-    )
-
-
 def check_the_log(tasks: dict[str, Any], events: list[Event], facts: list[dict[str, Any]]) -> None:
     assert len(tasks) == TASKS
-    assert Counter(t.state for t in tasks.values()) == {TaskState.DONE: TASKS}
-
-    owner: dict[tuple[str, int], str] = {}  # (task, token) -> who claimed it
-    completes: dict[str, list[Event]] = defaultdict(list)
-    for e in events:
-        if e.task_id is None or not e.kind.startswith("task."):
-            continue
-        token = e.payload.get("token", 0)
-        key = (e.task_id, token)
-        if e.kind == "task.claim":
-            assert key not in owner, f"token {token} of {e.task_id} was handed out twice"
-            owner[key] = e.actor
-        elif e.kind == "task.complete":
-            completes[e.task_id].append(e)
-        if token == 0:
-            continue
-        # Every write bearing a token comes from the holder of that token, except the
-        # reaper's note that the holder's lease ran out.
-        if _lease_expiry(e):
-            assert e.payload["error"]["owner"] == owner[key], e
-            assert e.actor.startswith("reaper/"), e
-        else:
-            assert e.actor == owner[key], f"{e.actor} wrote {e.kind} with {owner[key]}'s lease"
-
-    # Every task done exactly once, by the holder of its last lease, with that token.
-    assert {tid: len(cs) for tid, cs in completes.items()} == dict.fromkeys(tasks, 1)
-    for tid, t in tasks.items():
-        (done,) = completes[tid]
-        token = done.payload["token"]
-        assert t.token == token, f"{tid}: completed with token {token}, last claim {t.token}"
-        assert done.actor == owner[(tid, token)]
-        assert t.output == {"by": done.actor, "token": token}
-        assert done.payload["output"] == t.output
-        assert t.lease_owner is None
-
+    owner = assert_done_exactly_once(tasks, events, reaper_prefix="reaper/")
     # A refused (stale) write never landed: the task was completed under another token.
     for f in facts:
         if f["fact"] == "lease_lost":
