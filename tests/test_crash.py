@@ -4,12 +4,10 @@ after its lease was taken over, and the event log replays to the same final stat
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
 import time
 from collections import Counter
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import pytest
 from baton import Event, RunState, SyncBoard
 from tests.helpers import plan, task
 from tests.procs.crash_worker import read_stats, work
+from tests.procs.crew import Crew
 from tests.procs.logcheck import (
     all_events,
     assert_done_exactly_once,
@@ -52,75 +51,6 @@ def layered_plan(rng: random.Random) -> dict[str, Any]:
     return plan(*specs)
 
 
-class Crew:
-    """The worker processes: start, SIGKILL and replace them, and clean up."""
-
-    def __init__(self, url: str, run_id: str, stats_dir: Path, rng: random.Random) -> None:
-        self.ctx = multiprocessing.get_context("forkserver")
-        # Replacements fork from a server that has already imported baton: they join
-        # the race in milliseconds instead of a fresh interpreter's 300 ms.
-        self.ctx.set_forkserver_preload(["tests.procs.crash_worker"])
-        self.url, self.run_id, self.stats_dir, self.rng = url, run_id, stats_dir, rng
-        self.live: dict[int, BaseProcess] = {}  # slot -> process
-        self.names: dict[int, str] = {}
-        self.killed: dict[str, int] = {}  # name -> last seq committed before it died
-        self.spawned = 0
-
-    def start(self, slot: int) -> None:
-        name = f"w{slot}.{self.spawned}"
-        self.spawned += 1
-        stall_p = 0.35 if slot == 0 else STALL_P
-        args = (
-            self.url,
-            self.run_id,
-            name,
-            str(self.stats_dir / f"{name}.jsonl"),
-            self.rng.randrange(2**32),
-            stall_p,
-            LEASE_S,
-        )
-        proc = self.ctx.Process(target=work, args=args, name=name, daemon=True)
-        proc.start()
-        self.live[slot], self.names[slot] = proc, name
-
-    def kill_one(self, last_seq: Any) -> None:
-        """SIGKILL a random running worker (not worker 0) and start a replacement.
-
-        A worker stops on its own only when it sees the run finished (exit code 0).
-        """
-        for slot, proc in self.live.items():
-            assert proc.exitcode in (None, 0), f"{self.names[slot]} died ({proc.exitcode})"
-        running = [s for s in range(1, WORKERS) if self.live[s].exitcode is None]
-        if not running:
-            return
-        slot = self.rng.choice(running)
-        proc, name = self.live[slot], self.names[slot]
-        proc.kill()  # SIGKILL
-        proc.join()
-        if proc.exitcode == 0:  # it saw the run finish and left just before the kill
-            return
-        assert proc.exitcode == -9
-        proc.close()
-        self.killed[name] = last_seq()
-        self.start(slot)
-
-    def finish(self, timeout: float) -> dict[str, int | None]:
-        deadline = time.monotonic() + timeout
-        codes: dict[str, int | None] = {}
-        for slot, proc in self.live.items():
-            proc.join(max(0.0, deadline - time.monotonic()))
-            codes[self.names[slot]] = proc.exitcode
-        return codes
-
-    def kill_all(self) -> None:
-        for proc in self.live.values():
-            if proc.exitcode is None:
-                proc.kill()
-            proc.join()
-            proc.close()
-        self.live.clear()
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(OVERALL_TIMEOUT_S + 60)
 def test_sigkilled_workers_lose_nothing_and_land_nothing_stale(tmp_path: Path) -> None:
@@ -139,11 +69,24 @@ def test_sigkilled_workers_lose_nothing_and_land_nothing_stale(tmp_path: Path) -
             seen.extend(board.events(since=seen[-1].seq if seen else 0, limit=100_000))
             return seen[-1].seq
 
-        crew = Crew(url, run.id, stats_dir, rng)
+        crew = Crew(
+            work,
+            "tests.procs.crash_worker",
+            workers=WORKERS,
+            lease_s=LEASE_S,
+            stall_p=STALL_P,
+            url_for=lambda name: url,
+            run_id=run.id,
+            stats_dir=stats_dir,
+            rng=rng,
+        )
+
+        def note_death(name: str) -> None:
+            crew.killed[name] = last_seq()
+
         started = time.monotonic()
         try:
-            for slot in range(WORKERS):
-                crew.start(slot)
+            crew.start_all()
             while True:
                 try:
                     board.wait_finished(run.id, timeout=rng.uniform(0.1, 0.3))
@@ -153,7 +96,7 @@ def test_sigkilled_workers_lose_nothing_and_land_nothing_stale(tmp_path: Path) -
                 if time.monotonic() - started > OVERALL_TIMEOUT_S:
                     states = Counter(t.state.value for t in board.tasks(run.id))
                     pytest.fail(f"run not finished after {OVERALL_TIMEOUT_S}s: {states}")
-                crew.kill_one(last_seq)
+                crew.kill_one(note_death)
             duration = time.monotonic() - started
             exit_codes = crew.finish(timeout=30)
         finally:

@@ -16,14 +16,12 @@ now and then, so that late results are refused (the fencing path).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +35,7 @@ from tests.helpers import plan, task
 from tests.pgprocs import server
 from tests.pgprocs.chaos_worker import work
 from tests.procs.crash_worker import read_stats
+from tests.procs.crew import Crew
 from tests.procs.logcheck import (
     all_events,
     assert_done_exactly_once,
@@ -105,8 +104,8 @@ def retry(call: Callable[[], T], timeout_s: float = 60.0) -> T:
             delay = min(1.0, delay * 2)
 
 
-class Crew:
-    """The worker processes: start, SIGKILL and replace them, and clean up.
+class ChaosCrew(Crew):
+    """The crew, plus the wait for a killed worker's connections to go.
 
     Each process's connections carry its name as ``application_name``, so that after a
     SIGKILL the test can wait until the server has dropped every one of them: only then
@@ -115,53 +114,18 @@ class Crew:
     """
 
     def __init__(self, url: str, run_id: str, stats_dir: Path, rng: random.Random) -> None:
-        self.ctx = multiprocessing.get_context("forkserver")
-        self.ctx.set_forkserver_preload(["tests.pgprocs.chaos_worker"])
-        self.url, self.run_id, self.stats_dir, self.rng = url, run_id, stats_dir, rng
-        self.live: dict[int, BaseProcess] = {}  # slot -> process
-        self.names: dict[int, str] = {}
-        self.killed: dict[str, int] = {}  # name -> last seq once its backends were gone
-        self.dying: list[str] = []  # killed, backends not yet seen gone
-        self.spawned = 0
-
-    def start(self, slot: int) -> None:
-        name = f"w{slot}.{self.spawned}"
-        self.spawned += 1
-        stall_p = 0.35 if slot == 0 else STALL_P
-        args = (
-            server.with_app(self.url, name),
-            self.run_id,
-            name,
-            str(self.stats_dir / f"{name}.jsonl"),
-            self.rng.randrange(2**32),
-            stall_p,
-            LEASE_S,
+        super().__init__(
+            work,
+            "tests.pgprocs.chaos_worker",
+            workers=WORKERS,
+            lease_s=LEASE_S,
+            stall_p=STALL_P,
+            url_for=lambda name: server.with_app(url, name),
+            run_id=run_id,
+            stats_dir=stats_dir,
+            rng=rng,
         )
-        proc = self.ctx.Process(target=work, args=args, name=name, daemon=True)
-        proc.start()
-        self.live[slot], self.names[slot] = proc, name
-
-    def check_alive(self) -> None:
-        """A worker stops on its own only when it sees the run finished (exit code 0)."""
-        for slot, proc in self.live.items():
-            assert proc.exitcode in (None, 0), f"{self.names[slot]} died ({proc.exitcode})"
-
-    def kill_one(self) -> None:
-        """SIGKILL a random running worker (not worker 0) and start a replacement."""
-        self.check_alive()
-        running = [s for s in range(1, WORKERS) if self.live[s].exitcode is None]
-        if not running:
-            return
-        slot = self.rng.choice(running)
-        proc, name = self.live[slot], self.names[slot]
-        proc.kill()  # SIGKILL
-        proc.join()
-        if proc.exitcode == 0:  # it saw the run finished and left just before the kill
-            return
-        assert proc.exitcode == -9
-        proc.close()
-        self.dying.append(name)
-        self.start(slot)
+        self.dying: list[str] = []  # killed, backends not yet seen gone
 
     def bury(self, last_seq: Callable[[], int]) -> None:
         """Note the last seq for every killed worker whose backends are gone."""
@@ -172,22 +136,6 @@ class Crew:
                     self.dying.remove(name)
         except (psycopg.OperationalError, StoreUnavailable):
             pass  # the server is restarting: try again next round
-
-    def finish(self, timeout: float) -> dict[str, int | None]:
-        deadline = time.monotonic() + timeout
-        codes: dict[str, int | None] = {}
-        for slot, proc in self.live.items():
-            proc.join(max(0.0, deadline - time.monotonic()))
-            codes[self.names[slot]] = proc.exitcode
-        return codes
-
-    def kill_all(self) -> None:
-        for proc in self.live.values():
-            if proc.exitcode is None:
-                proc.kill()
-            proc.join()
-            proc.close()
-        self.live.clear()
 
 
 class Restart:
@@ -243,18 +191,17 @@ def test_chaos_kills_and_a_server_restart_lose_nothing(pg_url: str, tmp_path: Pa
         def done() -> int:
             return sum(e.kind == "task.complete" for e in seen)
 
-        crew = Crew(pg_url, run.id, stats_dir, rng)
+        crew = ChaosCrew(pg_url, run.id, stats_dir, rng)
         restart = Restart()
         started = time.monotonic()
         try:
-            for slot in range(WORKERS):
-                crew.start(slot)
+            crew.start_all()
             while retry(lambda: board.get_run(run.id)).state is RunState.ACTIVE:
                 if time.monotonic() - started > OVERALL_TIMEOUT_S:
                     states = Counter(t.state.value for t in board.tasks(run.id))
                     pytest.fail(f"run not finished after {OVERALL_TIMEOUT_S}s: {states}")
                 time.sleep(KILL_EVERY_S)  # the killer's period, on purpose
-                crew.kill_one()
+                crew.kill_one(crew.dying.append)
                 crew.bury(lambda: retry(catch_up))
                 if restart.thread is None and done() >= TASKS * RESTART_AT:
                     restart.start(seen[-1].seq, set(crew.names.values()))
