@@ -46,8 +46,8 @@ from tests import pg
 from tests.helpers import plan, task
 from tests.pgprocs import server
 from tests.pgprocs.seq_writer import TWINS, write
-from tests.procs.logcheck import all_events, assert_gap_free, assert_replay_matches, kinds_per_task
-from tests.procs.race_worker import race
+from tests.procs.logcheck import all_events, assert_gap_free
+from tests.procs.race_check import race_and_check, run_processes
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
@@ -612,22 +612,6 @@ def _forkserver(preload: str) -> Any:
     return ctx
 
 
-def _run_procs(procs: list[Any], timeout_s: float) -> None:
-    started = time.monotonic()
-    try:
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(timeout=max(1.0, timeout_s - (time.monotonic() - started)))
-        assert [p.exitcode for p in procs] == [0] * len(procs), "a process failed"
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-                p.join()
-            p.close()
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_seq_is_gap_free_and_in_commit_order_under_concurrent_writers(
@@ -666,7 +650,7 @@ def test_seq_is_gap_free_and_in_commit_order_under_concurrent_writers(
 
     follower = threading.Thread(target=follow, daemon=True)
     follower.start()
-    _run_procs(procs, timeout_s=150)
+    run_processes(procs, timeout_s=150)
     with SyncBoard.open(pg_url) as board:
         board.post_message(run.id, "note", {"text": "the end"}, sender="test")
         follower.join(timeout=60)
@@ -755,62 +739,17 @@ RACE_TASKS = 2_000
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_sixteen_processes_race_for_two_thousand_tasks(pg_url: str, tmp_path: Path) -> None:
-    out_dir = tmp_path / "results"
-    out_dir.mkdir()
-    with SyncBoard.open(pg_url) as board:
-        run = board.create_run(plan(*(task(f"t{i:04d}") for i in range(RACE_TASKS))))
-        assert {t.state for t in board.tasks(run.id)} == {TaskState.READY}
-
-    ctx = _forkserver("tests.procs.race_worker")
-    barrier = ctx.Barrier(RACERS)
-    names = [f"p{i:02d}" for i in range(RACERS)]
-    procs = [
-        ctx.Process(target=race, args=(pg_url, run.id, n, barrier, str(out_dir)), name=n)
-        for n in names
-    ]
-    started = time.monotonic()
-    _run_procs(procs, timeout_s=200)
-    elapsed = time.monotonic() - started
-
-    reported = {
-        r["name"]: r["completed"]
-        for r in (json.loads(f.read_text()) for f in sorted(out_dir.glob("*.json")))
-    }
-    assert sorted(reported) == names
-    with SyncBoard.open(pg_url) as board:
-        tasks = board.tasks(run.id)
-        events = all_events(board)
-        ids = {t.id for t in tasks}
-        assert len(ids) == RACE_TASKS
-        assert Counter(t.state for t in tasks) == {TaskState.DONE: RACE_TASKS}
-        assert {(t.token, t.attempts, t.failures) for t in tasks} == {(1, 1, 0)}
-        assert all(t.lease_owner is None for t in tasks)
-        assert kinds_per_task(events, "task.claim") == dict.fromkeys(ids, 1)
-        assert kinds_per_task(events, "task.complete") == dict.fromkeys(ids, 1)
-        assert Counter(e.kind for e in events) == {
-            "run.created": 1,
-            "task.created": RACE_TASKS,
-            "task.claim": RACE_TASKS,
-            "task.complete": RACE_TASKS,
-            "run.finished": 1,  # once, though the last completions raced
-        }
-        claimer = {e.task_id: e.actor for e in events if e.kind == "task.claim"}
-        completer = {e.task_id: e.actor for e in events if e.kind == "task.complete"}
-        assert claimer == completer
-        assert {t.id: t.output["by"] for t in tasks} == claimer
-        counts = {name: len(done) for name, done in reported.items()}
-        assert sum(counts.values()) == RACE_TASKS
-        assert set().union(*map(set, reported.values())) == ids
-        for name, done in reported.items():
-            assert len(set(done)) == len(done), f"{name} completed a task twice"
-            assert set(done) == {tid for tid, who in claimer.items() if who == name}
-        assert len([n for n, c in counts.items() if c > 0]) >= RACERS * 3 // 4, counts
-        assert_gap_free(events)
-        assert_replay_matches(board, run.id, events)
-        assert board.get_run(run.id).state is RunState.FINISHED
+    counts, elapsed = race_and_check(
+        pg_url,
+        processes=RACERS,
+        tasks=RACE_TASKS,
+        ctx=_forkserver("tests.procs.race_worker"),
+        out_dir=tmp_path / "results",
+        timeout_s=200,
+    )
     print(
         f"\nrace (PostgreSQL): {RACERS} processes, {RACE_TASKS} tasks in {elapsed:.1f}s; "
-        f"per process {sorted(counts.values())}"
+        f"per process {counts}"
     )
 
 
