@@ -3,7 +3,6 @@ run by a real Worker on a real board."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypedDict
 
 import pytest
@@ -24,26 +23,6 @@ from tests.llm_server import ScriptedLLM, output
 from tests.worker_harness import kind_is, task_events, the_task, work
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def board(store_url: str) -> AsyncIterator[Board]:
-    b = Board.open(store_url)
-    try:
-        yield b
-    finally:
-        await b.close()
-
-
-@pytest.fixture
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
 
 
 class Summary(BaseModel):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,20 +24,6 @@ ANSWER = {
     "required": ["answer"],
     "additionalProperties": False,
 }
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def board(store_url: str) -> AsyncIterator[Board]:
-    b = Board.open(store_url)
-    try:
-        yield b
-    finally:
-        await b.close()
 
 
 def one_task(**extra: Any) -> dict[str, Any]:

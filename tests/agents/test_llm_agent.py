@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -46,26 +45,6 @@ ANSWER = {
     "required": ["answer"],
     "additionalProperties": False,
 }
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def board(store_url: str) -> AsyncIterator[Board]:
-    b = Board.open(store_url)
-    try:
-        yield b
-    finally:
-        await b.close()
-
-
-@pytest.fixture
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
 
 
 def one_task(role: str = "writer", **extra: Any) -> dict[str, Any]:
