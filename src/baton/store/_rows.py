@@ -117,6 +117,34 @@ def spec_json(task: Task) -> str:
     return dumps({f: getattr(task, f) for f in SPEC_FIELDS})
 
 
+def _state_columns(task: Task) -> tuple[Any, ...]:
+    """The mutable columns before ``pending_deps`` (which only creation and the
+    dependency queries write), in table order."""
+    return (
+        task.state.value,
+        queue_role(task),
+        task.token,
+        task.attempts,
+        task.failures,
+        task.review_rounds,
+        task.lease_owner,
+        task.lease_kind,
+        task.lease_expires_at,
+        task.not_before,
+    )
+
+
+def _result_columns(task: Task) -> tuple[Any, ...]:
+    """The mutable columns after ``pending_deps``, in table order."""
+    return (
+        None if task.output is None else dumps(task.output),
+        None if task.last_error is None else dumps(task.last_error),
+        dumps(task.feedback) if task.feedback else "[]",
+        task.blocked_reason,
+        task.updated_at,
+    )
+
+
 def insert_row(task: Task) -> tuple[Any, ...]:
     """Row for the ``insert_task`` query."""
     return (
@@ -127,47 +155,15 @@ def insert_row(task: Task) -> tuple[Any, ...]:
         task.role,
         task.priority,
         task.created_seq,
-        task.state.value,
-        queue_role(task),
-        task.token,
-        task.attempts,
-        task.failures,
-        task.review_rounds,
-        task.lease_owner,
-        task.lease_kind,
-        task.lease_expires_at,
-        task.not_before,
+        *_state_columns(task),
         task.pending_deps,
-        None if task.output is None else dumps(task.output),
-        None if task.last_error is None else dumps(task.last_error),
-        dumps(task.feedback) if task.feedback else "[]",
-        task.blocked_reason,
-        task.updated_at,
+        *_result_columns(task),
     )
 
 
 def update_row(task: Task, expect_state: str, expect_token: int) -> tuple[Any, ...]:
     """Parameters for the ``update_task`` query (mutable fields, then the guard)."""
-    return (
-        task.state.value,
-        queue_role(task),
-        task.token,
-        task.attempts,
-        task.failures,
-        task.review_rounds,
-        task.lease_owner,
-        task.lease_kind,
-        task.lease_expires_at,
-        task.not_before,
-        None if task.output is None else dumps(task.output),
-        None if task.last_error is None else dumps(task.last_error),
-        dumps(task.feedback) if task.feedback else "[]",
-        task.blocked_reason,
-        task.updated_at,
-        task.id,
-        expect_state,
-        expect_token,
-    )
+    return (*_state_columns(task), *_result_columns(task), task.id, expect_state, expect_token)
 
 
 def task_from_row(row: Any) -> Task:
