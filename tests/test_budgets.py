@@ -281,6 +281,19 @@ def test_resuming_with_the_attempts_budget_used_up_is_refused(board: SyncBoard) 
         board.resume_run(run.id, actor="human:ann")
 
 
+def test_a_released_claim_gives_its_attempt_back(board: SyncBoard) -> None:
+    run = board.create_run(_budget_plan({"attempts": 1}, task("a")))
+    lease = board.claim("w1", ["worker"], run_id=run.id)
+    assert lease is not None and board.get_run(run.id).claims == 1
+    board.release(lease.task.id, lease.token, participant="w1")  # e.g. a graceful shutdown
+    assert board.get_run(run.id).claims == 0
+    again = board.claim("w2", ["worker"], run_id=run.id)
+    assert again is not None, "the released claim was counted as a spent attempt"
+    board.submit(again.task.id, again.token, {"ok": True}, participant="w2")
+    r = board.get_run(run.id)
+    assert (r.state, r.claims) == (RunState.FINISHED, 1)
+
+
 def test_review_claims_do_not_count_against_the_attempts_budget(board: SyncBoard) -> None:
     run = board.create_run(_budget_plan({"attempts": 1}, task("a", reviewer_role="reviewer")))
     lease = board.claim("w1", ["worker"])

@@ -123,6 +123,16 @@ class WorkOps(BoardCore):
         await tx.add_usage(None, run_id, tokens=0, cost=0.0, claims=1)
         return True
 
+    async def _refund_attempt(self, tx: Tx, run_id: str) -> None:
+        """Give a released claim's unit back to the run's attempts budget, if it has
+        one: nothing was attempted. Unbudgeted runs never touch their run row here."""
+        run = await tx.get_run(run_id)
+        if run is None or not run.budget or run.budget.get("attempts") is None:
+            return
+        run = await tx.lock_run(run_id)
+        if run is not None and run.claims > 0:
+            await tx.add_usage(None, run_id, tokens=0, cost=0.0, claims=-1)
+
     async def heartbeat(
         self,
         task_id: str,
@@ -352,7 +362,7 @@ class WorkOps(BoardCore):
                     tx, task, "task.review_released", actor=participant, now=now, **NO_LEASE
                 )
             self._check_lease(task, token, participant, LeaseKind.WORK, now)
-            return await apply(
+            released = await apply(
                 tx,
                 task,
                 Action.RELEASE,
@@ -361,6 +371,8 @@ class WorkOps(BoardCore):
                 attempts=task.attempts - 1,
                 **NO_LEASE,
             )
+            await self._refund_attempt(tx, task.run_id)
+            return released
 
         return await self._write(
             f"release {task_id} by {participant}", "task", idempotency_key, body
