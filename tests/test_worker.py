@@ -224,6 +224,36 @@ def test_a_worker_stops_claiming_on_a_paused_run_and_goes_on_when_resumed(
     _run(main, store_url)
 
 
+def test_an_idle_worker_forgets_old_idempotency_keys_without_an_orchestrator(
+    store_url: str,
+) -> None:
+    clock = ManualClock()
+
+    async def main() -> None:
+        board = Board.open(store_url, clock=clock)
+        try:
+            old = await board.create_run(plan(task("a", "reviewer")), idempotency_key="old")
+            clock.advance(8 * 86400)
+            await board.create_run(plan(task("b", "reviewer")), idempotency_key="new")
+            worker = Worker(board, {"worker": lambda ctx: {}}, name="w1", idle_wait_s=0.05)
+            stop = asyncio.Event()
+            running = asyncio.create_task(worker.run(stop=stop))
+            async with asyncio.timeout(10):  # idle at once: nothing is for role "worker"
+                while len((await board.store.snapshot())["idempotency"]) > 1:
+                    await asyncio.sleep(0.01)  # polling the store for the prune we wait for
+            stop.set()
+            await asyncio.wait_for(running, 10)
+            (kept,) = (await board.store.snapshot())["idempotency"]
+            assert kept[0] == "new"
+            # a replay of the forgotten key is a new request now, not the old answer
+            again = await board.create_run(plan(task("a", "reviewer")), idempotency_key="old")
+            assert again.id != old.id
+        finally:
+            await board.close()
+
+    asyncio.run(main())
+
+
 # --- leases: heartbeats, loss ------------------------------------------------------------
 
 

@@ -64,6 +64,8 @@ class Worker:
         idle_wait_s: float = 0.5,
         grace_s: float = 30.0,
         tools: Sequence[Callable[..., Any]] = (),
+        idempotency_retention_s: float = 7 * 86400,
+        prune_every_s: float = 600.0,
     ) -> None:
         self.board = board
         self.agents = as_agents(agents)
@@ -78,6 +80,9 @@ class Worker:
         self.idle_wait_s = idle_wait_s
         self.grace_s = grace_s
         self.tools = list(tools)
+        self.idempotency_retention_s = idempotency_retention_s
+        self.prune_every_s = prune_every_s
+        self._pruned_at: float | None = None
         self.completed = 0
         self.failed = 0
 
@@ -120,6 +125,16 @@ class Worker:
         await asyncio.gather(*slots, return_exceptions=True)
         stopper.cancel()
 
+    async def _prune_idempotency(self) -> None:
+        """Forget idempotency keys past their retention, at most every
+        ``prune_every_s`` and only when idle, so that a team running without an
+        orchestrator does not grow the table forever (the orchestrator prunes too)."""
+        now = self.board.clock()
+        if self._pruned_at is not None and now - self._pruned_at < self.prune_every_s:
+            return
+        self._pruned_at = now
+        await self.board.forget_idempotency(older_than_s=self.idempotency_retention_s)
+
     async def _slot(self, index: int, run_id: str | None, stop: asyncio.Event) -> None:
         me = f"{self.name}#{index}" if self.concurrency > 1 else self.name
         backoff = _Backoff()
@@ -133,6 +148,7 @@ class Worker:
                 lease = await self.board.claim(me, list(self.by_role), run_id=run_id)
                 if lease is None:
                     await self.board.reap_expired(actor=me)
+                    await self._prune_idempotency()
                     await self.board.store.wait_for_commit(head, self.idle_wait_s)
                     backoff.reset()
                     continue
