@@ -78,11 +78,13 @@ def _unavailable(url: str, exc: BaseException) -> StoreUnavailable:
 
 
 def _has_input(conn: psycopg.AsyncConnection[Row]) -> bool:
+    """Whether an idle connection's socket is readable (or unusable), without blocking."""
     try:
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        poller = select.poll()  # not select.select: file descriptors above 1023 are fine
+        poller.register(conn.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError, psycopg.Error):
         return True
-    return bool(readable)
 
 
 class PgTx:
