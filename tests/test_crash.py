@@ -109,9 +109,7 @@ def test_sigkilled_workers_lose_nothing_and_land_nothing_stale(tmp_path: Path) -
         check_the_log(tasks, events, facts)
 
         # Killed processes wrote nothing after they died (their last commit was visible).
-        for name, seq_at_death in crew.killed.items():
-            late = [e for e in events if e.actor in (name, f"reaper/{name}")]
-            assert all(e.seq <= seq_at_death for e in late), name
+        crew.assert_the_dead_wrote_nothing(events, reaper_prefix="reaper/")
 
         assert_gap_free(events)
         assert_replay_matches(board, run.id, events)
@@ -124,14 +122,11 @@ def test_sigkilled_workers_lose_nothing_and_land_nothing_stale(tmp_path: Path) -
     print(
         f"crash: {TASKS} tasks, {WORKERS} workers, {crew.spawned} processes started, "
         f"{len(crew.killed)} SIGKILLed; {len(expired)} lease expiries "
-        f"({sum(e.payload['error']['owner'] in crew.killed for e in expired)} of killed "
+        f"({crew.expired_of_killed(expired)} of killed "
         f"holders), {len(retries)} retries, {len(stalls)} stalls, {len(lost)} LeaseLost "
         f"refusals; {len(events)} events; finished in {duration:.1f}s"
     )
-    assert crew.killed, "nobody was killed: the test proved nothing"
-    assert any(e.payload["error"]["owner"] in crew.killed for e in expired), (
-        "no lease of a killed worker expired: the kills never hit a holder"
-    )
+    crew.assert_the_kills_hit(expired)
     assert lost, "no stale write was ever refused: the fencing path did not run"
 
 

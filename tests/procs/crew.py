@@ -15,6 +15,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from baton import Event
+
 
 class Crew:
     """``work(url, run_id, name, stats_path, seed, stall_p, lease_s)`` in each process."""
@@ -85,6 +87,25 @@ class Crew:
         proc.close()
         on_killed(name)
         self.start(slot)
+
+    def assert_the_dead_wrote_nothing(self, events: list[Event], reaper_prefix: str = "") -> None:
+        """No event of a killed worker (or of its reaper, named ``reaper_prefix`` + its
+        name) came after the last seq seen once it was dead."""
+        for name, seq_at_death in self.killed.items():
+            actors = {name, f"{reaper_prefix}{name}"} if reaper_prefix else {name}
+            late = [e for e in events if e.actor in actors]
+            assert all(e.seq <= seq_at_death for e in late), name
+
+    def expired_of_killed(self, expired: list[Event]) -> int:
+        """How many of the lease expiries ``expired`` were of killed holders."""
+        return sum(e.payload["error"]["owner"] in self.killed for e in expired)
+
+    def assert_the_kills_hit(self, expired: list[Event]) -> None:
+        """The test proved something: workers were killed, some while holding leases."""
+        assert self.killed, "nobody was killed: the test proved nothing"
+        assert self.expired_of_killed(expired), (
+            "no lease of a killed worker expired: the kills never hit a holder"
+        )
 
     def finish(self, timeout: float) -> dict[str, int | None]:
         deadline = time.monotonic() + timeout
