@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from baton._board_core import BoardCore
-from baton._effects import Later
+from baton._effects import Later, append_returned
 from baton.errors import (
     InvalidArgument,
     NotFound,
@@ -48,17 +48,8 @@ class ReadOps(BoardCore):
                         f"task {task_id!r} belongs to run {task.run_id!r}, not {run_id!r}"
                     )
             payload = {"to": to, "body": content}
-            ref = await tx.append_event(run_id, task_id, f"message.{kind}", sender, payload, now)
-            return Later(
-                lambda: Event(
-                    seq=ref.seq,
-                    run_id=run_id,
-                    task_id=task_id,
-                    kind=f"message.{kind}",
-                    actor=sender,
-                    payload=payload,
-                    at=now,
-                )
+            return await append_returned(
+                tx, run_id, task_id, f"message.{kind}", sender, payload, now
             )
 
         return await self._write(
