@@ -26,19 +26,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import select
 import time
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
-from baton.errors import SchemaTooNew, StoreUnavailable, TransientConflict
+from baton.errors import BatonRuntimeError, SchemaTooNew, StoreUnavailable, TransientConflict
 from baton.models import Event, Run, RunState, Task
 from baton.states import TaskState
 from baton.store import _rows
@@ -52,12 +54,17 @@ _MIGRATION_LOCK = 7_243_001  # pg_advisory_xact_lock key: one migrator at a time
 _TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 Row = tuple[Any, ...]
+Params = Sequence[Any] | Mapping[str, Any]
 
 #: A transaction that inserts this many tasks refreshes the planner's statistics after
 #: its commit. Without it a board created in one go is planned as if it were still
 #: empty, and the claim query sorts every ready task instead of reading the first one
 #: off its index (measured: 5 ms instead of 0.14 ms per claim on a new 20,000-task run).
 ANALYZE_AFTER_TASKS = 200
+
+#: Rows inserted per round trip when a run is created: big enough that the round trips
+#: do not matter, small enough that one message stays well under a megabyte.
+INSERT_BATCH = 500
 
 
 def describe(url: str) -> str:
@@ -87,24 +94,102 @@ def _has_input(conn: psycopg.AsyncConnection[Row]) -> bool:
         return True
 
 
+class _Prepared:
+    """Every named query as a server-side prepared statement, run by ``EXECUTE``.
+
+    A transaction sends several statements in one simple query (see :class:`PgTx`),
+    and the simple-query protocol takes no separate parameters; ``EXECUTE name(<bound
+    literals>)`` keeps the plans prepared once per connection all the same."""
+
+    _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+    _STATEMENT = re.compile(r"^\s*(SELECT|WITH|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+    def __init__(self, queries: dict[str, str]) -> None:
+        self.prepare: list[str] = []
+        self.execute: dict[str, str] = {}
+        for name, sql in queries.items():
+            if self._STATEMENT.match(_strip_comments(sql)):
+                text, args = self._numbered(sql)
+                self.prepare.append(f"PREPARE baton_{name} AS {text}")
+                self.execute[name] = (
+                    f"EXECUTE baton_{name}({', '.join(args)})"
+                    if args
+                    else (f"EXECUTE baton_{name}")
+                )
+
+    @classmethod
+    def _numbered(cls, sql: str) -> tuple[str, list[str]]:
+        """``sql`` with ``$n`` for its placeholders, and the ``EXECUTE`` arguments that
+        bind them in order (``%s`` each, or ``%(name)s`` once per name)."""
+        args: list[str] = []
+        named: dict[str, int] = {}
+
+        def number(match: re.Match[str]) -> str:
+            if match.group(0) == "%%":
+                return "%"
+            name = match.group(1)
+            if name is None:
+                args.append("%s")
+                return f"${len(args)}"
+            if name not in named:
+                args.append(f"%({name})s")
+                named[name] = len(args)
+            return f"${named[name]}"
+
+        return cls._PLACEHOLDER.sub(number, sql), args
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
+_PREPARED = _Prepared(_Q)
+_GUARD_FAILED = "baton: "  # the message prefix of baton_expect_one_row (migration 0005)
+
+
 class PgTx:
-    """One write transaction on a pooled connection. See the module docstring."""
+    """One write transaction on a pooled connection. See the module docstring.
+
+    Round trips are what a transaction costs here (each is a wake-up of the server and
+    of this process), so statements whose answer the domain does not read — guarded
+    task updates, counters, the ``BEGIN`` itself — wait in ``_ahead`` and go out in one
+    simple query with the next statement that needs an answer, or with the ``COMMIT``.
+    The server runs them in order, so reads still see the transaction's own writes; an
+    error in any of them aborts the transaction and surfaces at that next statement.
+    """
 
     def __init__(self, conn: psycopg.AsyncConnection[Row]) -> None:
         self._c = conn
+        self._cur = conn.cursor()
+        self._bind = psycopg.AsyncClientCursor(conn)  # binds literals client-side
+        self._ahead: list[str] = ["BEGIN"]
         self._events: list[tuple[EventRef, tuple[Any, ...]]] = []
         self.inserted_tasks = 0
 
-    async def _one(self, query: str, params: Sequence[Any] = ()) -> Row | None:
-        cur = await self._c.execute(_Q[query], params)
-        return await cur.fetchone()
+    def _execute(self, query: str, params: Params = ()) -> str:
+        return self._bind.mogrify(_PREPARED.execute[query], params)
 
-    async def _all(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
-        cur = await self._c.execute(_Q[query], params)
-        return await cur.fetchall()
+    def _later(self, query: str, params: Params = ()) -> None:
+        self._ahead.append(self._execute(query, params))
+
+    async def _send(self, statement: str | None = None) -> psycopg.AsyncCursor[Row]:
+        """Send what waits, then ``statement``, as one simple query; the cursor is left
+        on the last statement's result."""
+        batch = [*self._ahead, statement] if statement is not None else self._ahead
+        self._ahead = []
+        await self._cur.execute(";\n".join(batch).encode())
+        while self._cur.nextset():
+            pass
+        return self._cur
+
+    async def _one(self, query: str, params: Params = ()) -> Row | None:
+        return await (await self._send(self._execute(query, params))).fetchone()
+
+    async def _all(self, query: str, params: Params = ()) -> list[Row]:
+        return await (await self._send(self._execute(query, params))).fetchall()
 
     async def insert_run(self, run: Run) -> None:
-        await self._c.execute(_Q["insert_run"], _rows.run_row(run))
+        self._later("insert_run", _rows.run_row(run))
 
     async def get_run(self, run_id: str) -> Run | None:
         row = await self._one("get_run", (run_id,))
@@ -117,14 +202,14 @@ class PgTx:
     async def set_run_state(
         self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
     ) -> None:
-        await self._c.execute(_Q["set_run_state"], (state.value, finished_at, reason, run_id))
+        self._later("set_run_state", (state.value, finished_at, reason, run_id))
 
     async def add_usage(
         self, task_id: str | None, run_id: str, *, tokens: int, cost: float, claims: int
     ) -> None:
         if task_id is not None:
-            await self._c.execute(_Q["add_task_usage"], (tokens, cost, task_id))
-        await self._c.execute(_Q["add_run_usage"], (tokens, cost, claims, run_id))
+            self._later("add_task_usage", (tokens, cost, task_id))
+        self._later("add_run_usage", (tokens, cost, claims, run_id))
 
     async def next_created_seq(self) -> int:
         row = await self._one("next_created_seq")
@@ -133,20 +218,20 @@ class PgTx:
 
     async def insert_tasks(self, tasks: Sequence[Task]) -> None:
         self.inserted_tasks += len(tasks)
-        async with self._c.cursor() as cur:
-            await cur.executemany(_Q["insert_task"], [_rows.insert_row(t) for t in tasks])
-            deps = [(t.id, d) for t in tasks for d in t.depends_on]
-            if deps:
-                await cur.executemany(_Q["insert_dep"], deps)
+        statements = [self._execute("insert_task", _rows.insert_row(t)) for t in tasks]
+        statements += [self._execute("insert_dep", (t.id, d)) for t in tasks for d in t.depends_on]
+        for start in range(0, len(statements), INSERT_BATCH):
+            self._ahead += statements[start : start + INSERT_BATCH]
+            await self._send()
 
     async def add_dependencies(self, task_id: str, dep_ids: Sequence[str], pending: int) -> None:
-        async with self._c.cursor() as cur:
-            await cur.executemany(_Q["insert_dep"], [(task_id, d) for d in dep_ids])
-        await self._c.execute(_Q["add_pending_deps"], (pending, task_id))
+        for dep_id in dep_ids:
+            self._later("insert_dep", (task_id, dep_id))
+        self._later("add_pending_deps", (pending, task_id))
 
     async def set_run_budget(self, run_id: str, budget: dict[str, Any] | None) -> None:
         value = None if budget is None else _rows.dumps(budget)
-        await self._c.execute(_Q["set_run_budget"], (value, run_id))
+        self._later("set_run_budget", (value, run_id))
 
     async def get_task(self, task_id: str) -> Task | None:
         row = await self._one("get_task_for_update", (task_id,))
@@ -167,10 +252,11 @@ class PgTx:
         )
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
-        cur = await self._c.execute(
-            _Q["update_task"], _rows.update_row(task, expect_state, expect_token)
-        )
-        return cur.rowcount == 1
+        """Always ``True``: the write goes out with the next statement, and its guard is
+        checked by the server (migration 0005), failing the transaction if it matched
+        no row — which the row locks taken by every read here make a store bug."""
+        self._later("update_task", (*_rows.update_row(task, expect_state, expect_token), task.id))
+        return True
 
     async def dependents(self, task_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in await self._all("dependents", (task_id,))]
@@ -190,10 +276,11 @@ class PgTx:
         First, cheaply: an open task that no other transaction is changing, share-locked
         so that none can finish it before we commit — then the run is certainly not
         finished. Only when every open task is being changed (the end of a run) do we
-        wait on the run's row and look again, seeing whatever committed before us."""
+        wait on the run's row and look again (a statement of its own, so it sees
+        whatever committed before we got the lock)."""
         if await self._one("open_task_held", (run_id,)) is not None:
             return True
-        await self._c.execute(_Q["lock_run"], (run_id,))
+        self._later("lock_run", (run_id,))
         return await self._one("has_open_tasks", (run_id,)) is not None
 
     async def append_event(
@@ -222,8 +309,7 @@ class PgTx:
         :meth:`commit` avoids that when nobody needs the seqs first."""
         if not self._events:
             return
-        cur = await self._c.execute(_Q["append_events_numbered"], self._tail_params())
-        row = await cur.fetchone()
+        row = await self._one("append_events_numbered", self._tail_params())
         assert row is not None
         first = int(row[0]) - len(self._events) + 1
         for offset, (ref, _) in enumerate(self._events):
@@ -231,19 +317,23 @@ class PgTx:
         self._events.clear()
 
     async def commit(self) -> None:
-        """Number the events still buffered and commit, sent as one simple query
-        (``<tail>; COMMIT``): the counter row is then locked only while the server runs
-        the two back to back, never across a round trip to this process — which on a
-        busy machine is also a wait for this process to be scheduled, with every other
-        writer queued behind it. It also saves the ``COMMIT``'s own round trip."""
-        if not self._events:
-            await self._c.commit()
-            return
-        tail = psycopg.AsyncClientCursor(self._c).mogrify(
-            _Q["append_events_numbered"], self._tail_params()
-        )
-        await self._c.execute(f"{tail.rstrip().rstrip(';')}; COMMIT".encode())
+        """Send what waits, number the events still buffered, and commit, all as one
+        simple query: the counter row is then locked only while the server runs the
+        tail and the ``COMMIT`` back to back, never across a round trip to this process
+        — which on a busy machine is also a wait for this process to be scheduled, with
+        every other writer queued behind it."""
+        if self._ahead == ["BEGIN"] and not self._events:
+            return  # nothing was sent: there is no transaction to end
+        if self._events:
+            self._later("append_events_numbered", self._tail_params())
+            self._events.clear()
+        await self._send("COMMIT")
+
+    async def rollback(self) -> None:
+        self._ahead.clear()
         self._events.clear()
+        if self._c.info.transaction_status != TransactionStatus.IDLE:
+            await self._c.execute(b"ROLLBACK")
 
     def _tail_params(self) -> dict[str, Any]:
         rows = ",".join(
@@ -257,14 +347,11 @@ class PgTx:
         return None if row is None else (row[0], row[1])
 
     async def forget_idempotency(self, before: float) -> int:
-        cur = await self._c.execute(_Q["forget_idempotency"], (before,))
+        cur = await self._send(self._execute("forget_idempotency", (before,)))
         return int(cur.rowcount)
 
     async def put_idempotent(self, key: str, op: str, result_json: str, at: float) -> None:
-        try:
-            await self._c.execute(_Q["put_idempotent"], (key, op, result_json, at))
-        except pg_errors.UniqueViolation as exc:  # a concurrent twin won: replay theirs
-            raise TransientConflict(f"idempotency key {key!r} taken concurrently") from exc
+        self._later("put_idempotent", (key, op, result_json, at))  # a twin: see transaction()
 
 
 class PostgresStore:
@@ -318,6 +405,7 @@ class PostgresStore:
                     max_size=self.max_connections,
                     open=False,
                     check=self._check,  # drop dead connections
+                    configure=self._configure,
                     timeout=self.connect_timeout_s * 6,
                     kwargs={"connect_timeout": int(self.connect_timeout_s)},
                 )
@@ -328,6 +416,17 @@ class PostgresStore:
                     raise _unavailable(self.url, exc) from exc
                 self._pool = pool
         return self._pool
+
+    @staticmethod
+    async def _configure(conn: psycopg.AsyncConnection[Row]) -> None:
+        """A new pooled connection: autocommit (a transaction's ``BEGIN`` travels with
+        its first statement, and a read outside one is a single round trip) and every
+        named query prepared once."""
+        await conn.set_autocommit(True)
+        # psycopg's own automatic preparation would answer any ROLLBACK with
+        # DEALLOCATE ALL, dropping ours too; ours cover every query anyway.
+        conn.prepare_threshold = None
+        await conn.execute(";\n".join(_PREPARED.prepare).encode())
 
     async def _check(self, conn: psycopg.AsyncConnection[Row]) -> None:
         """Ping a pooled connection before use only when it sat idle for a while, or
@@ -439,14 +538,22 @@ class PostgresStore:
                     await tx.commit()
                 except BaseException:
                     with contextlib.suppress(psycopg.Error):
-                        await conn.rollback()
+                        await tx.rollback()
                     raise
                 if tx.inserted_tasks >= ANALYZE_AFTER_TASKS:
-                    async with conn.transaction():
-                        await conn.execute("ANALYZE tasks, deps")
+                    await conn.execute(b"ANALYZE tasks, deps")
                 self._last_used[conn] = time.monotonic()
         except _TRANSIENT as exc:
             raise TransientConflict(f"transaction aborted by PostgreSQL: {exc}") from exc
+        except pg_errors.UniqueViolation as exc:
+            if exc.diag.table_name == "idempotency":  # a concurrent twin won: replay theirs
+                raise TransientConflict(f"idempotency key taken concurrently: {exc}") from exc
+            raise
+        except pg_errors.RaiseException as exc:
+            message = exc.diag.message_primary or ""
+            if message.startswith(_GUARD_FAILED):
+                raise BatonRuntimeError(message.removeprefix(_GUARD_FAILED)) from exc
+            raise
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise _unavailable(self.url, exc) from exc
         except TimeoutError as exc:  # the pool had no connection to give
@@ -458,7 +565,10 @@ class PostgresStore:
         pool = await self._ready()
         try:
             async with pool.connection() as conn:
-                cur = await conn.execute(_Q[query], params)
+                statement = psycopg.AsyncClientCursor(conn).mogrify(
+                    _PREPARED.execute[query], params
+                )
+                cur = await conn.execute(statement.encode())
                 rows = await cur.fetchall()
                 self._last_used[conn] = time.monotonic()
                 return rows

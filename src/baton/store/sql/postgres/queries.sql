@@ -74,10 +74,17 @@ ORDER BY t.priority DESC, t.created_seq LIMIT 1
 FOR UPDATE OF t SKIP LOCKED;
 
 -- name: update_task
-UPDATE tasks SET state = %s, queue_role = %s, token = %s, attempts = %s, failures = %s,
-    review_rounds = %s, lease_owner = %s, lease_kind = %s, lease_expires_at = %s, not_before = %s,
-    output = %s, last_error = %s, feedback = %s, blocked_reason = %s, updated_at = %s
-WHERE id = %s AND state = %s AND token = %s;
+-- Sent ahead of the next statement (see PgTx): the guard fails the transaction instead
+-- of returning a row count nobody reads in time.
+WITH changed AS (
+    UPDATE tasks SET state = %s, queue_role = %s, token = %s, attempts = %s, failures = %s,
+        review_rounds = %s, lease_owner = %s, lease_kind = %s, lease_expires_at = %s,
+        not_before = %s, output = %s, last_error = %s, feedback = %s, blocked_reason = %s,
+        updated_at = %s
+    WHERE id = %s AND state = %s AND token = %s
+    RETURNING 1
+)
+SELECT baton_expect_one_row((SELECT count(*) FROM changed), 'task ' || %s::text);
 
 -- name: dependents
 SELECT {task_columns} FROM tasks t JOIN deps x ON x.task_id = t.id

@@ -1,0 +1,142 @@
+"""PostgreSQL: how many round trips a call costs, and the write-behind that saves them.
+
+A transaction's writes whose answer the domain does not read (guarded task updates,
+counters, the ``BEGIN``) travel with its next statement or with the ``COMMIT``; every
+query is a statement prepared once per connection and run by ``EXECUTE``. These tests
+pin the counts on the common path, show that a guarded write that matches no row still
+aborts the whole transaction, and that a failed transaction leaves its pooled connection
+fully usable (psycopg answers a ``ROLLBACK`` with ``DEALLOCATE ALL`` when it prepared
+anything itself, which would drop our statements too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from baton import Board, LeaseLost, TaskState
+from baton.errors import BatonRuntimeError
+from baton.store.postgres import PostgresStore
+from tests import pg
+from tests.helpers import plan, task
+
+
+@pytest.fixture
+def pg_url(pg_template: bool) -> Iterator[str]:
+    url = pg.fresh_database()
+    yield url
+    pg.drop_database(url)
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every query text sent to the server (one entry per round trip)."""
+    queries: list[str] = []
+    original = psycopg.AsyncCursor.execute
+
+    async def counting(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        queries.append(query.decode() if isinstance(query, bytes) else str(query))
+        return await original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", counting)
+    return queries
+
+
+def _board(url: str) -> Board:
+    # No idle pings during the test: the counts are of the calls' own round trips.
+    return Board(PostgresStore(url, max_connections=1, idle_check_s=3600))
+
+
+def test_claim_and_submit_cost_two_and_three_round_trips(pg_url: str, sent: list[str]) -> None:
+    async def scenario() -> None:
+        board = _board(pg_url)
+        try:
+            run = await board.create_run(plan(task("a"), task("b", deps=("a",))))
+            assert await board.get_run(run.id) is not None  # the pool is open and warm
+            sent.clear()
+
+            lease = await board.claim("w1", ["worker"])
+            assert lease is not None and lease.task.key == "a"
+            claim = list(sent)
+            sent.clear()
+            await board.submit(lease.task.id, lease.token, {"ok": True}, participant="w1")
+            submit = list(sent)
+            sent.clear()
+            b = await board.get_task(f"{run.id}/b")
+            read = list(sent)
+        finally:
+            await board.close()
+
+        assert len(claim) == 2, claim  # BEGIN + find; update + events + COMMIT
+        assert claim[0].startswith("BEGIN") and claim[-1].rstrip().endswith("COMMIT")
+        # BEGIN + read; update + settle the dependent; its update + events + COMMIT.
+        assert len(submit) == 3, submit
+        assert "baton_update_task" in submit[1] and "baton_settle_dependency" in submit[1]
+        assert len(read) == 1 and "BEGIN" not in read[0], read  # autocommit: no BEGIN/COMMIT
+        assert b is not None and b.state is TaskState.READY
+
+    asyncio.run(scenario())
+
+
+def test_a_guarded_write_that_matches_nothing_aborts_the_whole_transaction(
+    pg_url: str,
+) -> None:
+    """The guard is checked by the server, in the same query as the COMMIT: nothing of
+    the transaction lands, and the error names the task."""
+
+    async def scenario() -> None:
+        board = _board(pg_url)
+        try:
+            run = await board.create_run(plan(task("a"), task("b")))
+            before = await board.store.snapshot()
+            with pytest.raises(BatonRuntimeError, match=f"task {run.id}/a changed"):
+                async with board.store.transaction() as tx:
+                    b = await tx.get_task(f"{run.id}/b")
+                    assert b is not None
+                    await tx.update_task(
+                        b.model_copy(update={"priority": 9}),
+                        expect_state=b.state.value,
+                        expect_token=b.token,
+                    )
+                    a = await tx.get_task(f"{run.id}/a")
+                    assert a is not None
+                    stale = a.model_copy(update={"state": TaskState.DONE})
+                    await tx.update_task(stale, expect_state="running", expect_token=a.token)
+                    await tx.append_event(run.id, a.id, "task.complete", "w", {}, 1.0)
+            assert await board.store.snapshot() == before
+        finally:
+            await board.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_transaction_leaves_its_connection_usable(pg_url: str) -> None:
+    """One pooled connection: a call refused in Python (a stale token) and one refused
+    by the server (a guard) roll back; the next calls run on the same connection."""
+
+    async def scenario() -> None:
+        board = _board(pg_url)
+        try:
+            run = await board.create_run(plan(task("a"), task("b")))
+            lease = await board.claim("w1", ["worker"])
+            assert lease is not None
+            with pytest.raises(LeaseLost):
+                await board.submit(lease.task.id, lease.token + 1, {}, participant="w1")
+            with pytest.raises(BatonRuntimeError):
+                async with board.store.transaction() as tx:
+                    t = await tx.get_task(lease.task.id)
+                    assert t is not None
+                    await tx.update_task(t, expect_state="ready", expect_token=t.token)
+                    await tx.get_task(lease.task.id)  # the guard fails here, before COMMIT
+            done = await board.submit(lease.task.id, lease.token, {}, participant="w1")
+            assert done.state is TaskState.DONE
+            second = await board.claim("w1", ["worker"])
+            assert second is not None and second.task.id == f"{run.id}/b"
+        finally:
+            await board.close()
+
+    asyncio.run(scenario())
