@@ -68,6 +68,10 @@ def test_claim_and_submit_cost_two_and_three_round_trips(pg_url: str, sent: list
             sent.clear()
             b = await board.get_task(f"{run.id}/b")
             read = list(sent)
+            sent.clear()
+            scoped = await board.claim("w1", ["worker"], run_id=run.id)  # as workers claim
+            assert scoped is not None and scoped.task.key == "b"
+            claim_in_run = list(sent)
         finally:
             await board.close()
 
@@ -78,6 +82,7 @@ def test_claim_and_submit_cost_two_and_three_round_trips(pg_url: str, sent: list
         assert "baton_update_task" in submit[1] and "baton_settle_dependency" in submit[1]
         assert len(read) == 1 and "BEGIN" not in read[0], read  # autocommit: no BEGIN/COMMIT
         assert b is not None and b.state is TaskState.READY
+        assert len(claim_in_run) == 2, claim_in_run  # the run is looked up only if nothing is found
 
     asyncio.run(scenario())
 

@@ -51,8 +51,6 @@ class WorkOps(BoardCore):
             raise InvalidArgument(f"lease_s must be positive, got {lease_s}")
 
         async def body(tx: Tx, now: float) -> Lease | None:
-            if run_id is not None and await tx.get_run(run_id) is None:
-                raise NotFound("run", run_id)
             best: Task | None = None
             budget: dict[str, Any] | None = None
             for role in dict.fromkeys(roles):
@@ -64,6 +62,8 @@ class WorkOps(BoardCore):
                 ):
                     best, budget = found
             if best is None:
+                if run_id is not None and await tx.get_run(run_id) is None:
+                    raise NotFound("run", run_id)  # asked only now: a found task has a run
                 return None
             counted = budget is not None and budget.get("attempts") is not None
             if (
