@@ -86,7 +86,12 @@ class Tx(Protocol):
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
         """Write ``task``'s mutable fields if the row still has ``expect_state`` and
-        ``expect_token``; ``False`` (and nothing written) otherwise."""
+        ``expect_token``; ``False`` (and nothing written) otherwise.
+
+        A store that sends writes later (PostgreSQL, with the next statement) returns
+        ``True`` and checks the guard when the write runs: a miss then aborts the whole
+        transaction with ``BatonRuntimeError``. Either way a miss is a store bug, since
+        every read inside a transaction locks the rows it returns."""
         ...
 
     async def dependents(self, task_id: str) -> list[Task]: ...

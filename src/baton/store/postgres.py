@@ -5,6 +5,9 @@ Design (see docs/architecture.md, "PostgreSQL specifics"):
 * psycopg 3, async, with a connection pool; opened lazily on first use, so that
   ``Board.open(url)`` stays synchronous, and a bad URL or password surfaces as one clear
   :class:`~baton.errors.StoreUnavailable` on the first call.
+* Round trips are the cost to save: a transaction's ``BEGIN`` and the writes whose answer
+  the domain does not read travel with its next statement (see :class:`PgTx`), and every
+  query is prepared once per pooled connection and run by ``EXECUTE``.
 * Write transactions are ``READ COMMITTED``; every row the domain will change is read
   ``FOR UPDATE`` inside the transaction, and claims and the reaper use
   ``FOR UPDATE SKIP LOCKED``, so two claimers never wait on — or win — the same task.
