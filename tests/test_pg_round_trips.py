@@ -145,3 +145,25 @@ def test_a_failed_transaction_leaves_its_connection_usable(pg_url: str) -> None:
             await board.close()
 
     asyncio.run(scenario())
+
+
+def test_queries_are_prepared_with_numbered_parameters() -> None:
+    """Named parameters keep one number however often they appear; ``%%`` is a percent
+    sign; fragments (not statements) are not prepared."""
+    from baton.store.postgres import _Prepared
+
+    prepared = _Prepared(
+        {
+            "a": "SELECT x FROM t WHERE a = %(n)s AND b LIKE 'x%%' AND c = %(n)s + %(m)s",
+            "fragment": "t.id, t.x",
+            "b": "-- a comment first\nUPDATE t SET a = %s WHERE b = %s",
+        }
+    )
+    assert prepared.prepare == [
+        "PREPARE baton_a AS SELECT x FROM t WHERE a = $1 AND b LIKE 'x%' AND c = $1 + $2",
+        "PREPARE baton_b AS -- a comment first\nUPDATE t SET a = $1 WHERE b = $2",
+    ]
+    assert prepared.execute == {
+        "a": "EXECUTE baton_a(%(n)s, %(m)s)",
+        "b": "EXECUTE baton_b(%s, %s)",
+    }

@@ -114,11 +114,8 @@ class _Prepared:
             if self._STATEMENT.match(_strip_comments(sql)):
                 text, args = self._numbered(sql)
                 self.prepare.append(f"PREPARE baton_{name} AS {text}")
-                self.execute[name] = (
-                    f"EXECUTE baton_{name}({', '.join(args)})"
-                    if args
-                    else (f"EXECUTE baton_{name}")
-                )
+                call = f"EXECUTE baton_{name}"
+                self.execute[name] = f"{call}({', '.join(args)})" if args else call
 
     @classmethod
     def _numbered(cls, sql: str) -> tuple[str, list[str]]:
