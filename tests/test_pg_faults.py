@@ -600,6 +600,33 @@ def test_creating_a_large_run_refreshes_the_planner_statistics(pg_url: str) -> N
     assert row is not None and row[0] == n, row
 
 
+def test_the_open_task_probe_reads_the_open_tasks_index_not_the_table(pg_url: str) -> None:
+    """Finishing a task with nothing to release asks whether its run has an open task.
+    Left to itself the planner answers "LIMIT 1" with a table scan in physical order,
+    walking past every finished task first; the probe must use the index of open ones."""
+    from baton.store.postgres import ANALYZE_AFTER_TASKS
+
+    n = ANALYZE_AFTER_TASKS + 100
+    with SyncBoard.open(pg_url) as board:
+        run = board.create_run(plan(*(task(f"t{i}") for i in range(n))))
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(  # the oldest tasks finished first, as they do
+            "UPDATE tasks SET state = 'done', queue_role = NULL WHERE created_seq < "
+            "(SELECT MAX(created_seq) FROM tasks)"
+        )
+        conn.commit()
+        for held in (True, False):
+            found = conn.execute("SELECT baton_open_task(%s, %s)", (run.id, held)).fetchone()
+            scans = conn.execute(
+                "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'tasks'"
+            ).fetchone()
+            conn.rollback()  # a fresh transaction, so the scan counts are this probe's alone
+            assert found == (True,)
+            assert scans is not None and scans[0] == 0 and scans[1] >= 1, scans
+        conn.execute("UPDATE tasks SET state = 'done', queue_role = NULL")
+        assert conn.execute("SELECT baton_open_task(%s, TRUE)", (run.id,)).fetchone() == (False,)
+
+
 # --- seq under concurrent writers -------------------------------------------------------
 
 WRITERS = 8

@@ -278,10 +278,14 @@ class PgTx:
         finished. Only when every open task is being changed (the end of a run) do we
         wait on the run's row and look again (a statement of its own, so it sees
         whatever committed before we got the lock)."""
-        if await self._one("open_task_held", (run_id,)) is not None:
+        if await self._flag("open_task_held", (run_id,)):
             return True
         self._later("lock_run", (run_id,))
-        return await self._one("has_open_tasks", (run_id,)) is not None
+        return await self._flag("has_open_tasks", (run_id,))
+
+    async def _flag(self, query: str, params: Params) -> bool:
+        row = await self._one(query, params)
+        return row is not None and bool(row[0])
 
     async def append_event(
         self,

@@ -104,9 +104,7 @@ ORDER BY t.lease_expires_at LIMIT %s
 FOR UPDATE OF t SKIP LOCKED;
 
 -- name: has_open_tasks
-SELECT 1 FROM tasks WHERE run_id = %s
-AND state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
-LIMIT 1;
+SELECT baton_open_task(%s, FALSE);
 
 -- name: count_by_state
 SELECT state, COUNT(*) FROM tasks WHERE run_id = %s GROUP BY state;
@@ -152,9 +150,7 @@ SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_u
 FROM runs WHERE id = %s FOR UPDATE;
 
 -- name: open_task_held
-SELECT 1 FROM tasks WHERE run_id = %s
-AND state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
-LIMIT 1 FOR SHARE SKIP LOCKED;
+SELECT baton_open_task(%s, TRUE);
 
 -- name: append_events_numbered
 -- The events arrive as one JSON array of [run_id, task_id, kind, actor, at, payload]
