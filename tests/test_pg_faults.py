@@ -587,6 +587,34 @@ def test_a_store_listens_only_while_someone_waits(pg_url: str) -> None:
     asyncio.run(scenario())
 
 
+def test_a_database_that_is_not_utf8_keeps_text_exactly(pg_template: bool) -> None:
+    """Statements are sent as text in the connection's encoding, not as UTF-8 bytes the
+    server would read as LATIN1 (which turned "è" into "Ã¨")."""
+    name = f"l_{uuid.uuid4().hex[:16]}"
+    with server.admin() as conn:
+        conn.execute(
+            f"CREATE DATABASE {name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+            "TEMPLATE template0"
+        )
+    url = pg.url_for(name)
+    words = "Crème brûlée für Ärzte, naïve façade"
+    try:
+        with SyncBoard.open(url) as board:
+            run = board.create_run(
+                {"goal": words, "roles": ["worker"], "tasks": [task("a", title=words)]}
+            )
+            lease = board.claim("w1", ["worker"])
+            assert lease is not None
+            board.submit(lease.task.id, lease.token, {"note": words}, participant="w1")
+            done = board.get_task(lease.task.id)
+            assert board.get_run(run.id).goal == words
+            assert done.output == {"note": words} and done.title == words
+            events = board.events(run_id=run.id)
+            assert {"note": words} in [e.payload.get("output") for e in events]
+    finally:
+        pg.drop_database(url)
+
+
 def test_creating_a_large_run_refreshes_the_planner_statistics(pg_url: str) -> None:
     """A board created in one go must not be planned as if empty: the claim would sort
     every ready task instead of reading the first one off its index."""

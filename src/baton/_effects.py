@@ -88,19 +88,20 @@ async def settle(tx: Tx, finished: list[Task], *, actor: str, now: float) -> Non
     """Carry the consequences of tasks that just reached a terminal state."""
     queue = deque(t for t in finished if t.state in TERMINAL)
     runs = {t.run_id for t in queue}
-    still_open: set[str] = set()  # runs with a task this transaction left unfinished
+    left_open: dict[str, str] = {}  # task id -> run id, for follow-ups left unfinished
     while queue:
         task = queue.popleft()
         for follow in await _consequences(tx, task, actor=actor, now=now):
             runs.add(follow.run_id)
             if follow.state in TERMINAL:
+                left_open.pop(follow.id, None)  # blocked by one step, failed by a later one
                 queue.append(follow)
             else:
-                still_open.add(follow.run_id)
-    # A dependent released (or blocked) here is locked by this transaction and stays
-    # unfinished until it commits, so its run cannot be finished: no need to ask the
-    # store, which on the common path (a task done, its successor ready) saves a query.
-    for run_id in sorted(runs - still_open):
+                left_open[follow.id] = follow.run_id
+    # A follow-up this transaction leaves unfinished is locked by it until it commits,
+    # so its run cannot be finished: no need to ask the store, which on the common path
+    # (a task done, its successor ready) saves a query.
+    for run_id in sorted(runs - set(left_open.values())):
         await finish_run_if_done(tx, run_id, actor=actor, now=now)
 
 

@@ -66,7 +66,8 @@ Params = Sequence[Any] | Mapping[str, Any]
 ANALYZE_AFTER_TASKS = 200
 
 #: Rows inserted per round trip when a run is created: big enough that the round trips
-#: do not matter, small enough that one message stays well under a megabyte.
+#: do not matter, small enough that one message stays a few hundred kB for ordinary
+#: task specs.
 INSERT_BATCH = 500
 
 
@@ -144,6 +145,8 @@ def _strip_comments(sql: str) -> str:
 
 
 _PREPARED = _Prepared(_Q)
+#: Stated, not left to the server's default: the row-locking design relies on it.
+BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
 _GUARD_FAILED = "baton: "  # the message prefix of baton_expect_one_row (migration 0005)
 
 
@@ -162,7 +165,7 @@ class PgTx:
         self._c = conn
         self._cur = conn.cursor()
         self._bind = psycopg.AsyncClientCursor(conn)  # binds literals client-side
-        self._ahead: list[str] = ["BEGIN"]
+        self._ahead: list[str] = [BEGIN]
         self._events: list[tuple[EventRef, tuple[Any, ...]]] = []
         self.inserted_tasks = 0
 
@@ -177,7 +180,7 @@ class PgTx:
         on the last statement's result."""
         batch = [*self._ahead, statement] if statement is not None else self._ahead
         self._ahead = []
-        await self._cur.execute(";\n".join(batch).encode())
+        await self._cur.execute(";\n".join(batch))  # str: psycopg encodes it for the server
         while self._cur.nextset():
             pass
         return self._cur
@@ -326,7 +329,7 @@ class PgTx:
         tail and the ``COMMIT`` back to back, never across a round trip to this process
         — which on a busy machine is also a wait for this process to be scheduled, with
         every other writer queued behind it."""
-        if self._ahead == ["BEGIN"] and not self._events:
+        if self._ahead == [BEGIN] and not self._events:
             return  # nothing was sent: there is no transaction to end
         if self._events:
             self._later("append_events_numbered", self._tail_params())
@@ -430,7 +433,7 @@ class PostgresStore:
         # psycopg's own automatic preparation would answer any ROLLBACK with
         # DEALLOCATE ALL, dropping ours too; ours cover every query anyway.
         conn.prepare_threshold = None
-        await conn.execute(";\n".join(_PREPARED.prepare).encode())
+        await conn.execute(";\n".join(_PREPARED.prepare))
 
     async def _check(self, conn: psycopg.AsyncConnection[Row]) -> None:
         """Ping a pooled connection before use only when it sat idle for a while, or
@@ -468,7 +471,7 @@ class PostgresStore:
                     await conn.execute("INSERT INTO baton_schema (version) VALUES (0)")
                 for version, sql in _MIGRATIONS:
                     if version > found:
-                        await conn.execute(sql.encode())
+                        await conn.execute(sql)
                         await conn.execute("UPDATE baton_schema SET version = %s", (version,))
         except psycopg.Error as exc:
             raise _unavailable(self.url, exc) from exc
@@ -572,7 +575,7 @@ class PostgresStore:
                 statement = psycopg.AsyncClientCursor(conn).mogrify(
                     _PREPARED.execute[query], params
                 )
-                cur = await conn.execute(statement.encode())
+                cur = await conn.execute(statement)
                 rows = await cur.fetchall()
                 self._last_used[conn] = time.monotonic()
                 return rows
