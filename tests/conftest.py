@@ -12,6 +12,7 @@ import pytest
 from baton import Board, SyncBoard
 from tests import pg
 from tests.helpers import ManualClock
+from tests.pgprocs import server
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -31,18 +32,28 @@ def pg_template() -> bool:
     return True
 
 
-@pytest.fixture(params=BACKENDS)
-def store_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A fresh, empty store of each backend kind."""
-    if request.param == "sqlite":
-        yield str(tmp_path_factory.mktemp("sqlite") / "board.db")
-        return
-    request.getfixturevalue("pg_template")
+@pytest.fixture
+def restartable(pg_template: bool) -> None:
+    """The test restarts the server: it needs one that scripts/pgtest.py started."""
+    if not server.can_restart():
+        pytest.skip(server.WHY_NO_RESTART)
+
+
+@pytest.fixture
+def pg_url(pg_template: bool) -> Iterator[str]:
+    """A fresh PostgreSQL database with the Baton schema, dropped after the test."""
     url = pg.fresh_database()
     yield url
     pg.drop_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh, empty store of each backend kind."""
+    if request.param == "sqlite":
+        return str(tmp_path_factory.mktemp("sqlite") / "board.db")
+    url: str = request.getfixturevalue("pg_url")
+    return url
 
 
 @pytest.fixture

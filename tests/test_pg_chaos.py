@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +30,6 @@ import pytest
 
 from baton import Event, RunState, SyncBoard
 from baton.errors import StoreUnavailable
-from tests import pg
 from tests.helpers import plan, task
 from tests.pgprocs import server
 from tests.pgprocs.chaos_worker import work
@@ -55,15 +54,6 @@ KILL_EVERY_S = 0.3
 RESTART_AT = 0.4  # restart the server once this share of the tasks is done
 OVERALL_TIMEOUT_S = 200.0
 CREATOR = "chaos-test"
-
-
-@pytest.fixture
-def pg_url(pg_template: bool) -> Iterator[str]:
-    if not server.can_restart():
-        pytest.skip(server.WHY_NO_RESTART)
-    url = pg.fresh_database()
-    yield url
-    pg.drop_database(url)
 
 
 def dag(rng: random.Random) -> dict[str, Any]:
@@ -173,7 +163,9 @@ class Restart:
 
 @pytest.mark.slow
 @pytest.mark.timeout(OVERALL_TIMEOUT_S + 60)
-def test_chaos_kills_and_a_server_restart_lose_nothing(pg_url: str, tmp_path: Path) -> None:
+def test_chaos_kills_and_a_server_restart_lose_nothing(
+    restartable: None, pg_url: str, tmp_path: Path
+) -> None:
     seed = int(os.environ.get("BATON_CHAOS_SEED", random.randrange(2**32)))
     print(f"\nchaos: seed {seed} (rerun with BATON_CHAOS_SEED={seed})")
     rng = random.Random(seed)

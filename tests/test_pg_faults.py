@@ -54,19 +54,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def pg_url(pg_template: bool) -> Iterator[str]:
-    url = pg.fresh_database()
-    yield url
-    pg.drop_database(url)
-
-
-@pytest.fixture
-def restartable(pg_template: bool) -> None:
-    if not server.can_restart():
-        pytest.skip(server.WHY_NO_RESTART)
-
-
-@pytest.fixture
 def empty_db(pg_template: bool) -> Iterator[Callable[[], str]]:
     """Empty databases (no Baton schema), dropped after the test."""
     made: list[str] = []

@@ -12,7 +12,6 @@ anything itself, which would drop our statements too).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -21,15 +20,7 @@ import pytest
 from baton import Board, LeaseLost, TaskState
 from baton.errors import BatonRuntimeError
 from baton.store.postgres import PostgresStore
-from tests import pg
 from tests.helpers import plan, task
-
-
-@pytest.fixture
-def pg_url(pg_template: bool) -> Iterator[str]:
-    url = pg.fresh_database()
-    yield url
-    pg.drop_database(url)
 
 
 @pytest.fixture
