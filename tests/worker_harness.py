@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from baton import Board, Event, Task
+from baton import Board, Event, Task, TaskState
 from baton.worker import AgentsLike, Worker
 
 
@@ -62,6 +62,15 @@ async def the_task(board: Board, run_id: str, key: str = "t") -> Task:
         if task.key == key:
             return task
     raise AssertionError(f"no task {key!r} in run {run_id}")
+
+
+async def retried_once(board: Board, run_id: str, key: str = "t") -> Task:
+    """The task, after checking that its one failed attempt sent it back to ``ready``
+    with an error recorded and nothing landed."""
+    t = await the_task(board, run_id, key)
+    assert (t.state, t.failures, t.output) == (TaskState.READY, 1, None)
+    assert t.last_error is not None
+    return t
 
 
 async def task_events(board: Board, task_id: str, prefix: str = "task.") -> list[Event]:

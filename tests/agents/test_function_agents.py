@@ -14,7 +14,7 @@ from baton import Board, RunState, TaskState
 from baton.agents import FunctionAgent, TaskContext, agent
 from baton.errors import GiveUp, RetryLater
 from tests.helpers import plan, task
-from tests.worker_harness import kind_is, task_events, the_task, work
+from tests.worker_harness import kind_is, retried_once, task_events, the_task, work
 
 pytestmark = pytest.mark.anyio
 
@@ -140,8 +140,7 @@ async def test_a_sync_function_past_its_timeout_fails_the_attempt(board: Board) 
         gate.set()
         await asyncio.to_thread(returned.wait, 10)
 
-    t = await the_task(board, run.id)
-    assert (t.state, t.failures, t.output) == (TaskState.READY, 1, None)
+    t = await retried_once(board, run.id)
     assert t.last_error == {
         "kind": "timeout",
         "agent": "stuck",
@@ -231,8 +230,7 @@ async def test_any_other_exception_is_a_retryable_failure_naming_it(
     run = await board.create_run(one_task())
     await work(board, FunctionAgent(broken, roles=["worker"]), run.id, until=kind_is("task.retry"))
 
-    t = await the_task(board, run.id)
-    assert (t.state, t.failures, t.output) == (TaskState.READY, 1, None)
+    t = await retried_once(board, run.id)
     assert t.last_error == {
         "kind": "retry_later" if isinstance(exc, RetryLater) else "exception",
         "agent": "broken",
