@@ -154,7 +154,7 @@ def test_queries_are_prepared_with_numbered_parameters() -> None:
         "PREPARE baton_a AS SELECT x FROM t WHERE a = $1 AND b LIKE 'x%' AND c = $1 + $2",
         "PREPARE baton_b AS -- a comment first\nUPDATE t SET a = $1 WHERE b = $2",
     ]
-    assert prepared.execute == {
+    assert prepared.templates == {
         "a": "EXECUTE baton_a(%(n)s, %(m)s)",
         "b": "EXECUTE baton_b(%s, %s)",
     }

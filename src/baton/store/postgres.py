@@ -110,13 +110,17 @@ class _Prepared:
 
     def __init__(self, queries: dict[str, str]) -> None:
         self.prepare: list[str] = []
-        self.execute: dict[str, str] = {}
+        self.templates: dict[str, str] = {}  # query name -> EXECUTE with placeholders
         for name, sql in queries.items():
             if self._STATEMENT.match(_strip_comments(sql)):
                 text, args = self._numbered(sql)
                 self.prepare.append(f"PREPARE baton_{name} AS {text}")
                 call = f"EXECUTE baton_{name}"
-                self.execute[name] = f"{call}({', '.join(args)})" if args else call
+                self.templates[name] = f"{call}({', '.join(args)})" if args else call
+
+    def execute(self, binder: psycopg.AsyncClientCursor[Row], query: str, params: Params) -> str:
+        """``EXECUTE baton_<query>(...)`` with ``params`` bound as literals by psycopg."""
+        return binder.mogrify(self.templates[query], params)
 
     @classmethod
     def _numbered(cls, sql: str) -> tuple[str, list[str]]:
@@ -170,7 +174,7 @@ class PgTx:
         self.inserted_tasks = 0
 
     def _execute(self, query: str, params: Params = ()) -> str:
-        return self._bind.mogrify(_PREPARED.execute[query], params)
+        return _PREPARED.execute(self._bind, query, params)
 
     def _later(self, query: str, params: Params = ()) -> None:
         self._ahead.append(self._execute(query, params))
@@ -572,9 +576,7 @@ class PostgresStore:
         pool = await self._ready()
         try:
             async with pool.connection() as conn:
-                statement = psycopg.AsyncClientCursor(conn).mogrify(
-                    _PREPARED.execute[query], params
-                )
+                statement = _PREPARED.execute(psycopg.AsyncClientCursor(conn), query, params)
                 cur = await conn.execute(statement)
                 rows = await cur.fetchall()
                 self._last_used[conn] = time.monotonic()
