@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from _harness import Job, WorkerResult
 
 from baton.board import Board
-from baton.models import RunState
+from baton.model import RunState
 from baton.store.sqlite import Durability, SqliteStore
 
 T = TypeVar("T")

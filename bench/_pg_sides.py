@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 
 from baton.board import Board
-from baton.worker import Worker
+from baton.runtime.worker import Worker
 
 ROLE = "worker"
 OUTPUT = {"ok": True}

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from baton import Board, Event, Run, Task
-from baton.narration import narrate
-from baton.plans import load_plan
-from baton.worker import AgentsLike, Worker
+from baton.planning.files import load_plan
+from baton.runtime.worker import AgentsLike, Worker
+from baton.views.narration import narrate
 
 #: How long an example's run may take before it counts as stuck (they take seconds).
 RUN_TIMEOUT_S = 30.0

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from baton import InvalidArgument, InvalidPlan, LeaseLost, Run, SyncBoard, TaskState
-from baton.models import RunState
-from baton.orchestrator import Orchestrator
+from baton.model import RunState
+from baton.runtime.orchestrator import Orchestrator
 from tests.helpers import ManualClock, plan, task
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from baton import RunState, TaskState
-from baton.agents.offline import OFFLINE_MODEL_NAME
+from baton.runtime.agents.offline import OFFLINE_MODEL_NAME
 from examples.feature_team.run import run_example
 from examples.feature_team.team import SUBPLAN, UI_ISSUES
 

@@ -17,7 +17,7 @@ from baton import (
     SyncBoard,
     TaskState,
 )
-from baton.models import RunState
+from baton.model import RunState
 from tests.helpers import plan, task
 
 ROLES = ("worker", "lead", "qa")

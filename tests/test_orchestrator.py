@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from baton import Board, Event, Run, SyncBoard, TaskState
-from baton.models import RunState
-from baton.orchestrator import Orchestrator
+from baton.model import RunState
+from baton.runtime.orchestrator import Orchestrator
 from tests.helpers import ManualClock, plan, task
 
 ROLES = ("worker", "reviewer", "writer")
@@ -361,7 +361,7 @@ def test_orchestrators_in_two_processes_raise_each_incident_once(
     script = (
         "import asyncio, os, sys, time\n"
         "from baton import Board\n"
-        "from baton.orchestrator import Orchestrator\n"
+        "from baton.runtime.orchestrator import Orchestrator\n"
         "url, now, go, name = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]\n"
         "async def main():\n"
         "    board = Board.open(url, clock=lambda: now)\n"

@@ -7,7 +7,7 @@ landed; the event log replays to the final state; the run finished without a hum
 (nothing but the workers and their reapers wrote after the plan, no escalation, nothing
 failed). The numbers are printed (run with ``-s`` to see them).
 
-The worker processes (tests/pgprocs/chaos_worker.py) run the real ``baton.worker.Worker``:
+The worker processes (tests/pgprocs/chaos_worker.py) run the real ``baton.runtime.worker.Worker``:
 it backs off while the store is unavailable, keeps an agent's result and resubmits it
 with an idempotency key while the lease may still be valid, and reaps expired leases
 when idle. Worker 0 is never killed; its agent freezes the whole process past the lease
@@ -29,7 +29,7 @@ import psycopg
 import pytest
 
 from baton import Event, RunState, SyncBoard
-from baton.errors import StoreUnavailable
+from baton.model.errors import StoreUnavailable
 from tests.helpers import plan, task
 from tests.pgprocs import server
 from tests.pgprocs.chaos_worker import work

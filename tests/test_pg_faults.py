@@ -39,9 +39,9 @@ import psycopg
 import pytest
 
 from baton import Board, RunState, SchemaTooNew, SyncBoard, TaskState
-from baton.errors import StoreUnavailable
+from baton.model.errors import StoreUnavailable
+from baton.runtime.worker import Worker
 from baton.store.postgres import SCHEMA_VERSION, PostgresStore
-from baton.worker import Worker
 from tests import pg
 from tests.helpers import plan, task
 from tests.pgprocs import server
@@ -799,7 +799,7 @@ def test_sixteen_processes_race_for_two_thousand_tasks(pg_url: str, tmp_path: Pa
 
 
 def _migration_files() -> list[tuple[int, str]]:
-    folder = files("baton.store").joinpath("sql", "postgres")
+    folder = files("baton.store.postgres").joinpath("sql")
     found = []
     for entry in folder.iterdir():
         match = re.fullmatch(r"(\d{4})_\w+\.sql", entry.name)

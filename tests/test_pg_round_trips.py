@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from baton import Board, LeaseLost, TaskState
-from baton.errors import BatonRuntimeError
+from baton.model.errors import BatonRuntimeError
 from baton.store.postgres import PostgresStore
 from tests.helpers import plan, task
 
@@ -141,7 +141,7 @@ def test_a_failed_transaction_leaves_its_connection_usable(pg_url: str) -> None:
 def test_queries_are_prepared_with_numbered_parameters() -> None:
     """Named parameters keep one number however often they appear; ``%%`` is a percent
     sign; fragments (not statements) are not prepared."""
-    from baton.store.postgres import _Prepared
+    from baton.store.postgres.prepared import _Prepared
 
     prepared = _Prepared(
         {

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from baton import Board, ContractViolation, Lease, SyncBoard, TaskState
-from baton.agents._context import TaskContext
-from baton.models import RunState
-from baton.worker import Worker
+from baton.model import RunState
+from baton.runtime.agents.context import TaskContext
+from baton.runtime.worker import Worker
 
 ROLES = ["dev", "qa"]
 

@@ -48,9 +48,9 @@ from baton import (
     TaskState,
     UsageError,
 )
-from baton.contracts import violations
-from baton.graph import check_plan, find_cycles, parse_plan, topological_order
-from baton.replay import project, replay
+from baton.model.contracts import violations
+from baton.planning.graph import check_plan, find_cycles, parse_plan, topological_order
+from baton.views.replay import project, replay
 from tests.helpers import ManualClock, plan, task
 
 S = TaskState

@@ -18,7 +18,7 @@ from tests.helpers import plan, task
 
 
 def _migration_files() -> list[tuple[int, str]]:
-    folder = files("baton.store").joinpath("sql", "sqlite")
+    folder = files("baton.store.sqlite").joinpath("sql")
     found = []
     for entry in folder.iterdir():
         match = re.fullmatch(r"(\d{4})_\w+\.sql", entry.name)

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 import pytest
 
 from baton import Board, InvalidArgument, Run, SyncBoard, TaskState
-from baton.agents._context import TaskContext
-from baton.models import RunState
-from baton.worker import Worker
+from baton.model import RunState
+from baton.runtime.agents.context import TaskContext
+from baton.runtime.worker import Worker
 from tests.helpers import ManualClock, plan, task
 
 T = TypeVar("T")

@@ -10,8 +10,8 @@ import pytest
 
 from baton import Board
 from baton.agents import FunctionAgent
-from baton.errors import StoreUnavailable
-from baton.worker import Worker
+from baton.model.errors import StoreUnavailable
+from baton.runtime.worker import Worker
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +29,7 @@ async def test_a_worker_started_during_an_outage_waits_and_stops_cleanly(
     board = Board.open(url)
     worker = Worker(board, FunctionAgent(lambda ctx: {}, roles=["w"]), name="early")
     stop = asyncio.Event()
-    with caplog.at_level(logging.WARNING, logger="baton.worker"):
+    with caplog.at_level(logging.WARNING, logger="baton.runtime.worker"):
         asyncio.get_running_loop().call_later(1.0, stop.set)
         await asyncio.wait_for(worker.run(run_id="r-1", stop=stop), timeout=30)
     await board.close()

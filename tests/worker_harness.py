@@ -1,4 +1,4 @@
-"""Running a real :class:`~baton.worker.Worker` on a real board until something happens.
+"""Running a real :class:`~baton.runtime.worker.Worker` on a real board until something happens.
 
 No sleeps: the worker runs until its run ends (``Worker.run(run_id=...)`` returns), or
 until an event the test is waiting for is committed, and everything is bounded by a
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from baton import Board, Event, Task, TaskState
-from baton.worker import AgentsLike, Worker
+from baton.runtime.worker import AgentsLike, Worker
 
 
 async def work(

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from baton import Board, Event, Run, Task
-from baton.narration import narrate
-from baton.orchestrator import Orchestrator
-from baton.worker import Worker
+from baton.runtime.orchestrator import Orchestrator
+from baton.runtime.worker import Worker
+from baton.views.narration import narrate
 from examples.feature_team.team import GOAL, ROLES, build_agents
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from baton.agents.llm import LLMAgent
-from baton.agents.offline import offline_model
+from baton.runtime.agents.llm import LLMAgent
+from baton.runtime.agents.offline import offline_model
 
 GOAL = "Build the user profile page"
 ROLES = ["backend", "frontend", "infra", "docs", "reviewer"]

@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 from baton.agents import TaskContext
-from baton.errors import GiveUp
+from baton.model.errors import GiveUp
 
 WORK_S = 0.05
 FRAUD_THRESHOLD = 70

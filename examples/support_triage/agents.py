@@ -23,7 +23,7 @@ from typing import Any
 
 from baton import Event
 from baton.agents import TaskContext
-from baton.errors import GiveUp, RetryLater
+from baton.model.errors import GiveUp, RetryLater
 
 WORK_S = 0.05
 

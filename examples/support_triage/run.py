@@ -45,7 +45,7 @@ async def run_example(db_path: str) -> ExampleResult:
 def main() -> None:
     # The worker logs every failed attempt as a warning, RetryLater included; here those
     # are billing and technical waiting for each other's message (the log shows them).
-    logging.getLogger("baton.worker").setLevel(logging.ERROR)
+    logging.getLogger("baton.runtime.worker").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run_example(str(Path(tmp) / "support.db")))
         print(report("Support triage: peer-to-peer, no planner", result))

@@ -1,15 +1,35 @@
 """Baton: the board that teams of AI agents and humans coordinate through.
 
-Import what you need from here; deeper modules are implementation detail.
+Import what you write against from here (and agents from ``baton.agents``); deeper
+modules are implementation detail. ``tests/test_public_api.py`` pins ``__all__``, so a
+name added or lost is a deliberate change.
 """
 
 from __future__ import annotations
 
-from baton.board import Board, SubmitResult
-from baton.errors import (
+from baton.board import Board, BoardAPI, SubmitResult, SyncBoard
+from baton.model import (
+    TERMINAL,
+    Action,
+    Budget,
+    Event,
+    FailurePolicy,
+    Lease,
+    LeaseKind,
+    Plan,
+    Run,
+    RunState,
+    SubPlan,
+    Task,
+    TaskBudget,
+    TaskSpec,
+    TaskState,
+)
+from baton.model.errors import (
     BatonError,
     BatonRuntimeError,
     ContractViolation,
+    GiveUp,
     IdempotencyConflict,
     InvalidArgument,
     InvalidMessage,
@@ -18,25 +38,40 @@ from baton.errors import (
     LeaseLost,
     NotFound,
     PlanProblem,
+    RetryLater,
     SchemaTooNew,
     Signal,
     StoreUnavailable,
+    TransientConflict,
     UsageError,
 )
-from baton.models import Event, FailurePolicy, Lease, LeaseKind, Plan, Run, RunState, Task, TaskSpec
-from baton.states import TERMINAL, Action, TaskState
+from baton.model.messages import DEFAULT_MESSAGE_KINDS
+from baton.planning.files import load_plan
+from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
+from baton.runtime.agents.function import FunctionAgent, agent
+from baton.runtime.orchestrator import Orchestrator
+from baton.runtime.worker import AgentsLike, Worker
 from baton.store import SqliteStore, Store, open_store
-from baton.sync import SyncBoard
+from baton.views.narration import narrate
 
 __all__ = [
+    "DEFAULT_MESSAGE_KINDS",
     "TERMINAL",
     "Action",
+    "Agent",
+    "AgentsLike",
     "BatonError",
     "BatonRuntimeError",
     "Board",
+    "BoardAPI",
+    "Budget",
+    "BudgetLeft",
     "ContractViolation",
+    "DependencyResult",
     "Event",
     "FailurePolicy",
+    "FunctionAgent",
+    "GiveUp",
     "IdempotencyConflict",
     "InvalidArgument",
     "InvalidMessage",
@@ -46,8 +81,10 @@ __all__ = [
     "LeaseKind",
     "LeaseLost",
     "NotFound",
+    "Orchestrator",
     "Plan",
     "PlanProblem",
+    "RetryLater",
     "Run",
     "RunState",
     "SchemaTooNew",
@@ -55,11 +92,20 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreUnavailable",
+    "SubPlan",
     "SubmitResult",
     "SyncBoard",
     "Task",
+    "TaskBudget",
+    "TaskContext",
     "TaskSpec",
     "TaskState",
+    "TransientConflict",
     "UsageError",
+    "Verdict",
+    "Worker",
+    "agent",
+    "load_plan",
+    "narrate",
     "open_store",
 ]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from baton.cli import main
+from baton.interfaces.cli import main
 
 main()

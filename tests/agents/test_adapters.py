@@ -17,7 +17,7 @@ from pydantic_ai.usage import RequestUsage
 
 from baton import Board, TaskState
 from baton.agents import FunctionAgent, TaskContext
-from baton.agents.adapters import LangGraphAgent, PydanticAIAgent
+from baton.runtime.agents.adapters import LangGraphAgent, PydanticAIAgent
 from tests.helpers import plan, task
 from tests.llm_server import ScriptedLLM, output
 from tests.worker_harness import kind_is, retried_once, task_events, the_task, work

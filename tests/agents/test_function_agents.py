@@ -12,7 +12,7 @@ import pytest
 
 from baton import Board, RunState, TaskState
 from baton.agents import FunctionAgent, TaskContext, agent
-from baton.errors import GiveUp, RetryLater
+from baton.model.errors import GiveUp, RetryLater
 from tests.helpers import plan, task
 from tests.worker_harness import kind_is, retried_once, task_events, the_task, work
 

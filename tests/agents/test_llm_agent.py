@@ -2,7 +2,7 @@
 
 Every test here runs pydantic-ai's ``OpenAIChatModel`` (resolved from a model string,
 ``openai:NAME@http://127.0.0.1:PORT/v1``) against :class:`tests.llm_server.ScriptedLLM`,
-on a real board over a temp SQLite file, driven by a real :class:`~baton.worker.Worker`.
+on a real board over a temp SQLite file, driven by a real :class:`~baton.runtime.worker.Worker`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pydantic_ai.providers.openai import OpenAIProvider
 
 from baton import Board, InvalidArgument, RunState, TaskState
 from baton.agents import FunctionAgent
-from baton.agents.llm import LLMAgent, resolve_model
-from baton.agents.offline import OFFLINE_MODEL_NAME, offline_model
-from baton.worker import Worker
+from baton.runtime.agents.llm import LLMAgent, resolve_model
+from baton.runtime.agents.offline import OFFLINE_MODEL_NAME, offline_model
+from baton.runtime.worker import Worker
 from tests.helpers import plan, task
 from tests.llm_server import (
     ScriptedLLM,

@@ -1,7 +1,7 @@
 """Entry point of one worker process in the PostgreSQL chaos test; the test SIGKILLs it
 at will and restarts the server under it.
 
-It runs the real :class:`baton.worker.Worker` (claim loop, heartbeats, reaping expired
+It runs the real :class:`baton.runtime.worker.Worker` (claim loop, heartbeats, reaping expired
 leases when idle, backing off while the store is unavailable, resubmitting a kept
 result with an idempotency key while the lease may still be valid). Its one agent
 works a few milliseconds and answers ``{"by": name, "token": token}``. With
@@ -28,8 +28,8 @@ from typing import Any
 
 from baton import Board
 from baton.agents import TaskContext
-from baton.errors import StoreUnavailable
-from baton.worker import Worker
+from baton.model.errors import StoreUnavailable
+from baton.runtime.worker import Worker
 
 
 class _Facts(logging.Handler):
@@ -57,10 +57,10 @@ def work(
     def note(fact: str, **data: Any) -> None:
         os.write(fd, (json.dumps({"fact": fact, "by": name, **data}) + "\n").encode())
 
-    for logger in ("baton.worker", "psycopg.pool"):
+    for logger in ("baton.runtime.worker", "psycopg.pool"):
         log = logging.getLogger(logger)
         log.addHandler(_Facts(note))
-        log.setLevel(logging.INFO if logger == "baton.worker" else logging.WARNING)
+        log.setLevel(logging.INFO if logger == "baton.runtime.worker" else logging.WARNING)
         log.propagate = False
     try:
         asyncio.run(_work(url, run_id, name, note, random.Random(seed), stall_p, lease_s))

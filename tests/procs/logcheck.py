@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 
 from baton import Event, SyncBoard, Task, TaskState
-from baton.replay import project, replay
+from baton.views.replay import project, replay
 
 
 def all_events(board: SyncBoard, run_id: str | None = None) -> list[Event]:

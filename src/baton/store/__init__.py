@@ -1,11 +1,17 @@
-"""Persistence: the Store protocol and its implementations."""
+"""The store layer: durable board state and its event log behind one protocol
+(:class:`Store`), with two implementations — ``sqlite/`` (embedded) and ``postgres/``
+(many machines) — each with its own SQL files and numbered migrations.
+
+A store runs well-defined atomic operations; it knows no policies, retries or reviews.
+May import: ``baton.model``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from baton.errors import InvalidArgument
-from baton.store._protocol import Store, Tx
+from baton.model.errors import InvalidArgument
+from baton.store.protocol import Store, Tx
 from baton.store.sqlite import SqliteStore
 
 __all__ = ["SqliteStore", "Store", "Tx", "open_store"]

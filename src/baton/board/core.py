@@ -1,0 +1,144 @@
+"""The board's plumbing: one transaction per call, idempotency, lease checks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from baton.board.transitions import Later
+from baton.model import Event, Lease, LeaseKind, Run, Task
+from baton.model.errors import (
+    IdempotencyConflict,
+    LeaseLost,
+    NotFound,
+    TransientConflict,
+)
+from baton.model.messages import DEFAULT_MESSAGE_KINDS
+from baton.store import Store, Tx
+
+T = TypeVar("T")
+
+
+class SubmitResult(BaseModel):
+    """What a submit did: the task after it, and the contract violations if refused."""
+
+    task: Task
+    violations: list[str] = []
+
+
+def _adapter(tp: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(tp)
+
+
+_CODECS: dict[str, TypeAdapter[Any]] = {
+    "create_run": _adapter(Run),
+    "claim": _adapter(Lease | None),
+    "heartbeat": _adapter(Lease),
+    "submit": _adapter(SubmitResult),
+    "task": _adapter(Task),
+    "tasks": _adapter(list[Task]),
+    "event": _adapter(Event),
+}
+
+
+class BoardCore:
+    """What every board service shares: the store, the clock, the random source, and
+    :meth:`write`, the one way a service changes the store.
+
+    ``clock`` and ``rng`` are injectable so that tests can expire leases and pin retry
+    jitter without sleeping.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.message_kinds = message_kinds
+        self.max_conflict_retries = 8
+
+    async def write(
+        self,
+        op: str,
+        codec: str,
+        key: str | None,
+        body: Callable[[Tx, float], Awaitable[T | Later[T]]],
+    ) -> T:
+        """Run ``body`` in one transaction, honouring the idempotency key.
+
+        ``op`` names the operation *and its target* (e.g. ``"submit r/x by w1"``), so a
+        key reused for another task or participant is a conflict, not a silent replay.
+        A transaction the store had to abort for a transient conflict (a PostgreSQL
+        deadlock) is run again from the start, a bounded number of times.
+        """
+        for attempt in range(1, self.max_conflict_retries + 1):
+            try:
+                return await self._write_once(op, codec, key, body)
+            except TransientConflict:
+                if attempt == self.max_conflict_retries:
+                    raise
+                await asyncio.sleep(self.rng.uniform(0, 0.002 * attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _write_once(
+        self,
+        op: str,
+        codec: str,
+        key: str | None,
+        body: Callable[[Tx, float], Awaitable[T | Later[T]]],
+    ) -> T:
+        async with self.store.transaction() as tx:
+            if key is not None:
+                prior = await tx.get_idempotent(key)
+                if prior is not None:
+                    if prior[0] != op:
+                        raise IdempotencyConflict(key, prior[0], op)
+                    replayed: T = _CODECS[codec].validate_json(prior[1])
+                    return replayed
+            now = self.clock()
+            outcome = await body(tx, now)
+            if isinstance(outcome, Later):
+                await tx.flush()  # the result names its events' seqs
+                result: T = outcome.make()
+            else:
+                result = outcome  # the commit numbers the events
+            if key is not None:
+                encoded = _CODECS[codec].dump_json(result).decode()
+                await tx.put_idempotent(key, op, encoded, now)
+            return result
+
+
+async def load_task(tx: Tx, task_id: str) -> Task:
+    """The task, locked for this transaction; :class:`NotFound` if there is none."""
+    task = await tx.get_task(task_id)
+    if task is None:
+        raise NotFound("task", task_id)
+    return task
+
+
+def check_lease(task: Task, token: int, participant: str, kind: LeaseKind, now: float) -> None:
+    """Raise :class:`LeaseLost` unless ``participant`` holds the current, unexpired lease.
+
+    An expired lease is lost even before the reaper returns the task: its holder
+    cannot know whether someone else is about to claim it, so it must not write.
+    """
+    if token > task.token or token < 1:
+        raise LeaseLost(task.id, token, "that token is not one this task ever issued")
+    if task.token != token:
+        raise LeaseLost(task.id, token, f"the task was claimed again (token now {task.token})")
+    if task.lease_owner != participant or task.lease_kind != kind.value:
+        holder = task.lease_owner or "nobody"
+        raise LeaseLost(task.id, token, f"it is {task.state.value}, held by {holder}")
+    if task.lease_expires_at is not None and task.lease_expires_at < now:
+        raise LeaseLost(task.id, token, f"the lease expired at {task.lease_expires_at:.3f}")

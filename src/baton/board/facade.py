@@ -1,0 +1,506 @@
+"""The Board: the one API every participant — agent, human, orchestrator, door — works
+through.
+
+Every mutating method is one store transaction that checks, writes the new state and
+appends the events describing it; so the store and the log never disagree, and a crash
+at any instant leaves either all of a change or none of it. Every mutating method takes
+an optional ``idempotency_key``: repeating a call with the same key returns the first
+result and writes nothing.
+
+Writes about a claimed task must present the lease's fencing ``token``. A claim bumps
+the token, so once a lease has expired and the task was claimed again, the old holder's
+writes raise :class:`~baton.model.errors.LeaseLost` and nothing of theirs lands.
+
+The Board is a facade: each method says what it does and delegates to one small
+service (``runs``, ``work``, ``reviews``, ``messages``, ``reading``) over the shared
+:class:`~baton.board.core.BoardCore`. Its interface, written down as
+:class:`~baton.board.protocol.BoardAPI`, is all that the runtime and the doors use.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from baton.board.core import BoardCore
+from baton.board.messages import MessageService
+from baton.board.reading import ReadService
+from baton.board.reviews import ReviewService
+from baton.board.runs import RunService
+from baton.board.work import WorkService
+from baton.model import Budget, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model.messages import DEFAULT_MESSAGE_KINDS
+from baton.store import Store, open_store
+
+
+class Board:
+    """Async board over a :class:`~baton.store.Store`. See the module docstring.
+
+    ``clock`` and ``rng`` are injectable so that tests can expire leases and pin retry
+    jitter without sleeping; ``message_kinds`` maps each message kind to its schema.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
+    ) -> None:
+        self.core = BoardCore(store, clock=clock, rng=rng, message_kinds=message_kinds)
+        self._runs = RunService(self.core)
+        self._work = WorkService(self.core)
+        self._reviews = ReviewService(self.core)
+        self._messages = MessageService(self.core)
+        self._reads = ReadService(self.core)
+
+    @classmethod
+    def open(
+        cls,
+        url: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
+    ) -> Board:
+        """A board on the store at ``url``: a file path or ``sqlite:///path`` (embedded),
+        or ``postgresql://…`` (many machines)."""
+        return cls(open_store(url), clock=clock, rng=rng, message_kinds=message_kinds)
+
+    @property
+    def store(self) -> Store:
+        """The store underneath, for tools and tests that inspect it directly; the
+        runtime and the doors never touch it (they use the Board's methods)."""
+        return self.core.store
+
+    def clock(self) -> float:
+        """The board's idea of now (seconds since the epoch): lease expiry and backoff
+        are measured on it, so callers that compare against leases use it too."""
+        return self.core.clock()
+
+    async def close(self) -> None:
+        await self.core.store.close()
+
+    # --- runs --------------------------------------------------------------
+    async def create_run(
+        self,
+        plan: Plan | Mapping[str, Any],
+        *,
+        actor: str = "api",
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:
+        """Validate ``plan`` whole and put it on the board as a new run.
+
+        Raises:
+            InvalidPlan: naming every offending task id; nothing is written.
+        """
+        return await self._runs.create_run(
+            plan, actor=actor, run_id=run_id, idempotency_key=idempotency_key
+        )
+
+    async def create_goal_run(
+        self,
+        goal: str,
+        *,
+        roles: Sequence[str],
+        planner_role: str = "planner",
+        budget: Budget | Mapping[str, Any] | None = None,
+        max_planning_attempts: int = 3,
+        actor: str = "api",
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:
+        """A run whose only task asks ``planner_role`` to turn ``goal`` into a plan.
+
+        The planner's output is a sub-plan (``{"tasks": [...]}``), checked like any plan;
+        an invalid one is sent back with the errors, up to ``max_planning_attempts``
+        times, then the failure is escalated to a human.
+        """
+        return await self._runs.create_goal_run(
+            goal,
+            roles=roles,
+            planner_role=planner_role,
+            budget=budget,
+            max_planning_attempts=max_planning_attempts,
+            actor=actor,
+            run_id=run_id,
+            idempotency_key=idempotency_key,
+        )
+
+    async def add_tasks(
+        self,
+        run_id: str,
+        tasks: Sequence[TaskSpec | Mapping[str, Any]],
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> list[Task]:
+        """Add tasks to a running run (peers handing work to other roles). They may
+        depend on the run's existing tasks by plan id. Validated whole, like a plan.
+
+        Raises:
+            InvalidPlan: naming every fault; nothing is written.
+        """
+        return await self._runs.add_tasks(
+            run_id, tasks, actor=actor, idempotency_key=idempotency_key
+        )
+
+    async def cancel_run(
+        self,
+        run_id: str,
+        *,
+        actor: str = "api",
+        reason: str = "",
+        idempotency_key: str | None = None,
+    ) -> Run:
+        """Cancel every task of the run that is not finished, and the run itself."""
+        return await self._runs.cancel_run(
+            run_id, actor=actor, reason=reason, idempotency_key=idempotency_key
+        )
+
+    async def record_usage(
+        self,
+        task_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost_usd: float = 0.0,
+        actor: str,
+        role: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Record tokens and cost spent on a task (a ``task.usage`` event).
+
+        Past the run's budget the run is paused (nothing new is claimed; nothing done
+        is lost) and a human is asked; past the task's own budget the task is blocked.
+        """
+        return await self._runs.record_usage(
+            task_id,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost_usd,
+            actor=actor,
+            role=role,
+            idempotency_key=idempotency_key,
+        )
+
+    async def pause_run(self, run_id: str, *, actor: str, reason: str) -> Run:
+        """Stop new claims on the run; work in progress may still finish."""
+        return await self._runs.pause_run(run_id, actor=actor, reason=reason)
+
+    async def resume_run(
+        self, run_id: str, *, actor: str, budget: Budget | Mapping[str, Any] | None = None
+    ) -> Run:
+        """Let a paused run go on, optionally with a new budget.
+
+        Raises:
+            InvalidArgument: the run is still over its (new) budget.
+        """
+        return await self._runs.resume_run(run_id, actor=actor, budget=budget)
+
+    async def escalate(
+        self,
+        run_id: str,
+        kind: str,
+        reason: str,
+        *,
+        evidence: Mapping[str, Any] | None = None,
+        task_id: str | None = None,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> Event:
+        """Ask a human: an ``escalation.<kind>`` event with the evidence.
+
+        Watchdogs pass an idempotency key per incident, so that several orchestrators
+        (or one that restarts) raise each incident once.
+        """
+        return await self._runs.escalate(
+            run_id,
+            kind,
+            reason,
+            evidence=evidence,
+            task_id=task_id,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+    # --- work --------------------------------------------------------------
+    async def claim(
+        self,
+        participant: str,
+        roles: str | Sequence[str],
+        *,
+        run_id: str | None = None,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Lease | None:
+        """Atomically take the best claimable task for any of ``roles``, or ``None``.
+
+        Best means highest priority, then oldest. A ready task gives a work lease (the
+        task becomes ``running``); an ``in_review`` task whose reviewer role matches gives
+        a review lease (the state stays ``in_review``). Two claimers never both win.
+        """
+        return await self._work.claim(
+            participant, roles, run_id=run_id, lease_s=lease_s, idempotency_key=idempotency_key
+        )
+
+    async def heartbeat(
+        self,
+        task_id: str,
+        token: int,
+        participant: str,
+        *,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Lease:
+        """Extend the lease. Raises :class:`LeaseLost` if it is no longer yours."""
+        return await self._work.heartbeat(
+            task_id, token, participant, lease_s=lease_s, idempotency_key=idempotency_key
+        )
+
+    async def submit(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Hand in the output. It goes to review, to the approval gate, or straight to done.
+
+        Raises:
+            LeaseLost: the lease is no longer yours; nothing lands.
+            ContractViolation: the output breaks the task's output contract; the attempt
+                is recorded as failed (retried or final), never done.
+        """
+        return await self._work.submit(
+            task_id, token, output, participant=participant, idempotency_key=idempotency_key
+        )
+
+    async def fail(
+        self,
+        task_id: str,
+        token: int,
+        error: str | Mapping[str, Any],
+        *,
+        participant: str,
+        retryable: bool = True,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Record a failed attempt: retried after a backoff, or failed for good when
+        ``retryable`` is false or the task has used ``max_attempts``."""
+        return await self._work.fail(
+            task_id,
+            token,
+            error,
+            participant=participant,
+            retryable=retryable,
+            idempotency_key=idempotency_key,
+        )
+
+    async def block(
+        self,
+        task_id: str,
+        token: int,
+        reason: str,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Stop work on the task until someone unblocks it; the lease is given up."""
+        return await self._work.block(
+            task_id, token, reason, participant=participant, idempotency_key=idempotency_key
+        )
+
+    async def release(
+        self, task_id: str, token: int, *, participant: str, idempotency_key: str | None = None
+    ) -> Task:
+        """Give the claim back without counting an attempt (e.g. on graceful shutdown)."""
+        return await self._work.release(
+            task_id, token, participant=participant, idempotency_key=idempotency_key
+        )
+
+    async def unblock(
+        self, task_id: str, *, actor: str, idempotency_key: str | None = None
+    ) -> Task:
+        """Let a blocked task go on: ready if its dependencies are settled, else pending."""
+        return await self._work.unblock(task_id, actor=actor, idempotency_key=idempotency_key)
+
+    async def reap_expired(
+        self, *, actor: str = "reaper", limit: int = 1000, idempotency_key: str | None = None
+    ) -> list[Task]:
+        """Return expired leases: work goes back to ``ready`` (a failed attempt), or to
+        ``failed`` past ``max_attempts``; an expired review lease just frees the review.
+        Safe to run from any number of processes at once."""
+        return await self._work.reap_expired(
+            actor=actor, limit=limit, idempotency_key=idempotency_key
+        )
+
+    # --- reviews -----------------------------------------------------------
+    async def approve(
+        self,
+        task_id: str,
+        *,
+        actor: str,
+        token: int | None = None,
+        comment: str = "",
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Approve a task in review (done, or on to its approval gate) or at its gate (done)."""
+        return await self._reviews.approve(
+            task_id, actor=actor, token=token, comment=comment, idempotency_key=idempotency_key
+        )
+
+    async def reject(
+        self,
+        task_id: str,
+        feedback: str | Sequence[str],
+        *,
+        actor: str,
+        token: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """Send the work back with feedback the next attempt will see; after
+        ``max_review_rounds`` rejections the task fails for good."""
+        return await self._reviews.reject(
+            task_id, feedback, actor=actor, token=token, idempotency_key=idempotency_key
+        )
+
+    async def abandon_review(
+        self,
+        task_id: str,
+        token: int,
+        error: Mapping[str, Any],
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        """A reviewer could not review (it failed): record why and free the review at
+        once for another reviewer. The task stays ``in_review``."""
+        return await self._reviews.abandon_review(
+            task_id, token, error, participant=participant, idempotency_key=idempotency_key
+        )
+
+    async def cancel_task(
+        self, task_id: str, *, actor: str, reason: str = "", idempotency_key: str | None = None
+    ) -> Task:
+        """Cancel a task that is not finished; its dependents that have not started are
+        cancelled too."""
+        return await self._reviews.cancel_task(
+            task_id, actor=actor, reason=reason, idempotency_key=idempotency_key
+        )
+
+    # --- messages ----------------------------------------------------------
+    async def post_message(
+        self,
+        run_id: str,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        sender: str,
+        to: str | None = None,
+        task_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Event:
+        """Post a structured message on a run; it is stored as a ``message.<kind>`` event.
+
+        Raises:
+            InvalidMessage: unknown kind or a body that breaks the kind's schema.
+        """
+        return await self._messages.post_message(
+            run_id,
+            kind,
+            body,
+            sender=sender,
+            to=to,
+            task_id=task_id,
+            idempotency_key=idempotency_key,
+        )
+
+    async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
+        """The run's last ``limit`` structured messages, oldest first."""
+        return await self._messages.messages(run_id, limit=limit)
+
+    # --- reading -----------------------------------------------------------
+    async def get_run(self, run_id: str) -> Run:
+        return await self._reads.get_run(run_id)
+
+    async def list_runs(self) -> list[Run]:
+        return await self._reads.list_runs()
+
+    async def get_task(self, task_id: str) -> Task:
+        return await self._reads.get_task(task_id)
+
+    async def tasks(self, run_id: str) -> list[Task]:
+        return await self._reads.tasks(run_id)
+
+    async def events(
+        self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000
+    ) -> list[Event]:
+        return await self._reads.events(run_id, since=since, limit=limit)
+
+    async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int:
+        """Forget idempotency keys recorded more than ``older_than_s`` ago (a repeat of
+        such a call runs again). Keys must outlive any retry of their call; a week is a
+        generous default. The orchestrator calls this on every tick."""
+        return await self._reads.forget_idempotency(older_than_s=older_than_s)
+
+    async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]:
+        """The run's escalations (``escalation.*`` events), oldest first."""
+        return await self._reads.escalations(run_id, limit=limit)
+
+    async def recent_events(
+        self, run_id: str, *, kind_prefix: str = "", limit: int = 500
+    ) -> list[Event]:
+        """The run's last ``limit`` events whose kind starts with ``kind_prefix``, oldest first."""
+        return await self._reads.recent_events(run_id, kind_prefix=kind_prefix, limit=limit)
+
+    async def last_progress(self, run_id: str) -> tuple[int, float] | None:
+        """``(seq, at)`` of the run's last event that moved work forward (not a lease
+        renewal, usage record, message or escalation), or ``None``."""
+        return await self._reads.last_progress(run_id)
+
+    async def last_seq(self) -> int:
+        """The seq of the newest committed event (0 on an empty board)."""
+        return await self._reads.last_seq()
+
+    async def wait_for_change(self, after_seq: int, timeout: float) -> bool:
+        """Wait until an event after ``after_seq`` is committed, by any process; ``False``
+        after ``timeout`` seconds. Driven by the store's commit wake-up, not a loop."""
+        return await self._reads.wait_for_change(after_seq, timeout)
+
+    async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of the store, sorted: compare two to prove that nothing changed."""
+        return await self._reads.snapshot()
+
+    def subscribe(
+        self,
+        *,
+        since: int = 0,
+        run_id: str | None = None,
+        kinds: Sequence[str] = (),
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """Every committed event after ``since``, in order, then each new one as it commits.
+
+        Resuming with ``since`` set to the last ``seq`` seen delivers every later event
+        exactly once. ``kinds`` keeps events whose kind starts with one of the prefixes.
+        With ``idle_timeout``, the iteration ends after that long without a new event.
+        """
+        return self._reads.subscribe(
+            since=since, run_id=run_id, kinds=kinds, idle_timeout=idle_timeout
+        )
+
+    async def wait_finished(self, run_id: str, timeout: float) -> Run:
+        """Wait until the run is finished or cancelled; ``TimeoutError`` after ``timeout``."""
+        return await self._reads.wait_finished(run_id, timeout)

@@ -1,0 +1,75 @@
+"""Putting validated tasks on a run: from a plan, from a peer's ``add_tasks``, or from a
+sub-plan. All three are built the same way here: global ids, dependency counters, the
+``task.created`` events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from baton.model import Plan, Run, RunState, Task, TaskSpec, TaskState
+from baton.store import Tx
+
+
+async def put_tasks(
+    tx: Tx,
+    run_id: str,
+    specs: Sequence[TaskSpec],
+    *,
+    existing: Mapping[str, Task],
+    parent_id: str | None,
+    actor: str,
+    now: float,
+) -> list[Task]:
+    """Insert tasks built from validated ``specs`` and their ``task.created`` events."""
+    base = await tx.next_created_seq()
+    tasks = []
+    for i, s in enumerate(specs):
+        pending = sum(1 for d in s.depends_on if _unsettled(existing.get(d)))
+        parent = f"{run_id}/{s.parent}" if s.parent else parent_id
+        tasks.append(
+            Task(
+                id=f"{run_id}/{s.id}",
+                key=s.id,
+                run_id=run_id,
+                **s.model_dump(exclude={"id", "depends_on", "parent"}),
+                depends_on=sorted(f"{run_id}/{d}" for d in s.depends_on),
+                parent_id=parent,
+                created_seq=base + i,
+                state=TaskState.PENDING if pending else TaskState.READY,
+                pending_deps=pending,
+                updated_at=now,
+            )
+        )
+    await tx.insert_tasks(tasks)
+    await tx.append_events(
+        [
+            (
+                run_id,
+                t.id,
+                "task.created",
+                actor,
+                {"to": t.state.value, "spec": s.model_dump(mode="json")},
+                now,
+            )
+            for t, s in zip(tasks, specs, strict=True)
+        ]
+    )
+    return tasks
+
+
+def _unsettled(dep: Task | None) -> bool:
+    """A dependency among the new tasks (``None``) or an unfinished existing one."""
+    return dep is None or dep.state is not TaskState.DONE
+
+
+def plan_run(plan: Plan, run_id: str, now: float) -> Run:
+    """The run a validated plan becomes, before its tasks are put on it."""
+    return Run(
+        id=run_id,
+        goal=plan.goal,
+        state=RunState.ACTIVE,
+        roles=plan.roles,
+        labels=plan.labels,
+        created_at=now,
+        budget=plan.budget.model_dump(exclude_none=True) if plan.budget else None,
+    )

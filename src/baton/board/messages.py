@@ -1,0 +1,59 @@
+"""Structured messages on a run: posting one (checked against its kind's schema) and
+reading the latest. A message is a ``message.<kind>`` event, so it is ordered, durable
+and seen by every subscriber, like any other change on the board."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from baton.board.core import BoardCore
+from baton.board.escalations import append_returned
+from baton.board.transitions import Later
+from baton.model import Event
+from baton.model.errors import InvalidArgument, NotFound
+from baton.model.messages import validate_message
+from baton.store import Tx
+
+
+class MessageService:
+    def __init__(self, core: BoardCore) -> None:
+        self.core = core
+
+    async def post_message(
+        self,
+        run_id: str,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        sender: str,
+        to: str | None = None,
+        task_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Event:
+        content = validate_message(self.core.message_kinds, kind, body)
+
+        async def write(tx: Tx, now: float) -> Later[Event]:
+            if await tx.get_run(run_id) is None:
+                raise NotFound("run", run_id)
+            if task_id is not None:
+                task = await tx.get_task(task_id)
+                if task is None:
+                    raise NotFound("task", task_id)
+                if task.run_id != run_id:
+                    raise InvalidArgument(
+                        f"task {task_id!r} belongs to run {task.run_id!r}, not {run_id!r}"
+                    )
+            payload = {"to": to, "body": content}
+            return await append_returned(
+                tx, run_id, task_id, f"message.{kind}", sender, payload, now
+            )
+
+        return await self.core.write(
+            f"post_message {kind} on {run_id}", "event", idempotency_key, write
+        )
+
+    async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
+        if await self.core.store.get_run(run_id) is None:
+            raise NotFound("run", run_id)
+        return await self.core.store.latest_events(run_id, "message.", limit)

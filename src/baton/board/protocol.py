@@ -1,0 +1,245 @@
+"""The Board's interface, written down: what the runtime (workers, the orchestrator,
+agents) and the doors may call. The local :class:`~baton.board.Board` implements it, and
+so will a remote board over HTTP; a ``Worker`` given any object that implements it
+works. A test checks that ``Board`` satisfies it, method by method and signature by
+signature.
+
+The methods' documentation lives on :class:`~baton.board.Board`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from baton.model import Budget, Event, Lease, Plan, Run, Task, TaskSpec
+
+
+@runtime_checkable
+class BoardAPI(Protocol):
+    """Every call a participant can make on a board. See :class:`baton.board.Board`."""
+
+    def clock(self) -> float: ...
+
+    async def close(self) -> None: ...
+
+    async def create_run(
+        self,
+        plan: Plan | Mapping[str, Any],
+        *,
+        actor: str = "api",
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run: ...
+
+    async def create_goal_run(
+        self,
+        goal: str,
+        *,
+        roles: Sequence[str],
+        planner_role: str = "planner",
+        budget: Budget | Mapping[str, Any] | None = None,
+        max_planning_attempts: int = 3,
+        actor: str = "api",
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run: ...
+
+    async def add_tasks(
+        self,
+        run_id: str,
+        tasks: Sequence[TaskSpec | Mapping[str, Any]],
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> list[Task]: ...
+
+    async def cancel_run(
+        self,
+        run_id: str,
+        *,
+        actor: str = "api",
+        reason: str = "",
+        idempotency_key: str | None = None,
+    ) -> Run: ...
+
+    async def record_usage(
+        self,
+        task_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost_usd: float = 0.0,
+        actor: str,
+        role: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Task: ...
+
+    async def pause_run(self, run_id: str, *, actor: str, reason: str) -> Run: ...
+
+    async def resume_run(
+        self, run_id: str, *, actor: str, budget: Budget | Mapping[str, Any] | None = None
+    ) -> Run: ...
+
+    async def escalate(
+        self,
+        run_id: str,
+        kind: str,
+        reason: str,
+        *,
+        evidence: Mapping[str, Any] | None = None,
+        task_id: str | None = None,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> Event: ...
+
+    async def claim(
+        self,
+        participant: str,
+        roles: str | Sequence[str],
+        *,
+        run_id: str | None = None,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Lease | None: ...
+
+    async def heartbeat(
+        self,
+        task_id: str,
+        token: int,
+        participant: str,
+        *,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Lease: ...
+
+    async def submit(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task: ...
+
+    async def fail(
+        self,
+        task_id: str,
+        token: int,
+        error: str | Mapping[str, Any],
+        *,
+        participant: str,
+        retryable: bool = True,
+        idempotency_key: str | None = None,
+    ) -> Task: ...
+
+    async def block(
+        self,
+        task_id: str,
+        token: int,
+        reason: str,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task: ...
+
+    async def release(
+        self, task_id: str, token: int, *, participant: str, idempotency_key: str | None = None
+    ) -> Task: ...
+
+    async def unblock(
+        self, task_id: str, *, actor: str, idempotency_key: str | None = None
+    ) -> Task: ...
+
+    async def reap_expired(
+        self, *, actor: str = "reaper", limit: int = 1000, idempotency_key: str | None = None
+    ) -> list[Task]: ...
+
+    async def approve(
+        self,
+        task_id: str,
+        *,
+        actor: str,
+        token: int | None = None,
+        comment: str = "",
+        idempotency_key: str | None = None,
+    ) -> Task: ...
+
+    async def reject(
+        self,
+        task_id: str,
+        feedback: str | Sequence[str],
+        *,
+        actor: str,
+        token: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Task: ...
+
+    async def abandon_review(
+        self,
+        task_id: str,
+        token: int,
+        error: Mapping[str, Any],
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task: ...
+
+    async def cancel_task(
+        self, task_id: str, *, actor: str, reason: str = "", idempotency_key: str | None = None
+    ) -> Task: ...
+
+    async def post_message(
+        self,
+        run_id: str,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        sender: str,
+        to: str | None = None,
+        task_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Event: ...
+
+    async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]: ...
+
+    async def get_run(self, run_id: str) -> Run: ...
+
+    async def list_runs(self) -> list[Run]: ...
+
+    async def get_task(self, task_id: str) -> Task: ...
+
+    async def tasks(self, run_id: str) -> list[Task]: ...
+
+    async def events(
+        self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000
+    ) -> list[Event]: ...
+
+    async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int: ...
+
+    async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]: ...
+
+    async def recent_events(
+        self, run_id: str, *, kind_prefix: str = "", limit: int = 500
+    ) -> list[Event]: ...
+
+    async def last_progress(self, run_id: str) -> tuple[int, float] | None: ...
+
+    async def last_seq(self) -> int: ...
+
+    async def wait_for_change(self, after_seq: int, timeout: float) -> bool: ...
+
+    async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]: ...
+
+    def subscribe(
+        self,
+        *,
+        since: int = 0,
+        run_id: str | None = None,
+        kinds: Sequence[str] = (),
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Event, None]: ...
+
+    async def wait_finished(self, run_id: str, timeout: float) -> Run: ...

@@ -1,0 +1,108 @@
+"""Every read: runs, tasks, events, subscriptions, and what the runtime needs to wait
+on the board (the last seq, the next commit, recent events, the last progress)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+from baton.board.core import BoardCore
+from baton.model import Event, Run, RunState, Task
+from baton.model.errors import (
+    InvalidArgument,
+    NotFound,
+)
+
+
+class ReadService:
+    def __init__(self, core: BoardCore) -> None:
+        self.core = core
+
+    async def get_run(self, run_id: str) -> Run:
+        run = await self.core.store.get_run(run_id)
+        if run is None:
+            raise NotFound("run", run_id)
+        return run
+
+    async def list_runs(self) -> list[Run]:
+        return await self.core.store.list_runs()
+
+    async def get_task(self, task_id: str) -> Task:
+        task = await self.core.store.get_task(task_id)
+        if task is None:
+            raise NotFound("task", task_id)
+        return task
+
+    async def tasks(self, run_id: str) -> list[Task]:
+        await self.get_run(run_id)
+        return await self.core.store.list_tasks(run_id)
+
+    async def events(
+        self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000
+    ) -> list[Event]:
+        if run_id is not None:
+            await self.get_run(run_id)
+        return await self.core.store.read_events(since=since, run_id=run_id, limit=limit)
+
+    async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int:
+        if older_than_s <= 0:
+            raise InvalidArgument(f"older_than_s must be positive, got {older_than_s}")
+        async with self.core.store.transaction() as tx:
+            return await tx.forget_idempotency(self.core.clock() - older_than_s)
+
+    async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]:
+        await self.get_run(run_id)
+        return await self.core.store.latest_events(run_id, "escalation.", limit)
+
+    async def recent_events(
+        self, run_id: str, *, kind_prefix: str = "", limit: int = 500
+    ) -> list[Event]:
+        await self.get_run(run_id)
+        return await self.core.store.latest_events(run_id, kind_prefix, limit)
+
+    async def last_progress(self, run_id: str) -> tuple[int, float] | None:
+        await self.get_run(run_id)
+        return await self.core.store.last_progress(run_id)
+
+    async def last_seq(self) -> int:
+        return await self.core.store.last_seq()
+
+    async def wait_for_change(self, after_seq: int, timeout: float) -> bool:
+        return await self.core.store.wait_for_commit(after_seq, timeout)
+
+    async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        return await self.core.store.snapshot()
+
+    async def subscribe(
+        self,
+        *,
+        since: int = 0,
+        run_id: str | None = None,
+        kinds: Sequence[str] = (),
+        idle_timeout: float | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        last = since
+        while True:
+            head = await self.last_seq()
+            batch = await self.core.store.read_events(since=last, run_id=run_id, limit=1000)
+            for event in batch:
+                last = event.seq
+                if not kinds or event.kind.startswith(tuple(kinds)):
+                    yield event
+            if batch:
+                continue
+            last = max(last, head)  # nothing of ours up to head: seq is in commit order
+            woke = await self.wait_for_change(
+                last, 3600.0 if idle_timeout is None else idle_timeout
+            )
+            if not woke and idle_timeout is not None:
+                return
+
+    async def wait_finished(self, run_id: str, timeout: float) -> Run:
+        async with asyncio.timeout(timeout):
+            async for _ in self.subscribe(run_id=run_id, kinds=("run.",)):
+                run = await self.get_run(run_id)
+                if run.state is not RunState.ACTIVE:
+                    return run
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,161 @@
+"""Review, approval gates and cancelling a task."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from baton.board.core import BoardCore, check_lease, load_task
+from baton.board.settle import settle
+from baton.board.transitions import NO_LEASE, apply, record
+from baton.model import LeaseKind, Task
+from baton.model.errors import (
+    InvalidArgument,
+    InvalidTransition,
+)
+from baton.model.states import Action, TaskState
+from baton.store import Tx
+
+
+class ReviewService:
+    def __init__(self, core: BoardCore) -> None:
+        self.core = core
+
+    def _check_reviewer(
+        self, task: Task, actor: str, token: int | None, now: float, verb: str
+    ) -> None:
+        if token is not None:
+            check_lease(task, token, actor, LeaseKind.REVIEW, now)
+        elif (
+            task.lease_kind == LeaseKind.REVIEW.value
+            and task.lease_owner != actor
+            and (task.lease_expires_at or 0) > now
+        ):
+            raise InvalidTransition(
+                task.id, task.state.value, verb, f"claimed for review by {task.lease_owner}"
+            )
+
+    async def approve(
+        self,
+        task_id: str,
+        *,
+        actor: str,
+        token: int | None = None,
+        comment: str = "",
+        idempotency_key: str | None = None,
+    ) -> Task:
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await load_task(tx, task_id)
+            self._check_reviewer(task, actor, token, now, "approve")
+            gate = task.state is TaskState.IN_REVIEW and task.requires_approval
+            action = Action.APPROVE_TO_GATE if gate else Action.APPROVE
+            task = await apply(
+                tx, task, action, actor=actor, now=now, payload={"comment": comment}, **NO_LEASE
+            )
+            await settle(tx, [task], actor=actor, now=now)
+            return task
+
+        return await self.core.write(f"approve {task_id}", "task", idempotency_key, body)
+
+    async def reject(
+        self,
+        task_id: str,
+        feedback: str | Sequence[str],
+        *,
+        actor: str,
+        token: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        items = [feedback] if isinstance(feedback, str) else list(feedback)
+        if not items or not all(i.strip() for i in items):
+            raise InvalidArgument(f"rejecting task {task_id!r} needs non-empty feedback")
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await load_task(tx, task_id)
+            self._check_reviewer(task, actor, token, now, "reject")
+            rounds = task.review_rounds + 1
+            note = {
+                "round": rounds,
+                "by": actor,
+                "stage": task.state.value,
+                "items": items,
+                "at": now,
+            }
+            changes: dict[str, Any] = {
+                "review_rounds": rounds,
+                "feedback": [*task.feedback, note],
+                **NO_LEASE,
+            }
+            if rounds >= task.max_review_rounds:
+                error = {"kind": "review_rounds_exhausted", "rounds": rounds, "feedback": items}
+                task = await apply(
+                    tx,
+                    task,
+                    Action.REJECT_FINAL,
+                    actor=actor,
+                    now=now,
+                    payload={"feedback": items},
+                    last_error=error,
+                    **changes,
+                )
+                await settle(tx, [task], actor=actor, now=now)
+                return task
+            return await apply(
+                tx,
+                task,
+                Action.REJECT,
+                actor=actor,
+                now=now,
+                payload={"feedback": items},
+                **changes,
+            )
+
+        return await self.core.write(f"reject {task_id}", "task", idempotency_key, body)
+
+    async def abandon_review(
+        self,
+        task_id: str,
+        token: int,
+        error: Mapping[str, Any],
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await load_task(tx, task_id)
+            check_lease(task, token, participant, LeaseKind.REVIEW, now)
+            return await record(
+                tx,
+                task,
+                "task.review_failed",
+                actor=participant,
+                now=now,
+                payload={"error": dict(error)},
+                **NO_LEASE,
+            )
+
+        return await self.core.write(
+            f"abandon_review {task_id} by {participant}", "task", idempotency_key, body
+        )
+
+    async def cancel_task(
+        self, task_id: str, *, actor: str, reason: str = "", idempotency_key: str | None = None
+    ) -> Task:
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await load_task(tx, task_id)
+            task = await apply(
+                tx,
+                task,
+                Action.CANCEL,
+                actor=actor,
+                now=now,
+                payload={"reason": reason},
+                **NO_LEASE,
+            )
+            await settle(tx, [task], actor=actor, now=now)
+            return task
+
+        return await self.core.write(f"cancel_task {task_id}", "task", idempotency_key, body)

@@ -1,0 +1,261 @@
+"""Runs: creating them (from a plan or a goal), growing them, budgets, escalations,
+pausing, resuming and cancelling."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from baton.board.budgets import exhausted, over_budget, pause_if_over
+from baton.board.core import BoardCore, load_task
+from baton.board.escalations import escalate_in
+from baton.board.growth import plan_run, put_tasks
+from baton.board.transitions import NO_LEASE, Later, apply
+from baton.model import Budget, Event, Plan, Run, RunState, SubPlan, Task, TaskSpec
+from baton.model.errors import InvalidArgument, NotFound
+from baton.model.states import TERMINAL, Action, TaskState
+from baton.planning.additions import validate_additions
+from baton.planning.graph import parse_plan
+from baton.store import Tx
+
+
+class RunService:
+    def __init__(self, core: BoardCore) -> None:
+        self.core = core
+
+    async def create_run(
+        self,
+        plan: Plan | Mapping[str, Any],
+        *,
+        actor: str = "api",
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:
+        valid = parse_plan(plan)
+        rid = run_id or f"r-{secrets.token_hex(5)}"
+
+        async def body(tx: Tx, now: float) -> Run:
+            if await tx.get_run(rid) is not None:
+                raise InvalidArgument(f"a run with id {rid!r} already exists")
+            run = plan_run(valid, rid, now)
+            await tx.insert_run(run)
+            payload = {"goal": run.goal, "roles": run.roles, "tasks": len(valid.tasks)}
+            if run.budget:
+                payload["budget"] = run.budget
+            await tx.append_event(rid, None, "run.created", actor, payload, now)
+            await put_tasks(tx, rid, valid.tasks, existing={}, parent_id=None, actor=actor, now=now)
+            return run
+
+        return await self.core.write("create_run", "create_run", idempotency_key, body)
+
+    async def create_goal_run(
+        self,
+        goal: str,
+        *,
+        roles: Sequence[str],
+        planner_role: str = "planner",
+        budget: Budget | Mapping[str, Any] | None = None,
+        max_planning_attempts: int = 3,
+        actor: str = "api",
+        run_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:
+        plan = {
+            "goal": goal,
+            "roles": list(dict.fromkeys([planner_role, *roles])),
+            "budget": budget.model_dump(exclude_none=True)
+            if isinstance(budget, Budget)
+            else budget,
+            "tasks": [
+                {
+                    "id": "plan",
+                    "title": f"Plan: {goal}",
+                    "role": planner_role,
+                    "expand": True,
+                    "max_attempts": max_planning_attempts,
+                    "output_contract": SubPlan.model_json_schema(),
+                    "backoff_base_s": 0,
+                    "input": {"goal": goal, "roles": list(roles)},
+                    "acceptance_criteria": [
+                        "a valid plan: tasks with ids, roles from the team, acyclic dependencies"
+                    ],
+                }
+            ],
+        }
+        return await self.create_run(
+            plan, actor=actor, run_id=run_id, idempotency_key=idempotency_key
+        )
+
+    async def add_tasks(
+        self,
+        run_id: str,
+        tasks: Sequence[TaskSpec | Mapping[str, Any]],
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> list[Task]:
+
+        async def body(tx: Tx, now: float) -> list[Task]:
+            run = await self._active_run(tx, run_id)
+            existing = {t.key: t for t in await tx.run_tasks(run_id)}
+            specs = validate_additions(run, tasks, existing)
+            added = await put_tasks(
+                tx, run_id, specs, existing=existing, parent_id=None, actor=actor, now=now
+            )
+            # A new child of an expanded parent: the parent now waits for it too.
+            parents = {t.id: t for t in existing.values() if t.expand and t.output is not None}
+            for parent_id in sorted({t.parent_id for t in added if t.parent_id in parents}):
+                kids = [t.id for t in added if t.parent_id == parent_id]
+                if parents[parent_id].state is TaskState.PENDING:
+                    await tx.add_dependencies(parent_id, kids, len(kids))
+            return added
+
+        return await self.core.write(f"add_tasks to {run_id}", "tasks", idempotency_key, body)
+
+    @staticmethod
+    async def _active_run(tx: Tx, run_id: str) -> Run:
+        run = await tx.lock_run(run_id)
+        if run is None:
+            raise NotFound("run", run_id)
+        if run.state in (RunState.FINISHED, RunState.CANCELLED):
+            raise InvalidArgument(f"run {run_id!r} is {run.state.value}")
+        return run
+
+    async def cancel_run(
+        self,
+        run_id: str,
+        *,
+        actor: str = "api",
+        reason: str = "",
+        idempotency_key: str | None = None,
+    ) -> Run:
+
+        async def body(tx: Tx, now: float) -> Run:
+            run = await self._active_run(tx, run_id)
+            for task in await tx.run_tasks(run_id):
+                if task.state not in TERMINAL:
+                    await apply(
+                        tx,
+                        task,
+                        Action.CANCEL,
+                        actor=actor,
+                        now=now,
+                        payload={"reason": reason},
+                        **NO_LEASE,
+                    )
+            await tx.set_run_state(run_id, RunState.CANCELLED, now)
+            await tx.append_event(run_id, None, "run.cancelled", actor, {"reason": reason}, now)
+            return run.model_copy(update={"state": RunState.CANCELLED, "finished_at": now})
+
+        return await self.core.write(f"cancel_run {run_id}", "create_run", idempotency_key, body)
+
+    # --- budgets, pausing, escalation -------------------------------------------------
+
+    async def record_usage(
+        self,
+        task_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost_usd: float = 0.0,
+        actor: str,
+        role: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        if min(input_tokens, output_tokens) < 0 or cost_usd < 0:
+            raise InvalidArgument(f"usage for {task_id!r} must not be negative")
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await load_task(tx, task_id)
+            tokens = input_tokens + output_tokens
+            await tx.add_usage(task.id, task.run_id, tokens=tokens, cost=cost_usd, claims=0)
+            usage = {
+                "model": model,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cost_usd": cost_usd,
+                "role": role or task.role,
+            }
+            await tx.append_event(task.run_id, task.id, "task.usage", actor, usage, now)
+            task = await load_task(tx, task_id)
+            over = over_budget(task.budget, task.tokens_used, task.cost_used)
+            if over and task.state is TaskState.RUNNING:
+                reason = f"task budget exceeded: {over}"
+                task = await apply(
+                    tx,
+                    task,
+                    Action.BLOCK,
+                    actor="budget",
+                    now=now,
+                    payload={"reason": reason},
+                    blocked_reason=reason,
+                    **NO_LEASE,
+                )
+                await escalate_in(
+                    tx, task.run_id, "budget", reason, {"task": task.id}, task.id, now
+                )
+            run = await tx.lock_run(task.run_id)
+            assert run is not None
+            await pause_if_over(tx, run, now)
+            return task
+
+        return await self.core.write(f"record_usage {task_id}", "task", idempotency_key, body)
+
+    async def pause_run(self, run_id: str, *, actor: str, reason: str) -> Run:
+
+        async def body(tx: Tx, now: float) -> Run:
+            run = await self._active_run(tx, run_id)
+            if run.state is RunState.PAUSED:
+                return run
+            await tx.set_run_state(run_id, RunState.PAUSED, None, reason)
+            await tx.append_event(run_id, None, "run.paused", actor, {"reason": reason}, now)
+            return run.model_copy(update={"state": RunState.PAUSED, "paused_reason": reason})
+
+        return await self.core.write(f"pause_run {run_id}", "create_run", None, body)
+
+    async def resume_run(
+        self, run_id: str, *, actor: str, budget: Budget | Mapping[str, Any] | None = None
+    ) -> Run:
+        new_budget = (
+            Budget.model_validate(budget).model_dump(exclude_none=True)
+            if budget is not None
+            else None
+        )
+
+        async def body(tx: Tx, now: float) -> Run:
+            run = await self._active_run(tx, run_id)
+            if new_budget is not None:
+                await tx.set_run_budget(run_id, new_budget)
+                run = run.model_copy(update={"budget": new_budget})
+            over = exhausted(run.budget, run, now)
+            if over:
+                raise InvalidArgument(f"run {run_id!r} is still out of budget: {over}; raise it")
+            await tx.set_run_state(run_id, RunState.ACTIVE, None, None)
+            payload = {"budget": run.budget} if new_budget is not None else {}
+            await tx.append_event(run_id, None, "run.resumed", actor, payload, now)
+            return run.model_copy(update={"state": RunState.ACTIVE, "paused_reason": None})
+
+        return await self.core.write(f"resume_run {run_id}", "create_run", None, body)
+
+    async def escalate(
+        self,
+        run_id: str,
+        kind: str,
+        reason: str,
+        *,
+        evidence: Mapping[str, Any] | None = None,
+        task_id: str | None = None,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> Event:
+
+        async def body(tx: Tx, now: float) -> Later[Event]:
+            if await tx.get_run(run_id) is None:
+                raise NotFound("run", run_id)
+            return await escalate_in(
+                tx, run_id, kind, reason, dict(evidence or {}), task_id, now, actor
+            )
+
+        return await self.core.write(f"escalate {kind} on {run_id}", "event", idempotency_key, body)

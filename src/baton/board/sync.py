@@ -1,0 +1,118 @@
+"""A blocking facade over :class:`~baton.board.Board`, for scripts, notebooks and the CLI.
+
+Each call runs the async method to completion on a private event loop
+(:class:`asyncio.Runner`), so there is one implementation of every rule. Use one
+``SyncBoard`` per thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from baton.board.facade import Board
+from baton.model import Event
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _blocking(
+    method: Callable[Concatenate[Board, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[SyncBoard, P], T]:
+    def call(self: SyncBoard, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._runner.run(method(self.board, *args, **kwargs))
+
+    call.__name__ = method.__name__
+    call.__doc__ = method.__doc__
+    return call
+
+
+async def _next(stream: AsyncGenerator[Event, None]) -> Event:
+    return await anext(stream)
+
+
+class SyncBoard:
+    """Blocking twin of :class:`Board`: same methods, same arguments, same errors."""
+
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self._runner = asyncio.Runner()
+        self._closed = False
+
+    @classmethod
+    def open(cls, url: str | Path, **kwargs: Any) -> SyncBoard:
+        return cls(Board.open(url, **kwargs))
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._runner.run(self.board.close())
+        finally:
+            self._runner.close()
+
+    def __enter__(self) -> SyncBoard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    create_run = _blocking(Board.create_run)
+    create_goal_run = _blocking(Board.create_goal_run)
+    add_tasks = _blocking(Board.add_tasks)
+    record_usage = _blocking(Board.record_usage)
+    escalate = _blocking(Board.escalate)
+    escalations = _blocking(Board.escalations)
+    messages = _blocking(Board.messages)
+    pause_run = _blocking(Board.pause_run)
+    resume_run = _blocking(Board.resume_run)
+    cancel_run = _blocking(Board.cancel_run)
+    claim = _blocking(Board.claim)
+    heartbeat = _blocking(Board.heartbeat)
+    submit = _blocking(Board.submit)
+    fail = _blocking(Board.fail)
+    block = _blocking(Board.block)
+    release = _blocking(Board.release)
+    unblock = _blocking(Board.unblock)
+    approve = _blocking(Board.approve)
+    reject = _blocking(Board.reject)
+    abandon_review = _blocking(Board.abandon_review)
+    forget_idempotency = _blocking(Board.forget_idempotency)
+    cancel_task = _blocking(Board.cancel_task)
+    reap_expired = _blocking(Board.reap_expired)
+    post_message = _blocking(Board.post_message)
+    get_run = _blocking(Board.get_run)
+    list_runs = _blocking(Board.list_runs)
+    get_task = _blocking(Board.get_task)
+    tasks = _blocking(Board.tasks)
+    events = _blocking(Board.events)
+    wait_finished = _blocking(Board.wait_finished)
+    recent_events = _blocking(Board.recent_events)
+    last_progress = _blocking(Board.last_progress)
+    last_seq = _blocking(Board.last_seq)
+    wait_for_change = _blocking(Board.wait_for_change)
+    snapshot = _blocking(Board.snapshot)
+
+    def subscribe(
+        self,
+        *,
+        since: int = 0,
+        run_id: str | None = None,
+        kinds: Sequence[str] = (),
+        idle_timeout: float | None = None,
+    ) -> Iterator[Event]:
+        """Blocking :meth:`Board.subscribe`."""
+        stream: AsyncGenerator[Event, None] = self.board.subscribe(
+            since=since, run_id=run_id, kinds=kinds, idle_timeout=idle_timeout
+        )
+        try:
+            while True:
+                try:
+                    yield self._runner.run(_next(stream))
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._closed:  # a generator abandoned after close() just goes away
+                self._runner.run(stream.aclose())

@@ -1,0 +1,397 @@
+"""Claiming and working a task: claim, heartbeat, submit, fail, block, release, reap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from baton.board.budgets import pause_if_over, retry_delay
+from baton.board.core import BoardCore, SubmitResult, check_lease, load_task
+from baton.board.escalations import escalate_in
+from baton.board.growth import put_tasks
+from baton.board.settle import settle
+from baton.board.transitions import NO_LEASE, apply, record
+from baton.model import Lease, LeaseKind, Task
+from baton.model.contracts import violations
+from baton.model.errors import (
+    ContractViolation,
+    InvalidArgument,
+    InvalidPlan,
+    NotFound,
+)
+from baton.model.states import Action, TaskState
+from baton.planning.additions import validate_additions
+from baton.store import Tx
+
+
+class WorkService:
+    def __init__(self, core: BoardCore) -> None:
+        self.core = core
+
+    async def claim(
+        self,
+        participant: str,
+        roles: str | Sequence[str],
+        *,
+        run_id: str | None = None,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Lease | None:
+        roles = [roles] if isinstance(roles, str) else list(roles)
+        if not roles:
+            raise InvalidArgument(f"participant {participant!r} asked to claim with no roles")
+        if lease_s is not None and lease_s <= 0:
+            raise InvalidArgument(f"lease_s must be positive, got {lease_s}")
+
+        async def body(tx: Tx, now: float) -> Lease | None:
+            best: Task | None = None
+            budget: dict[str, Any] | None = None
+            for role in dict.fromkeys(roles):
+                found = await tx.find_claimable(role, run_id, now)
+                if found is not None and (
+                    best is None
+                    or (-found.task.priority, found.task.created_seq)
+                    < (-best.priority, best.created_seq)
+                ):
+                    best, budget = found
+            if best is None:
+                if run_id is not None and await tx.get_run(run_id) is None:
+                    raise NotFound("run", run_id)  # asked only now: a found task has a run
+                return None
+            counted = budget is not None and budget.get("attempts") is not None
+            if (
+                counted
+                and best.state is TaskState.READY
+                and not await self._count_attempt(tx, best.run_id, now)
+            ):
+                return None  # the run just ran out of its attempts budget: paused
+            expires = now + (lease_s or best.lease_s)
+            lease_fields: dict[str, Any] = {
+                "lease_owner": participant,
+                "lease_expires_at": expires,
+                "token": best.token + 1,
+            }
+            if best.state is TaskState.READY:
+                kind = LeaseKind.WORK
+                task = await apply(
+                    tx,
+                    best,
+                    Action.CLAIM,
+                    actor=participant,
+                    now=now,
+                    payload={"owner": participant, "expires_at": expires},
+                    lease_kind=kind.value,
+                    attempts=best.attempts + 1,
+                    **lease_fields,
+                )
+            else:
+                kind = LeaseKind.REVIEW
+                task = await record(
+                    tx,
+                    best,
+                    "task.review_claimed",
+                    actor=participant,
+                    now=now,
+                    lease_kind=kind.value,
+                    **lease_fields,
+                )
+            return Lease.model_construct(
+                task=task, owner=participant, token=task.token, kind=kind, expires_at=expires
+            )
+
+        return await self.core.write(f"claim by {participant}", "claim", idempotency_key, body)
+
+    async def _count_attempt(self, tx: Tx, run_id: str, now: float) -> bool:
+        """Count a claim against the run's attempts budget, if it has one; ``False``
+        (and the run paused, a human asked) when the budget is already used up.
+
+        Only budgeted runs count, so unbudgeted runs never contend on their run row.
+        """
+        run = await tx.lock_run(run_id)
+        if run is None or not run.budget or run.budget.get("attempts") is None:
+            return True  # the budget changed since the claim's read: nothing to count
+        if run.claims + 1 > run.budget["attempts"]:
+            await pause_if_over(tx, run.model_copy(update={"claims": run.claims + 1}), now)
+            return False
+        await tx.add_usage(None, run_id, tokens=0, cost=0.0, claims=1)
+        return True
+
+    async def _refund_attempt(self, tx: Tx, run_id: str) -> None:
+        """Give a released claim's unit back to the run's attempts budget, if it has
+        one: nothing was attempted. Unbudgeted runs never touch their run row here."""
+        run = await tx.get_run(run_id)
+        if run is None or not run.budget or run.budget.get("attempts") is None:
+            return
+        run = await tx.lock_run(run_id)
+        if run is not None and run.claims > 0:
+            await tx.add_usage(None, run_id, tokens=0, cost=0.0, claims=-1)
+
+    async def heartbeat(
+        self,
+        task_id: str,
+        token: int,
+        participant: str,
+        *,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Lease:
+        if lease_s is not None and lease_s <= 0:
+            raise InvalidArgument(f"lease_s must be positive, got {lease_s}")
+
+        async def body(tx: Tx, now: float) -> Lease:
+            task = await load_task(tx, task_id)
+            kind = LeaseKind(task.lease_kind) if task.lease_kind else LeaseKind.WORK
+            check_lease(task, token, participant, kind, now)
+            expires = now + (lease_s or task.lease_s)
+            task = await record(
+                tx, task, "task.lease_renewed", actor=participant, now=now, lease_expires_at=expires
+            )
+            return Lease.model_construct(
+                task=task, owner=participant, token=token, kind=kind, expires_at=expires
+            )
+
+        return await self.core.write(
+            f"heartbeat {task_id} by {participant}", "heartbeat", idempotency_key, body
+        )
+
+    async def submit(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+
+        async def body(tx: Tx, now: float) -> SubmitResult:
+            task = await load_task(tx, task_id)
+            check_lease(task, token, participant, LeaseKind.WORK, now)
+            errors = violations(output, task.output_contract)
+            if not errors and task.expand:
+                expanded = await self._expand(tx, task, output, actor=participant, now=now)
+                if isinstance(expanded, Task):
+                    return SubmitResult.model_construct(task=expanded)
+                errors = expanded
+            if errors:
+                error = {"kind": "contract_violation", "errors": errors}
+                task = await self._failed_attempt(
+                    tx, task, error, final=False, actor=participant, now=now
+                )
+                return SubmitResult.model_construct(task=task, violations=errors)
+            if task.reviewer_role:
+                action = Action.SUBMIT_FOR_REVIEW
+            elif task.requires_approval:
+                action = Action.SUBMIT_FOR_APPROVAL
+            else:
+                action = Action.COMPLETE
+            task = await apply(
+                tx,
+                task,
+                action,
+                actor=participant,
+                now=now,
+                payload={"output": output},
+                output=output,
+                last_error=None,
+                **NO_LEASE,
+            )
+            await settle(tx, [task], actor=participant, now=now)
+            return SubmitResult.model_construct(task=task)
+
+        result = await self.core.write(
+            f"submit {task_id} by {participant}", "submit", idempotency_key, body
+        )
+        if result.violations:
+            raise ContractViolation(task_id, result.violations, result.task.state.value)
+        return result.task
+
+    async def _expand(
+        self, tx: Tx, task: Task, output: Any, *, actor: str, now: float
+    ) -> Task | list[str]:
+        """Put a submitted sub-plan's tasks on the run as ``task``'s children; the task
+        then waits for them. Returns the problems instead when the sub-plan is invalid."""
+        specs = output.get("tasks") if isinstance(output, dict) else None
+        if not isinstance(specs, list) or not specs:
+            return ["<root>: a sub-plan must be an object with a non-empty 'tasks' list"]
+        run = await tx.get_run(task.run_id)
+        assert run is not None
+        existing = {t.key: t for t in await tx.run_tasks(task.run_id)}
+        try:
+            valid = validate_additions(run, specs, existing, expanding=task)
+        except InvalidPlan as exc:
+            return [str(p) for p in exc.problems]
+        children = await put_tasks(
+            tx, task.run_id, valid, existing=existing, parent_id=task.id, actor=actor, now=now
+        )
+        await tx.add_dependencies(task.id, [c.id for c in children], len(children))
+        return await apply(
+            tx,
+            task,
+            Action.EXPAND,
+            actor=actor,
+            now=now,
+            payload={"output": output, "children": [c.key for c in children]},
+            output=output,
+            last_error=None,
+            pending_deps=len(children),
+            **NO_LEASE,
+        )
+
+    async def fail(
+        self,
+        task_id: str,
+        token: int,
+        error: str | Mapping[str, Any],
+        *,
+        participant: str,
+        retryable: bool = True,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        err = {"kind": "error", "message": error} if isinstance(error, str) else dict(error)
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await load_task(tx, task_id)
+            check_lease(task, token, participant, LeaseKind.WORK, now)
+            return await self._failed_attempt(
+                tx, task, err, final=not retryable, actor=participant, now=now
+            )
+
+        return await self.core.write(
+            f"fail {task_id} by {participant}", "task", idempotency_key, body
+        )
+
+    async def _failed_attempt(
+        self, tx: Tx, task: Task, error: dict[str, Any], *, final: bool, actor: str, now: float
+    ) -> Task:
+        failures = task.failures + 1
+        if final or failures >= task.max_attempts:
+            reason = "final" if final else f"{failures} of {task.max_attempts} attempts failed"
+            if task.expand:
+                await escalate_in(
+                    tx,
+                    task.run_id,
+                    "planning",
+                    f"planning {task.id!r} failed: {reason}",
+                    {"last_error": error},
+                    task.id,
+                    now,
+                    actor,
+                )
+            task = await apply(
+                tx,
+                task,
+                Action.FAIL,
+                actor=actor,
+                now=now,
+                payload={"error": error, "reason": reason},
+                failures=failures,
+                last_error=error,
+                **NO_LEASE,
+            )
+            await settle(tx, [task], actor=actor, now=now)
+            return task
+        delay = retry_delay(task, failures, self.core.rng)
+        return await apply(
+            tx,
+            task,
+            Action.RETRY,
+            actor=actor,
+            now=now,
+            payload={"error": error, "retry_in_s": delay},
+            failures=failures,
+            last_error=error,
+            not_before=now + delay,
+            **NO_LEASE,
+        )
+
+    async def block(
+        self,
+        task_id: str,
+        token: int,
+        reason: str,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Task:
+        if not reason.strip():
+            raise InvalidArgument(f"blocking task {task_id!r} needs a reason")
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await load_task(tx, task_id)
+            check_lease(task, token, participant, LeaseKind.WORK, now)
+            return await apply(
+                tx,
+                task,
+                Action.BLOCK,
+                actor=participant,
+                now=now,
+                payload={"reason": reason},
+                blocked_reason=reason,
+                **NO_LEASE,
+            )
+
+        return await self.core.write(
+            f"block {task_id} by {participant}", "task", idempotency_key, body
+        )
+
+    async def release(
+        self, task_id: str, token: int, *, participant: str, idempotency_key: str | None = None
+    ) -> Task:
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await load_task(tx, task_id)
+            if task.lease_kind == LeaseKind.REVIEW.value:
+                check_lease(task, token, participant, LeaseKind.REVIEW, now)
+                return await record(
+                    tx, task, "task.review_released", actor=participant, now=now, **NO_LEASE
+                )
+            check_lease(task, token, participant, LeaseKind.WORK, now)
+            released = await apply(
+                tx,
+                task,
+                Action.RELEASE,
+                actor=participant,
+                now=now,
+                attempts=task.attempts - 1,
+                **NO_LEASE,
+            )
+            await self._refund_attempt(tx, task.run_id)
+            return released
+
+        return await self.core.write(
+            f"release {task_id} by {participant}", "task", idempotency_key, body
+        )
+
+    async def unblock(
+        self, task_id: str, *, actor: str, idempotency_key: str | None = None
+    ) -> Task:
+
+        async def body(tx: Tx, now: float) -> Task:
+            task = await load_task(tx, task_id)
+            action = Action.UNBLOCK if task.pending_deps <= 0 else Action.UNBLOCK_TO_PENDING
+            return await apply(tx, task, action, actor=actor, now=now, blocked_reason=None)
+
+        return await self.core.write(f"unblock {task_id}", "task", idempotency_key, body)
+
+    async def reap_expired(
+        self, *, actor: str = "reaper", limit: int = 1000, idempotency_key: str | None = None
+    ) -> list[Task]:
+
+        async def body(tx: Tx, now: float) -> list[Task]:
+            out = []
+            for task in await tx.expired_leases(now, limit):
+                if task.lease_kind == LeaseKind.REVIEW.value:
+                    out.append(
+                        await record(
+                            tx, task, "task.review_lease_expired", actor=actor, now=now, **NO_LEASE
+                        )
+                    )
+                    continue
+                error = {"kind": "lease_expired", "owner": task.lease_owner, "token": task.token}
+                out.append(
+                    await self._failed_attempt(tx, task, error, final=False, actor=actor, now=now)
+                )
+            return out
+
+        return await self.core.write("reap", "tasks", idempotency_key, body)

@@ -1,0 +1,445 @@
+"""The ``baton`` command line. Every option can also come from a ``BATON_*`` variable.
+
+Errors print one line and exit non-zero (2 for a bad request, 1 for a failure), never a
+traceback for a user error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+
+from baton.board import Board, SyncBoard
+from baton.interfaces.cli.render import board_view, usage_table
+from baton.model import Event, RunState
+from baton.model.errors import BatonError, InvalidArgument, UsageError
+from baton.planning.files import load_plan
+from baton.runtime.loading import load_agents
+from baton.runtime.orchestrator import Orchestrator
+from baton.runtime.processes import until_signalled
+from baton.runtime.worker import Worker
+from baton.views.narration import narrate
+from baton.views.reporting import usage_by_role
+
+app = typer.Typer(
+    help="Baton: the board that teams of AI agents and humans coordinate through.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+task_app = typer.Typer(help="Inspect tasks.", no_args_is_help=True)
+app.add_typer(task_app, name="task")
+
+out = Console()
+err = Console(stderr=True)
+
+Db = Annotated[
+    str,
+    typer.Option(
+        "--db", envvar="BATON_DB", show_envvar=True, help="Store: file path or sqlite:///path."
+    ),
+]
+Actor = Annotated[
+    str,
+    typer.Option("--as", envvar="BATON_ACTOR", show_envvar=True, help="Who you are, for the log."),
+]
+AsJson = Annotated[
+    bool, typer.Option("--json", envvar="BATON_JSON", help="Machine-readable output.")
+]
+DEFAULT_DB = ".baton/board.db"
+
+
+def _default_actor() -> str:
+    try:
+        return f"human:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "human"
+
+
+DEFAULT_ACTOR = _default_actor()
+
+
+def _open(db: str) -> SyncBoard:
+    return SyncBoard.open(db)
+
+
+def _dump(value: Any) -> None:
+    out.print_json(json.dumps(value, default=str))
+
+
+@app.command()
+def run(
+    plan: Annotated[Path, typer.Argument(help="Plan file (.yaml, .yml or .json).")],
+    db: Db = DEFAULT_DB,
+    run_id: Annotated[
+        str | None, typer.Option(envvar="BATON_RUN_ID", help="Pick the run id.")
+    ] = None,
+    actor: Actor = DEFAULT_ACTOR,
+    as_json: AsJson = False,
+) -> None:
+    """Validate a plan and put it on the board as a new run."""
+    valid = load_plan(plan)
+    with _open(db) as board:
+        created = board.create_run(valid, actor=actor, run_id=run_id)
+        if as_json:
+            _dump(created.model_dump(mode="json"))
+            return
+        out.print(f"[green]run {created.id}[/] created with {len(valid.tasks)} tasks: {valid.goal}")
+        out.print(f"watch it: baton board {created.id} --db {db}")
+
+
+@app.command()
+def runs(db: Db = DEFAULT_DB, as_json: AsJson = False) -> None:
+    """List the runs in the store."""
+    with _open(db) as board:
+        found = board.list_runs()
+    if as_json:
+        _dump([r.model_dump(mode="json") for r in found])
+        return
+    for r in found:
+        out.print(f"{r.id}  {r.state.value:9}  {r.goal}")
+
+
+@app.command("board")
+def board_cmd(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    db: Db = DEFAULT_DB,
+    once: Annotated[bool, typer.Option(help="Print the board once and exit.")] = False,
+    timeout: Annotated[
+        float, typer.Option(envvar="BATON_TIMEOUT", help="Give up after seconds.")
+    ] = 0,
+) -> None:
+    """Show the run's board, live, updated from the event stream until the run ends."""
+    with _open(db) as board:
+        r = board.get_run(run_id)
+        if once:
+            out.print(board_view(r, board.tasks(run_id)))
+            return
+        deadline = time.monotonic() + timeout if timeout else None
+        with Live(board_view(r, board.tasks(run_id)), console=out, refresh_per_second=10) as live:
+            last_seq, last_draw = 0, 0.0
+            while r.state is RunState.ACTIVE:
+                # Redraw at most every 0.1 s while events flow, and once when they pause.
+                for event in board.subscribe(since=last_seq, run_id=run_id, idle_timeout=0.1):
+                    last_seq = event.seq
+                    if time.monotonic() - last_draw > 0.1:
+                        break
+                r = board.get_run(run_id)
+                live.update(board_view(r, board.tasks(run_id)))
+                last_draw = time.monotonic()
+                if deadline and time.monotonic() > deadline:
+                    raise InvalidArgument(f"run {run_id} still active after {timeout}s")
+        if not out.is_terminal:  # Live draws only its first frame off a terminal
+            out.print(board_view(board.get_run(run_id), board.tasks(run_id)))
+
+
+def _event_line(e: Event) -> str:
+    when = time.strftime("%H:%M:%S", time.localtime(e.at))
+    subject = e.task_id or e.run_id
+    detail = {k: v for k, v in e.payload.items() if k not in ("spec",)}
+    body = json.dumps(detail, default=str)
+    return f"{e.seq:>6} {when} {e.kind:<24} {subject:<32} {e.actor:<16} {body}"
+
+
+@app.command()
+def events(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    db: Db = DEFAULT_DB,
+    since: Annotated[
+        int, typer.Option(envvar="BATON_SINCE", help="Only events after this seq.")
+    ] = 0,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Print the run's event log (one JSON object per line with --json)."""
+    with _open(db) as board:
+        board.get_run(run_id)
+        stream = board.subscribe(since=since, run_id=run_id, idle_timeout=None if follow else 0)
+        for e in stream:
+            if as_json:
+                print(e.model_dump_json(), flush=True)
+            else:
+                out.print(_event_line(e), markup=False, highlight=False)
+
+
+@task_app.command("show")
+def task_show(
+    task_id: Annotated[str, typer.Argument(help="Task id (run/key).")],
+    db: Db = DEFAULT_DB,
+    as_json: AsJson = False,
+) -> None:
+    """Show one task: spec, state, lease, output, errors, review feedback."""
+    with _open(db) as board:
+        t = board.get_task(task_id)
+    data = t.model_dump(mode="json")
+    if as_json:
+        _dump(data)
+        return
+    out.print(f"[bold]{t.id}[/] — {t.title or t.key} [{t.state.value}]")
+    for key in (
+        "role",
+        "reviewer_role",
+        "depends_on",
+        "attempts",
+        "failures",
+        "token",
+        "lease_owner",
+        "lease_expires_at",
+        "review_rounds",
+        "blocked_reason",
+    ):
+        if data.get(key) not in (None, [], ""):
+            out.print(f"  {key}: {data[key]}")
+    for key in ("input", "output", "last_error", "feedback", "acceptance_criteria"):
+        if data.get(key) not in (None, [], {}):
+            out.print(f"  {key}:")
+            out.print_json(json.dumps(data[key]), indent=2)
+
+
+@app.command()
+def approve(
+    task_id: Annotated[str, typer.Argument(help="Task id awaiting review or approval.")],
+    db: Db = DEFAULT_DB,
+    comment: Annotated[str, typer.Option(help="Why.")] = "",
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Approve a task in review or at its approval gate."""
+    with _open(db) as board:
+        t = board.approve(task_id, actor=actor, comment=comment)
+    out.print(f"{t.id} approved by {actor}: now {t.state.value}")
+
+
+@app.command()
+def reject(
+    task_id: Annotated[str, typer.Argument(help="Task id awaiting review or approval.")],
+    feedback: Annotated[
+        list[str], typer.Option("--feedback", "-m", help="An issue to fix (repeatable).")
+    ],
+    db: Db = DEFAULT_DB,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Send a task back with feedback the next attempt will see."""
+    with _open(db) as board:
+        t = board.reject(task_id, feedback, actor=actor)
+    out.print(f"{t.id} rejected by {actor}: now {t.state.value}")
+
+
+@app.command()
+def unblock(
+    task_id: Annotated[str, typer.Argument(help="A blocked task.")],
+    db: Db = DEFAULT_DB,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Let a blocked task go on."""
+    with _open(db) as board:
+        t = board.unblock(task_id, actor=actor)
+    out.print(f"{t.id} unblocked by {actor}: now {t.state.value}")
+
+
+@app.command()
+def cancel(
+    target: Annotated[str, typer.Argument(help="A run id, or a task id (run/key).")],
+    db: Db = DEFAULT_DB,
+    reason: Annotated[str, typer.Option(help="Why, for the log.")] = "",
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Cancel a task (and its dependents that have not started) or a whole run."""
+    with _open(db) as board:
+        if "/" in target:
+            t = board.cancel_task(target, actor=actor, reason=reason)
+            out.print(f"task {t.id} cancelled")
+        else:
+            r = board.cancel_run(target, actor=actor, reason=reason)
+            out.print(f"run {r.id} cancelled")
+
+
+@app.command()
+def status(run_id: Annotated[str, typer.Argument(help="Run id.")], db: Db = DEFAULT_DB) -> None:
+    """A plain-language summary of the run."""
+    with _open(db) as board:
+        run = board.get_run(run_id)
+        out.print(narrate(run, board.tasks(run_id), board.escalations(run_id)))
+
+
+@app.command()
+def plan(
+    goal: Annotated[str, typer.Argument(help="The goal, in plain words.")],
+    roles: Annotated[str, typer.Option(envvar="BATON_ROLES", help="Comma-separated team roles.")],
+    db: Db = DEFAULT_DB,
+    planner_role: Annotated[str, typer.Option(envvar="BATON_PLANNER_ROLE")] = "planner",
+    run_id: Annotated[str | None, typer.Option(envvar="BATON_RUN_ID")] = None,
+    tokens: Annotated[int | None, typer.Option(help="Run token budget.")] = None,
+    cost: Annotated[float | None, typer.Option(help="Run cost budget, USD.")] = None,
+    actor: Actor = DEFAULT_ACTOR,
+    as_json: AsJson = False,
+) -> None:
+    """Start a run from a goal: a planner agent turns it into a validated plan."""
+    team = [r.strip() for r in roles.split(",") if r.strip()]
+    budget = {k: v for k, v in (("tokens", tokens), ("cost_usd", cost)) if v is not None}
+    with _open(db) as board:
+        created = board.create_goal_run(
+            goal,
+            roles=team,
+            planner_role=planner_role,
+            budget=budget or None,
+            actor=actor,
+            run_id=run_id,
+        )
+    if as_json:
+        _dump(created.model_dump(mode="json"))
+        return
+    out.print(f"[green]run {created.id}[/] created: {planner_role} will plan {goal!r}")
+
+
+@app.command()
+def escalations(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    db: Db = DEFAULT_DB,
+    as_json: AsJson = False,
+) -> None:
+    """What waits for a human on this run, with the evidence."""
+    with _open(db) as board:
+        found = board.escalations(run_id)
+    if as_json:
+        _dump([e.model_dump(mode="json") for e in found])
+        return
+    if not found:
+        out.print("no escalations")
+    for e in found:
+        subject = e.task_id or e.run_id
+        out.print(
+            f"#{e.seq} {e.kind.removeprefix('escalation.')} on {subject}: {e.payload['reason']}"
+        )
+
+
+@app.command()
+def usage(run_id: Annotated[str, typer.Argument(help="Run id.")], db: Db = DEFAULT_DB) -> None:
+    """Tokens and cost per role on this run."""
+    with _open(db) as board:
+        rows = usage_by_role(board.events(run_id))
+    out.print(usage_table(rows))
+
+
+@app.command()
+def pause(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    db: Db = DEFAULT_DB,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Stop new claims on a run (work in progress may finish)."""
+    with _open(db) as board:
+        board.pause_run(run_id, actor=actor, reason=reason)
+    out.print(f"run {run_id} paused")
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    db: Db = DEFAULT_DB,
+    tokens: Annotated[int | None, typer.Option(help="New token budget.")] = None,
+    cost: Annotated[float | None, typer.Option(help="New cost budget, USD.")] = None,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Let a paused run go on, optionally with a higher budget."""
+    with _open(db) as board:
+        run = board.get_run(run_id)
+        budget = dict(run.budget or {})
+        budget.update({k: v for k, v in (("tokens", tokens), ("cost_usd", cost)) if v is not None})
+        board.resume_run(run_id, actor=actor, budget=budget if (tokens or cost) else None)
+    out.print(f"run {run_id} resumed")
+
+
+@app.command()
+def orchestrate(
+    db: Db = DEFAULT_DB,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run", envvar="BATON_RUN", help="Only this run; exit when it ends."),
+    ] = None,
+    stall_s: Annotated[
+        float,
+        typer.Option(envvar="BATON_STALL_S", help="Escalate after this long without progress."),
+    ] = 120.0,
+    review_alert: Annotated[int, typer.Option(envvar="BATON_REVIEW_ALERT")] = 2,
+    failure_streak: Annotated[int, typer.Option(envvar="BATON_FAILURE_STREAK")] = 3,
+    tick_s: Annotated[float, typer.Option(envvar="BATON_TICK_S")] = 1.0,
+) -> None:
+    """Reap expired leases and watch runs for trouble; escalate it to a human."""
+
+    async def work(board: Board, stop: asyncio.Event) -> None:
+        orch = Orchestrator(
+            board,
+            stall_s=stall_s,
+            review_alert=review_alert,
+            failure_streak=failure_streak,
+            tick_s=tick_s,
+        )
+        await orch.run(stop=stop, run_id=run_id)
+
+    until_signalled(db, work)
+
+
+@app.command()
+def reap(db: Db = DEFAULT_DB) -> None:
+    """Return expired leases to the board (any number of reapers may run at once)."""
+    with _open(db) as board:
+        done = board.reap_expired()
+    out.print(f"returned {len(done)} expired lease(s)")
+
+
+@app.command()
+def worker(
+    agents: Annotated[
+        str,
+        typer.Option(
+            envvar="BATON_AGENTS", show_envvar=True, help="module:mapping of role -> handler."
+        ),
+    ],
+    db: Db = DEFAULT_DB,
+    name: Annotated[str, typer.Option(envvar="BATON_WORKER_NAME", help="Participant id.")] = "",
+    concurrency: Annotated[int, typer.Option(envvar="BATON_CONCURRENCY", min=1)] = 1,
+    grace_s: Annotated[
+        float,
+        typer.Option(envvar="BATON_GRACE_S", help="Seconds running agents get to finish on stop."),
+    ] = 30.0,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run", envvar="BATON_RUN", help="Only this run; exit when it ends."),
+    ] = None,
+) -> None:
+    """Claim and work tasks for the roles the agents serve, until stopped (SIGTERM/Ctrl-C)."""
+    handlers = load_agents(agents)
+    participant = name or f"worker-{os.getpid()}"
+
+    async def work(board: Board, stop: asyncio.Event) -> None:
+        w = Worker(board, handlers, name=participant, concurrency=concurrency, grace_s=grace_s)
+        await w.run(run_id=run_id, stop=stop)
+        err.print(f"{participant}: finished {w.completed} task(s)")
+
+    until_signalled(db, work)
+
+
+def main() -> None:
+    """Entry point: one clear line per error, exit 2 for bad requests, 1 for failures."""
+    try:
+        app()
+    except UsageError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except BatonError as exc:
+        err.print(f"[red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,184 @@
+"""What an agent is given to do its task, and the one protocol every agent implements."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from baton.model import Event, Lease, Run, Task, TaskSpec
+from baton.model.states import TaskState
+
+if TYPE_CHECKING:
+    from baton.board import BoardAPI
+
+
+@dataclass(frozen=True)
+class DependencyResult:
+    """A dependency as its dependent sees it: with ``on_failure=continue`` it may have failed."""
+
+    key: str
+    title: str
+    state: TaskState
+    output: Any
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class BudgetLeft:
+    """What the run (and the task) may still spend; ``None`` means unlimited."""
+
+    tokens: int | None = None
+    cost_usd: float | None = None
+
+
+@dataclass
+class TaskContext:
+    """Everything an agent needs for one attempt, and the ways it may act on the board.
+
+    Agents never touch the store: they read this, return an output (or raise), and may
+    post messages, add tasks for other roles, record model usage or escalate to a human
+    through the methods below — each a board call made with this attempt's lease.
+    """
+
+    task: Task
+    lease: Lease
+    run: Run
+    board: BoardAPI
+    dependencies: dict[str, DependencyResult] = field(default_factory=dict)
+    messages: list[Event] = field(default_factory=list)
+    tools: Sequence[Callable[..., Any]] = ()
+    budget: BudgetLeft = field(default_factory=BudgetLeft)
+
+    @property
+    def input(self) -> dict[str, Any]:
+        return self.task.input
+
+    @property
+    def feedback(self) -> list[dict[str, Any]]:
+        """Review feedback from earlier rounds, oldest first (``items`` are the issues)."""
+        return self.task.feedback
+
+    @property
+    def participant(self) -> str:
+        return self.lease.owner
+
+    @property
+    def is_review(self) -> bool:
+        return self.lease.kind.value == "review"
+
+    async def post_message(
+        self, kind: str, body: Mapping[str, Any], *, to: str | None = None
+    ) -> Event:
+        return await self.board.post_message(
+            self.run.id, kind, body, sender=self.participant, to=to, task_id=self.task.id
+        )
+
+    async def add_tasks(
+        self,
+        tasks: Sequence[TaskSpec | Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[Task]:
+        """Put new tasks on this run (for other roles, say); they may depend on existing
+        tasks by their plan ids. Validated like a plan: all or nothing. The default key
+        makes a retried attempt's repeat a no-op instead of a duplicate-id error."""
+        key = idempotency_key or f"add_tasks:{self.task.id}:{','.join(_ids(tasks))}"
+        return await self.board.add_tasks(
+            self.run.id, tasks, actor=self.participant, idempotency_key=key
+        )
+
+    async def record_usage(
+        self, *, model: str, input_tokens: int, output_tokens: int, cost_usd: float = 0.0
+    ) -> None:
+        await self.board.record_usage(
+            self.task.id,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost_usd,
+            actor=self.participant,
+            role=(self.task.reviewer_role if self.is_review else self.task.role),
+        )
+
+    async def escalate(self, reason: str, evidence: Mapping[str, Any] | None = None) -> None:
+        """Ask a human for help; the run does not hang silently."""
+        await self.board.escalate(
+            self.run.id,
+            "agent",
+            reason,
+            evidence=dict(evidence or {}),
+            task_id=self.task.id,
+            actor=self.participant,
+        )
+
+    def card(self) -> dict[str, Any]:
+        """The task as plain JSON: what a model is shown (and what offline models read)."""
+        t = self.task
+        card: dict[str, Any] = {
+            "run_goal": self.run.goal,
+            "task": t.key,
+            "title": t.title,
+            "description": t.description,
+            "role": t.reviewer_role if self.is_review else t.role,
+            "mode": "review" if self.is_review else "work",
+            "input": t.input,
+            "acceptance_criteria": t.acceptance_criteria,
+            "dependencies": {
+                k: {"state": d.state.value, "output": d.output, "error": d.error}
+                for k, d in self.dependencies.items()
+            },
+            "review_feedback": [
+                {"round": f["round"], "issues": f["items"]} for f in self.task.feedback
+            ],
+            "attempt": t.attempts,
+        }
+        if self.is_review:
+            card["submitted_output"] = t.output
+        if t.last_error and t.last_error.get("kind") == "contract_violation":
+            card["previous_attempt_errors"] = t.last_error.get("errors", [])
+        if self.messages:
+            card["messages"] = [
+                {"kind": m.kind, "from": m.actor, **m.payload} for m in self.messages[-20:]
+            ]
+        return card
+
+    def prompt(self) -> str:
+        """A model prompt for this attempt: the card, in words a model can act on."""
+        what = (
+            "Review the submitted output against the acceptance criteria. Approve it, or "
+            "reject it with specific issues to fix."
+            if self.is_review
+            else "Do this task and return output that fits the required schema."
+        )
+        return f"{what}\n\n```json\n{json.dumps(self.card(), indent=2, default=str)}\n```"
+
+
+def _ids(tasks: Sequence[TaskSpec | Mapping[str, Any]]) -> list[str]:
+    return [str(t.id if isinstance(t, TaskSpec) else t.get("id")) for t in tasks]
+
+
+class Verdict(BaseModel):
+    """A reviewer's decision: approve, or reject with the issues to fix."""
+
+    approve: bool
+    feedback: list[str] = []
+    comment: str = ""
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """One small protocol: given a :class:`TaskContext`, return an output that fits the
+    task's contract (a :class:`Verdict` for a review), or raise.
+
+    Raise :class:`~baton.model.errors.RetryLater` (or any exception) for a retryable failure,
+    :class:`~baton.model.errors.GiveUp` for a final one.
+    """
+
+    name: str
+    roles: Sequence[str]
+
+    async def run(self, ctx: TaskContext) -> Any: ...

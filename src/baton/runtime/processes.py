@@ -1,0 +1,27 @@
+"""Long-lived processes (a worker, an orchestrator): open the board, run until SIGINT
+or SIGTERM asks to stop, then close the board — whatever command or door starts them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+
+from baton.board import Board
+
+
+def until_signalled(db: str, work: Callable[[Board, asyncio.Event], Awaitable[None]]) -> None:
+    """Run a long-lived process (worker, orchestrator) until SIGINT/SIGTERM sets ``stop``."""
+
+    async def main() -> None:
+        board = Board.open(db)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await work(board, stop)
+        finally:
+            await board.close()
+
+    asyncio.run(main())

@@ -1,0 +1,377 @@
+"""A worker: hosts agents, claims work for the roles they serve, keeps each lease alive
+while its agent runs, and hands the result back with the lease's fencing token.
+
+Work is pulled, never pushed: a worker that dies simply stops renewing its leases, the
+reaper returns its tasks to ``ready``, and another worker takes them — whatever it had
+not submitted is redone, and whatever it submits late is refused (``LeaseLost``).
+
+On stop (SIGTERM / Ctrl-C in ``baton worker``) it claims nothing more, lets running
+agents finish for ``grace_s`` seconds, then cancels them and releases their leases
+(a release does not count as a failed attempt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from baton.board import BoardAPI
+from baton.model import Lease, LeaseKind, Run, RunState
+from baton.model.errors import (
+    ContractViolation,
+    GiveUp,
+    InvalidArgument,
+    LeaseLost,
+    RetryLater,
+    StoreUnavailable,
+    TransientConflict,
+)
+from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
+from baton.runtime.agents.function import FunctionAgent
+
+log = logging.getLogger("baton.runtime.worker")
+
+#: What a worker can host: agents, or a mapping of role -> function of the context.
+AgentsLike = Agent | Sequence[Agent] | Mapping[str, Callable[[TaskContext], Any]]
+
+
+def as_agents(spec: AgentsLike) -> list[Agent]:
+    if isinstance(spec, Mapping):
+        return [FunctionAgent(fn, roles=[role], name=role) for role, fn in spec.items()]
+    if isinstance(spec, Agent):
+        return [spec]
+    agents = list(spec)
+    bad = [a for a in agents if not isinstance(a, Agent)]
+    if bad:
+        raise InvalidArgument(f"not agents (need name, roles and async run(ctx)): {bad!r}")
+    return agents
+
+
+class Worker:
+    """Runs ``agents`` against the board, ``concurrency`` tasks at a time."""
+
+    def __init__(
+        self,
+        board: BoardAPI,
+        agents: AgentsLike,
+        *,
+        name: str,
+        concurrency: int = 1,
+        idle_wait_s: float = 0.5,
+        grace_s: float = 30.0,
+        tools: Sequence[Callable[..., Any]] = (),
+        idempotency_retention_s: float = 7 * 86400,
+        prune_every_s: float = 600.0,
+    ) -> None:
+        self.board = board
+        self.agents = as_agents(agents)
+        if not self.agents:
+            raise InvalidArgument(f"worker {name!r} has no agents")
+        self.by_role: dict[str, Agent] = {}
+        for a in self.agents:
+            for role in a.roles:
+                self.by_role.setdefault(role, a)
+        self.name = name
+        self.concurrency = concurrency
+        self.idle_wait_s = idle_wait_s
+        self.grace_s = grace_s
+        self.tools = list(tools)
+        self.idempotency_retention_s = idempotency_retention_s
+        self.prune_every_s = prune_every_s
+        self._pruned_at: float | None = None
+        self.completed = 0
+        self.failed = 0
+
+    async def check_run(self, run_id: str) -> Run:
+        """The run, if this worker can do any of its work; a clear error otherwise."""
+        run = await self.board.get_run(run_id)
+        served = set(self.by_role)
+        if not served & set(run.roles):
+            raise InvalidArgument(
+                f"worker {self.name!r} serves roles {sorted(served)}, none of which is in "
+                f"run {run_id!r} (roles {run.roles})"
+            )
+        for a in self.agents:
+            if not set(a.roles) & set(run.roles):
+                log.warning("%s: agent %s serves no role in run %s", self.name, a.name, run_id)
+        return run
+
+    async def run(self, *, run_id: str | None = None, stop: asyncio.Event | None = None) -> None:
+        """Work until ``stop`` is set, or until the run ``run_id`` has ended."""
+        stop = stop or asyncio.Event()
+        if run_id is not None:
+            backoff = _Backoff()
+            while True:  # a worker started during an outage waits for the store
+                try:
+                    await self.check_run(run_id)
+                    break
+                except StoreUnavailable as exc:
+                    log.warning("%s: store unavailable at start (%s); retrying", self.name, exc)
+                    if stop.is_set():
+                        return
+                    await asyncio.sleep(backoff.next())
+        slots = [asyncio.create_task(self._slot(i, run_id, stop)) for i in range(self.concurrency)]
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([*slots, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            _done, late = await asyncio.wait(slots, timeout=self.grace_s)
+            for slot in late:
+                slot.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await asyncio.gather(*slots, return_exceptions=True)
+        stopper.cancel()
+
+    async def _prune_idempotency(self) -> None:
+        """Forget idempotency keys past their retention, at most every
+        ``prune_every_s`` and only when idle, so that a team running without an
+        orchestrator does not grow the table forever (the orchestrator prunes too)."""
+        now = self.board.clock()
+        if self._pruned_at is not None and now - self._pruned_at < self.prune_every_s:
+            return
+        self._pruned_at = now
+        await self.board.forget_idempotency(older_than_s=self.idempotency_retention_s)
+
+    async def _slot(self, index: int, run_id: str | None, stop: asyncio.Event) -> None:
+        me = f"{self.name}#{index}" if self.concurrency > 1 else self.name
+        backoff = _Backoff()
+        while not stop.is_set():
+            try:
+                if run_id is not None:
+                    state = (await self.board.get_run(run_id)).state
+                    if state in (RunState.FINISHED, RunState.CANCELLED):
+                        return
+                head = await self.board.last_seq()
+                lease = await self.board.claim(me, list(self.by_role), run_id=run_id)
+                if lease is None:
+                    await self.board.reap_expired(actor=me)
+                    await self._prune_idempotency()
+                    await self.board.wait_for_change(head, self.idle_wait_s)
+                    backoff.reset()
+                    continue
+                backoff.reset()
+                await self._work(lease)
+            except StoreUnavailable as exc:  # the database went away: wait, then go on
+                delay = backoff.next()
+                log.warning("%s: store unavailable (%s); retrying in %.2fs", me, exc, delay)
+                await asyncio.sleep(delay)
+            except TransientConflict as exc:
+                log.info("%s: %s; going on", me, exc)
+
+    async def context(self, lease: Lease) -> TaskContext:
+        """Everything the agent sees: the task, its dependencies' results, messages,
+        what is left of the budget."""
+        task = lease.task
+        run = await self.board.get_run(task.run_id)
+        deps = {}
+        for dep_id in task.depends_on:
+            d = await self.board.get_task(dep_id)
+            deps[d.key] = DependencyResult(d.key, d.title, d.state, d.output, d.last_error)
+        return TaskContext(
+            task=task,
+            lease=lease,
+            run=run,
+            board=self.board,
+            dependencies=deps,
+            messages=await self.board.messages(run.id, limit=50),
+            tools=self.tools,
+            budget=_budget_left(run, task.budget, task.tokens_used, task.cost_used),
+        )
+
+    async def _work(self, lease: Lease) -> None:
+        task = lease.task
+        role = task.role if lease.kind is LeaseKind.WORK else task.reviewer_role
+        agent = self.by_role[role or task.role]
+        running = asyncio.create_task(self._run_agent(agent, lease))
+        beat = asyncio.create_task(self._heartbeat(lease, running))
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if me is None or not me.cancelling():  # the lease was lost: only the agent stops
+                return
+            running.cancel()  # shutdown past the grace period: give the task back
+            with contextlib.suppress(LeaseLost, asyncio.CancelledError):
+                await asyncio.shield(
+                    self.board.release(task.id, lease.token, participant=lease.owner)
+                )
+            log.warning("%s: released %s at shutdown", lease.owner, task.id)
+            raise
+        finally:
+            beat.cancel()
+
+    async def _run_agent(self, agent: Agent, lease: Lease) -> None:
+        task = lease.task
+        ctx = await self.context(lease)  # a lost connection here is an outage, not the agent's
+        try:
+            async with asyncio.timeout(task.timeout_s) as deadline:
+                result = await agent.run(ctx)
+            if lease.kind is LeaseKind.REVIEW:
+                result = result if isinstance(result, Verdict) else Verdict.model_validate(result)
+        except LeaseLost as exc:
+            log.warning("%s: lost %s while working: %s", lease.owner, task.id, exc)
+            return
+        except TimeoutError as exc:
+            if not deadline.expired():  # the agent's own TimeoutError: its error, not ours
+                await self._failed(agent, lease, _error(agent, exc))
+                return
+            message = f"agent {agent.name} ran past {task.timeout_s}s"
+            await self._failed(
+                agent, lease, {"kind": "timeout", "agent": agent.name, "message": message}
+            )
+            return
+        except GiveUp as exc:
+            await self._failed(agent, lease, _error(agent, exc), retryable=False)
+            return
+        except RetryLater as exc:
+            log.info("%s: %s asks to retry %s later: %s", lease.owner, agent.name, task.id, exc)
+            await self._failed(agent, lease, _error(agent, exc, kind="retry_later"))
+            return
+        except (asyncio.CancelledError, StoreUnavailable, TransientConflict):
+            raise  # shutdown, or an outage the slot waits out: not the agent's failure
+        except Exception as exc:  # the agent's failure is data, recorded on the board
+            log.warning("%s: %s raised %r on %s", lease.owner, agent.name, exc, task.id)
+            await self._failed(agent, lease, _error(agent, exc))
+            return
+        await self._hand_in(lease, result)
+
+    async def _failed(
+        self, agent: Agent, lease: Lease, error: dict[str, Any], *, retryable: bool = True
+    ) -> None:
+        """Record a failed attempt; a reviewer's failure frees the review for another."""
+        self.failed += 1
+        key = f"{lease.owner}:{lease.task.id}:{lease.token}:failed"
+        if lease.kind is LeaseKind.REVIEW:
+            await self._persist(
+                lease,
+                lambda: self.board.abandon_review(
+                    lease.task.id, lease.token, error, participant=lease.owner, idempotency_key=key
+                ),
+            )
+            return
+        await self._persist(
+            lease,
+            lambda: self.board.fail(
+                lease.task.id,
+                lease.token,
+                error,
+                participant=lease.owner,
+                retryable=retryable,
+                idempotency_key=key,
+            ),
+        )
+
+    async def _hand_in(self, lease: Lease, result: Any) -> None:
+        task = lease.task
+        key = f"{lease.owner}:{task.id}:{lease.token}:result"
+        call: Callable[[], Awaitable[Any]]
+        if lease.kind is LeaseKind.REVIEW:
+            verdict = result if isinstance(result, Verdict) else Verdict.model_validate(result)
+            if verdict.approve:
+                call = lambda: self.board.approve(  # noqa: E731 - a retryable call
+                    task.id,
+                    actor=lease.owner,
+                    token=lease.token,
+                    comment=verdict.comment,
+                    idempotency_key=key,
+                )
+            else:
+                feedback = verdict.feedback or ["rejected without details"]
+                call = lambda: self.board.reject(  # noqa: E731
+                    task.id, feedback, actor=lease.owner, token=lease.token, idempotency_key=key
+                )
+        else:
+            call = lambda: self.board.submit(  # noqa: E731
+                task.id, lease.token, result, participant=lease.owner, idempotency_key=key
+            )
+        try:
+            if await self._persist(lease, call):
+                self.completed += 1
+        except ContractViolation as exc:
+            self.failed += 1
+            log.warning("%s: %s", lease.owner, exc)
+
+    async def _persist(self, lease: Lease, call: Callable[[], Awaitable[Any]]) -> bool:
+        """Make a write about the lease land despite a lost database connection: keep
+        the result, back off, and call again (same idempotency key, so a write that did
+        land is not doubled) while the lease may still be valid. ``False`` if the result
+        was dropped, and why is logged."""
+        backoff = _Backoff()
+        while True:
+            try:
+                await call()
+                return True
+            except LeaseLost as exc:
+                log.warning("%s: dropped result for %s: %s", lease.owner, lease.task.id, exc)
+                return False
+            except (StoreUnavailable, TransientConflict) as exc:
+                if self.board.clock() > lease.expires_at + lease.task.lease_s:
+                    log.warning(
+                        "%s: dropped result for %s: store unavailable past the lease (%s)",
+                        lease.owner,
+                        lease.task.id,
+                        exc,
+                    )
+                    return False
+                await asyncio.sleep(backoff.next())
+
+    async def _heartbeat(self, lease: Lease, running: asyncio.Task[None]) -> None:
+        interval = max(0.05, lease.task.lease_s / 3)
+        while not running.done():
+            await asyncio.sleep(interval)
+            try:
+                renewed = await self.board.heartbeat(lease.task.id, lease.token, lease.owner)
+                lease = lease.model_copy(update={"expires_at": renewed.expires_at})
+            except LeaseLost as exc:  # someone else owns it now: stop working on it
+                log.warning("%s: %s; cancelling the agent", lease.owner, exc)
+                running.cancel()
+                return
+            except (StoreUnavailable, TransientConflict) as exc:
+                log.warning("%s: heartbeat for %s failed: %s", lease.owner, lease.task.id, exc)
+
+
+def _error(agent: Agent, exc: BaseException, *, kind: str = "exception") -> dict[str, Any]:
+    return {"kind": kind, "agent": agent.name, "type": type(exc).__name__, "message": str(exc)}
+
+
+class _Backoff:
+    """Exponential backoff with full jitter, 50 ms to 5 s."""
+
+    def __init__(self) -> None:
+        self.attempt = 0
+
+    def next(self) -> float:
+        self.attempt += 1
+        return float(random.uniform(0, min(5.0, 0.05 * 2**self.attempt)))
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def _budget_left(
+    run: Run, task_budget: Mapping[str, Any] | None, task_tokens: int, task_cost: float
+) -> BudgetLeft:
+    limits = []
+    for budget, tokens, cost in (
+        (run.budget, run.tokens_used, run.cost_used),
+        (task_budget, task_tokens, task_cost),
+    ):
+        if budget:
+            limits.append(
+                (
+                    None if budget.get("tokens") is None else budget["tokens"] - tokens,
+                    None if budget.get("cost_usd") is None else budget["cost_usd"] - cost,
+                )
+            )
+    tokens_left = [t for t, _ in limits if t is not None]
+    cost_left = [c for _, c in limits if c is not None]
+    return BudgetLeft(
+        tokens=min(tokens_left) if tokens_left else None,
+        cost_usd=min(cost_left) if cost_left else None,
+    )
+
+
+__all__ = ["AgentsLike", "Verdict", "Worker", "as_agents"]

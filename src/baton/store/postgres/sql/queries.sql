@@ -1,0 +1,175 @@
+-- Named queries for PostgresStore, loaded by name ("-- name: x" starts a block).
+-- Reads inside a write transaction lock the rows they return (FOR UPDATE), and claims
+-- and the reaper skip rows other transactions hold (SKIP LOCKED).
+
+-- name: insert_run
+INSERT INTO runs (id, goal, state, roles, labels, created_at, finished_at, budget)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: get_run
+SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
+       paused_reason
+FROM runs WHERE id = %s;
+
+-- name: list_runs
+SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
+       paused_reason
+FROM runs
+ORDER BY created_at, (SELECT MIN(e.seq) FROM events e WHERE e.run_id = runs.id);
+
+-- name: set_run_state
+UPDATE runs SET state = %s, finished_at = %s, paused_reason = %s WHERE id = %s;
+
+-- name: add_task_usage
+UPDATE tasks SET tokens_used = tokens_used + %s, cost_used = cost_used + %s WHERE id = %s;
+
+-- name: add_run_usage
+UPDATE runs SET tokens_used = tokens_used + %s, cost_used = cost_used + %s, claims = claims + %s
+WHERE id = %s;
+
+-- name: next_created_seq
+SELECT COALESCE(MAX(created_seq), 0) + 1 FROM tasks;
+
+-- name: insert_task
+INSERT INTO tasks (id, run_id, key, spec, role, priority, created_seq, state, queue_role,
+                   token, attempts, failures, review_rounds, lease_owner, lease_kind,
+                   lease_expires_at, not_before, pending_deps, output, last_error, feedback,
+                   blocked_reason, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: insert_dep
+INSERT INTO deps (task_id, dep_id) VALUES (%s, %s);
+
+-- name: task_columns
+t.id, t.run_id, t.key, t.spec, t.role, t.priority, t.created_seq, t.state, t.token,
+t.attempts, t.failures, t.review_rounds, t.lease_owner, t.lease_kind, t.lease_expires_at,
+t.not_before, t.pending_deps, t.output, t.last_error, t.feedback, t.blocked_reason,
+t.updated_at,
+(SELECT COALESCE(json_agg(d.dep_id ORDER BY d.dep_id)::text, '[]') FROM deps d
+ WHERE d.task_id = t.id),
+t.tokens_used, t.cost_used
+
+-- name: get_task
+SELECT {task_columns} FROM tasks t WHERE t.id = %s;
+
+-- name: get_task_for_update
+SELECT {task_columns} FROM tasks t WHERE t.id = %s FOR UPDATE OF t;
+
+-- name: run_tasks_for_update
+SELECT {task_columns} FROM tasks t WHERE t.run_id = %s ORDER BY t.created_seq FOR UPDATE OF t;
+
+-- name: list_tasks
+SELECT {task_columns} FROM tasks t WHERE t.run_id = %s ORDER BY t.created_seq;
+
+-- name: find_claimable
+SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+WHERE t.queue_role = %s AND t.not_before <= %s
+ORDER BY t.priority DESC, t.created_seq LIMIT 1
+FOR UPDATE OF t SKIP LOCKED;
+
+-- name: find_claimable_in_run
+SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+WHERE t.run_id = %s AND t.queue_role = %s AND t.not_before <= %s
+ORDER BY t.priority DESC, t.created_seq LIMIT 1
+FOR UPDATE OF t SKIP LOCKED;
+
+-- name: update_task
+-- Sent ahead of the next statement (see PgTx): the guard fails the transaction instead
+-- of returning a row count nobody reads in time.
+WITH changed AS (
+    UPDATE tasks SET state = %s, queue_role = %s, token = %s, attempts = %s, failures = %s,
+        review_rounds = %s, lease_owner = %s, lease_kind = %s, lease_expires_at = %s,
+        not_before = %s, output = %s, last_error = %s, feedback = %s, blocked_reason = %s,
+        updated_at = %s
+    WHERE id = %s AND state = %s AND token = %s
+    RETURNING 1
+)
+SELECT baton_expect_one_row((SELECT count(*) FROM changed), 'task ' || %s::text);
+
+-- name: dependents
+SELECT {task_columns} FROM tasks t JOIN deps x ON x.task_id = t.id
+WHERE x.dep_id = %s ORDER BY t.created_seq
+FOR UPDATE OF t;
+
+-- name: settle_dependency
+-- The settled dependents as they are now, locked by the update itself: no second read.
+UPDATE tasks t SET pending_deps = t.pending_deps - 1
+WHERE t.id IN (SELECT task_id FROM deps WHERE dep_id = %s) AND t.state IN ('pending', 'blocked')
+RETURNING {task_columns};
+
+-- name: expired_leases
+SELECT {task_columns} FROM tasks t
+WHERE t.lease_expires_at IS NOT NULL AND t.lease_expires_at < %s
+ORDER BY t.lease_expires_at LIMIT %s
+FOR UPDATE OF t SKIP LOCKED;
+
+-- name: has_open_tasks
+SELECT baton_open_task(%s, FALSE);
+
+-- name: count_by_state
+SELECT state, COUNT(*) FROM tasks WHERE run_id = %s GROUP BY state;
+
+-- name: read_events
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE seq > %s ORDER BY seq LIMIT %s;
+
+-- name: read_run_events
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s;
+
+-- name: last_seq
+SELECT last FROM event_counter WHERE id = 1;
+
+-- name: get_idempotent
+SELECT op, result FROM idempotency WHERE key = %s;
+
+-- name: put_idempotent
+INSERT INTO idempotency (key, op, result, created_at) VALUES (%s, %s, %s, %s);
+
+-- name: forget_idempotency
+DELETE FROM idempotency WHERE created_at < %s;
+
+-- name: add_pending_deps
+UPDATE tasks SET pending_deps = pending_deps + %s WHERE id = %s;
+
+-- name: set_run_budget
+UPDATE runs SET budget = %s WHERE id = %s;
+
+-- name: latest_run_events_like
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = %s AND kind LIKE %s ORDER BY seq DESC LIMIT %s;
+
+-- name: last_progress
+SELECT seq, at FROM events
+WHERE run_id = %s AND kind NOT IN ('task.lease_renewed', 'task.usage')
+  AND kind NOT LIKE 'escalation.%%' AND kind NOT LIKE 'message.%%'
+ORDER BY seq DESC LIMIT 1;
+
+-- name: lock_run
+SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used,
+       claims, paused_reason
+FROM runs WHERE id = %s FOR UPDATE;
+
+-- name: open_task_held
+SELECT baton_open_task(%s, TRUE);
+
+-- name: append_events_numbered
+-- The events arrive as one JSON array of [run_id, task_id, kind, actor, at, payload]
+-- (one text parameter is far cheaper for the client to send than six arrays); the
+-- json type keeps each payload's text exactly as the client wrote it.
+WITH c AS (UPDATE event_counter SET last = last + %(n)s WHERE id = 1 RETURNING last),
+ins AS (
+    INSERT INTO events (seq, run_id, task_id, kind, actor, payload, at)
+    SELECT c.last - %(n)s + e.ord, e.v->>0, e.v->>1, e.v->>2, e.v->>3, (e.v->5)::text,
+           (e.v->>4)::float8
+    FROM c, json_array_elements(%(rows)s::json) WITH ORDINALITY AS e(v, ord)
+)
+SELECT c.last, pg_notify('baton_events', c.last::text) FROM c;
+
+-- name: latest_run_messages
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = %s AND kind LIKE 'message.%%' ORDER BY seq DESC LIMIT %s;
+
+-- name: latest_run_escalations
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = %s AND kind LIKE 'escalation.%%' ORDER BY seq DESC LIMIT %s;

@@ -1,0 +1,236 @@
+"""One PostgreSQL write transaction: writes nobody reads travel with the next
+statement, and events are numbered at the very end (see :class:`PgTx`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from baton.model import Run, RunState, Task, TaskState
+from baton.store import rows as _rows
+from baton.store.postgres.prepared import PREPARED as _PREPARED
+from baton.store.postgres.prepared import Params, Row
+from baton.store.protocol import Claimable, EventRef
+
+#: Stated, not left to the server's default: the row-locking design relies on it.
+BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_GUARD_FAILED = "baton: "  # the message prefix of baton_expect_one_row (migration 0005)
+
+#: Rows inserted per round trip when a run is created: big enough that the round trips
+#: do not matter, small enough that one message stays a few hundred kB for ordinary
+#: task specs.
+INSERT_BATCH = 500
+
+
+class PgTx:
+    """One write transaction on a pooled connection. See the module docstring.
+
+    Round trips are what a transaction costs here (each is a wake-up of the server and
+    of this process), so statements whose answer the domain does not read — guarded
+    task updates, counters, the ``BEGIN`` itself — wait in ``_ahead`` and go out in one
+    simple query with the next statement that needs an answer, or with the ``COMMIT``.
+    The server runs them in order, so reads still see the transaction's own writes; an
+    error in any of them aborts the transaction and surfaces at that next statement.
+    """
+
+    def __init__(self, conn: psycopg.AsyncConnection[Row]) -> None:
+        self._c = conn
+        self._cur = conn.cursor()
+        self._bind = psycopg.AsyncClientCursor(conn)  # binds literals client-side
+        self._ahead: list[str] = [BEGIN]
+        self._events: list[tuple[EventRef, tuple[Any, ...]]] = []
+        self.inserted_tasks = 0
+
+    def _execute(self, query: str, params: Params = ()) -> str:
+        return _PREPARED.execute(self._bind, query, params)
+
+    def _later(self, query: str, params: Params = ()) -> None:
+        self._ahead.append(self._execute(query, params))
+
+    async def _send(self, statement: str | None = None) -> psycopg.AsyncCursor[Row]:
+        """Send what waits, then ``statement``, as one simple query; the cursor is left
+        on the last statement's result."""
+        batch = [*self._ahead, statement] if statement is not None else self._ahead
+        self._ahead = []
+        await self._cur.execute(";\n".join(batch))  # str: psycopg encodes it for the server
+        while self._cur.nextset():
+            pass
+        return self._cur
+
+    async def _one(self, query: str, params: Params = ()) -> Row | None:
+        return await (await self._send(self._execute(query, params))).fetchone()
+
+    async def _all(self, query: str, params: Params = ()) -> list[Row]:
+        return await (await self._send(self._execute(query, params))).fetchall()
+
+    async def insert_run(self, run: Run) -> None:
+        self._later("insert_run", _rows.run_row(run))
+
+    async def get_run(self, run_id: str) -> Run | None:
+        row = await self._one("get_run", (run_id,))
+        return None if row is None else _rows.run_from_row(row)
+
+    async def lock_run(self, run_id: str) -> Run | None:
+        row = await self._one("lock_run", (run_id,))
+        return None if row is None else _rows.run_from_row(row)
+
+    async def set_run_state(
+        self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
+    ) -> None:
+        self._later("set_run_state", (state.value, finished_at, reason, run_id))
+
+    async def add_usage(
+        self, task_id: str | None, run_id: str, *, tokens: int, cost: float, claims: int
+    ) -> None:
+        if task_id is not None:
+            self._later("add_task_usage", (tokens, cost, task_id))
+        self._later("add_run_usage", (tokens, cost, claims, run_id))
+
+    async def next_created_seq(self) -> int:
+        row = await self._one("next_created_seq")
+        assert row is not None
+        return int(row[0])
+
+    async def insert_tasks(self, tasks: Sequence[Task]) -> None:
+        self.inserted_tasks += len(tasks)
+        statements = [self._execute("insert_task", _rows.insert_row(t)) for t in tasks]
+        statements += [self._execute("insert_dep", (t.id, d)) for t in tasks for d in t.depends_on]
+        for start in range(0, len(statements), INSERT_BATCH):
+            self._ahead += statements[start : start + INSERT_BATCH]
+            await self._send()
+
+    async def add_dependencies(self, task_id: str, dep_ids: Sequence[str], pending: int) -> None:
+        for dep_id in dep_ids:
+            self._later("insert_dep", (task_id, dep_id))
+        self._later("add_pending_deps", (pending, task_id))
+
+    async def set_run_budget(self, run_id: str, budget: dict[str, Any] | None) -> None:
+        value = None if budget is None else _rows.dumps(budget)
+        self._later("set_run_budget", (value, run_id))
+
+    async def get_task(self, task_id: str) -> Task | None:
+        row = await self._one("get_task_for_update", (task_id,))
+        return None if row is None else _rows.task_from_row(row)
+
+    async def run_tasks(self, run_id: str) -> list[Task]:
+        return [_rows.task_from_row(r) for r in await self._all("run_tasks_for_update", (run_id,))]
+
+    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Claimable | None:
+        if run_id is None:
+            row = await self._one("find_claimable", (role, now))
+        else:
+            row = await self._one("find_claimable_in_run", (run_id, role, now))
+        if row is None:
+            return None
+        return Claimable(
+            _rows.task_from_row(row), None if row[-1] is None else _rows.loads(row[-1])
+        )
+
+    async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
+        """Always ``True``: the write goes out with the next statement, and its guard is
+        checked by the server (migration 0005), failing the transaction if it matched
+        no row — which the row locks taken by every read here make a store bug."""
+        self._later("update_task", (*_rows.update_row(task, expect_state, expect_token), task.id))
+        return True
+
+    async def dependents(self, task_id: str) -> list[Task]:
+        return [_rows.task_from_row(r) for r in await self._all("dependents", (task_id,))]
+
+    async def settle_dependency(self, task_id: str) -> list[Task]:
+        settled = [_rows.task_from_row(r) for r in await self._all("settle_dependency", (task_id,))]
+        ready = (t for t in settled if t.pending_deps == 0 and t.state is TaskState.PENDING)
+        return sorted(ready, key=lambda t: t.created_seq)
+
+    async def expired_leases(self, now: float, limit: int) -> list[Task]:
+        return [_rows.task_from_row(r) for r in await self._all("expired_leases", (now, limit))]
+
+    async def has_open_tasks(self, run_id: str) -> bool:
+        """Safe against the run's last tasks finishing in concurrent transactions, each
+        of which would see the other's task still open (READ COMMITTED).
+
+        First, cheaply: an open task that no other transaction is changing, share-locked
+        so that none can finish it before we commit — then the run is certainly not
+        finished. Only when every open task is being changed (the end of a run) do we
+        wait on the run's row and look again (a statement of its own, so it sees
+        whatever committed before we got the lock)."""
+        if await self._flag("open_task_held", (run_id,)):
+            return True
+        self._later("lock_run", (run_id,))
+        return await self._flag("has_open_tasks", (run_id,))
+
+    async def _flag(self, query: str, params: Params) -> bool:
+        row = await self._one(query, params)
+        return row is not None and bool(row[0])
+
+    async def append_event(
+        self,
+        run_id: str,
+        task_id: str | None,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        at: float,
+    ) -> EventRef:
+        ref = EventRef()
+        self._events.append((ref, (run_id, task_id, kind, actor, _rows.dumps(payload), at)))
+        return ref
+
+    async def append_events(
+        self, rows: Sequence[tuple[str, str | None, str, str, dict[str, Any], float]]
+    ) -> None:
+        for r, t, k, a, p, at in rows:
+            await self.append_event(r, t, k, a, p, at)
+
+    async def flush(self) -> None:
+        """Number the buffered events and write them now, in one statement (numbering,
+        insert and NOTIFY together), for a result that names their seqs. The counter
+        row's lock is then held from here until commit, across a round trip:
+        :meth:`commit` avoids that when nobody needs the seqs first."""
+        if not self._events:
+            return
+        row = await self._one("append_events_numbered", self._tail_params())
+        assert row is not None
+        first = int(row[0]) - len(self._events) + 1
+        for offset, (ref, _) in enumerate(self._events):
+            ref.seq = first + offset
+        self._events.clear()
+
+    async def commit(self) -> None:
+        """Send what waits, number the events still buffered, and commit, all as one
+        simple query: the counter row is then locked only while the server runs the
+        tail and the ``COMMIT`` back to back, never across a round trip to this process
+        — which on a busy machine is also a wait for this process to be scheduled, with
+        every other writer queued behind it."""
+        if self._ahead == [BEGIN] and not self._events:
+            return  # nothing was sent: there is no transaction to end
+        if self._events:
+            self._later("append_events_numbered", self._tail_params())
+            self._events.clear()
+        await self._send("COMMIT")
+
+    async def rollback(self) -> None:
+        self._ahead.clear()
+        self._events.clear()
+        if self._c.info.transaction_status != TransactionStatus.IDLE:
+            await self._c.execute(b"ROLLBACK")
+
+    def _tail_params(self) -> dict[str, Any]:
+        rows = ",".join(
+            _rows.dumps([run, task, kind, actor, at])[:-1] + "," + payload + "]"
+            for _, (run, task, kind, actor, payload, at) in self._events
+        )
+        return {"n": len(self._events), "rows": f"[{rows}]"}
+
+    async def get_idempotent(self, key: str) -> tuple[str, str] | None:
+        row = await self._one("get_idempotent", (key,))
+        return None if row is None else (row[0], row[1])
+
+    async def forget_idempotency(self, before: float) -> int:
+        cur = await self._send(self._execute("forget_idempotency", (before,)))
+        return int(cur.rowcount)
+
+    async def put_idempotent(self, key: str, op: str, result_json: str, at: float) -> None:
+        self._later("put_idempotent", (key, op, result_json, at))  # a twin: see transaction()

@@ -1,0 +1,189 @@
+"""The Store protocol: the only way the domain touches persistence.
+
+A store runs well-defined operations; it knows nothing of policies, retries or reviews.
+Mutations happen inside ``async with store.transaction() as tx``, which is atomic and
+serialisable with respect to every other transaction on the same database (SQLite:
+``BEGIN IMMEDIATE``; PostgreSQL: row locks taken by the ``Tx`` reads documented below).
+Events appended in a transaction become visible, with their ``seq``, exactly when it
+commits; ``seq`` is gap-free and increases in commit order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+from baton.model import Event, Run, RunState, Task
+
+
+class Claimable(NamedTuple):
+    task: Task
+    run_budget: dict[str, Any] | None
+
+
+@dataclass
+class EventRef:
+    """An appended event's ``seq``: known at once on SQLite, after ``Tx.flush()`` on stores
+    that number events at the end of the transaction (PostgreSQL, where without a flush
+    the commit numbers them and the ref is never filled in)."""
+
+    seq: int = 0
+
+
+class Tx(Protocol):
+    """One open write transaction. Reads inside it see its own writes."""
+
+    async def insert_run(self, run: Run) -> None: ...
+
+    async def get_run(self, run_id: str) -> Run | None: ...
+
+    async def lock_run(self, run_id: str) -> Run | None:
+        """The run, locked until the transaction ends: for decisions on its budget and
+        state that concurrent transactions must not both make."""
+        ...
+
+    async def set_run_state(
+        self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
+    ) -> None: ...
+
+    async def add_usage(
+        self, task_id: str | None, run_id: str, *, tokens: int, cost: float, claims: int
+    ) -> None:
+        """Add to the task's (if given) and the run's spending counters."""
+        ...
+
+    async def next_created_seq(self) -> int:
+        """A number larger than every task's ``created_seq`` so far."""
+        ...
+
+    async def insert_tasks(self, tasks: Sequence[Task]) -> None:
+        """Insert tasks and their ``depends_on`` edges."""
+        ...
+
+    async def add_dependencies(self, task_id: str, dep_ids: Sequence[str], pending: int) -> None:
+        """Make ``task_id`` depend on ``dep_ids`` too, ``pending`` of which are unsettled."""
+        ...
+
+    async def set_run_budget(self, run_id: str, budget: dict[str, Any] | None) -> None: ...
+
+    async def get_task(self, task_id: str) -> Task | None:
+        """The task, locked against concurrent writers until the transaction ends."""
+        ...
+
+    async def run_tasks(self, run_id: str) -> list[Task]: ...
+
+    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Claimable | None:
+        """The best task that ``role`` may claim now (priority, then age), locked, with
+        its run's budget (so a claim needs no second read).
+
+        Claimable means ready for the worker role, or in review with no review lease
+        for the reviewer role, and past its retry backoff. Rows that another
+        transaction has locked are skipped, never waited on.
+        """
+        ...
+
+    async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
+        """Write ``task``'s mutable fields if the row still has ``expect_state`` and
+        ``expect_token``; ``False`` (and nothing written) otherwise.
+
+        A store that sends writes later (PostgreSQL, with the next statement) returns
+        ``True`` and checks the guard when the write runs: a miss then aborts the whole
+        transaction with ``BatonRuntimeError``. Either way a miss is a store bug, since
+        every read inside a transaction locks the rows it returns."""
+        ...
+
+    async def dependents(self, task_id: str) -> list[Task]: ...
+
+    async def settle_dependency(self, task_id: str) -> list[Task]:
+        """Count ``task_id`` as settled for each dependent; return the dependents that
+        are still ``pending`` and now wait on nothing."""
+        ...
+
+    async def expired_leases(self, now: float, limit: int) -> list[Task]:
+        """Tasks whose lease expired before ``now``, oldest first, locked (skip locked)."""
+        ...
+
+    async def has_open_tasks(self, run_id: str) -> bool:
+        """Whether the run still has an unfinished task — answered so that two
+        transactions finishing the run's last tasks at once cannot both say yes."""
+        ...
+
+    async def append_event(
+        self,
+        run_id: str,
+        task_id: str | None,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        at: float,
+    ) -> EventRef:
+        """Append an event; its ``seq`` is final once :meth:`flush` has run."""
+        ...
+
+    async def flush(self) -> None:
+        """Number the events appended so far (gap-free, in commit order) now, for a
+        result that names their seqs. Called at most once, last, before the idempotency
+        record; events not flushed by then are numbered by the commit itself."""
+        ...
+
+    async def append_events(
+        self, rows: Sequence[tuple[str, str | None, str, str, dict[str, Any], float]]
+    ) -> None:
+        """Append many events at once, in order."""
+        ...
+
+    async def get_idempotent(self, key: str) -> tuple[str, str] | None:
+        """``(op, result_json)`` recorded under ``key``, if any."""
+        ...
+
+    async def put_idempotent(self, key: str, op: str, result_json: str, at: float) -> None: ...
+
+    async def forget_idempotency(self, before: float) -> int:
+        """Delete idempotency records made before ``before``; how many went."""
+        ...
+
+
+class Store(Protocol):
+    """Durable board state plus its event log. See the module docstring."""
+
+    url: str
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    async def get_run(self, run_id: str) -> Run | None: ...
+
+    async def list_runs(self) -> list[Run]: ...
+
+    async def get_task(self, task_id: str) -> Task | None: ...
+
+    async def list_tasks(self, run_id: str) -> list[Task]: ...
+
+    async def count_by_state(self, run_id: str) -> dict[str, int]: ...
+
+    async def read_events(self, *, since: int, run_id: str | None, limit: int) -> list[Event]:
+        """Committed events with ``seq > since``, in ``seq`` order."""
+        ...
+
+    async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
+        """The run's last ``limit`` events whose kind starts with ``kind_prefix``, in order."""
+        ...
+
+    async def last_progress(self, run_id: str) -> tuple[int, float] | None:
+        """``(seq, at)`` of the run's last event that is progress (not a lease renewal,
+        usage record, message or escalation), or ``None``."""
+        ...
+
+    async def last_seq(self) -> int: ...
+
+    async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
+        """Return ``True`` once an event with ``seq > after_seq`` is committed (by any
+        process), ``False`` after ``timeout`` seconds."""
+        ...
+
+    async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, sorted: for audits and "nothing changed" checks."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,138 @@
+-- Named queries for SqliteStore, loaded by name ("-- name: x" starts a block).
+
+-- name: insert_run
+INSERT INTO runs (id, goal, state, roles, labels, created_at, finished_at, budget)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: get_run
+SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
+       paused_reason
+FROM runs WHERE id = ?;
+
+-- name: list_runs
+SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
+       paused_reason
+FROM runs
+ORDER BY created_at, (SELECT MIN(e.seq) FROM events e WHERE e.run_id = runs.id);
+
+-- name: set_run_state
+UPDATE runs SET state = ?, finished_at = ?, paused_reason = ? WHERE id = ?;
+
+-- name: add_task_usage
+UPDATE tasks SET tokens_used = tokens_used + ?, cost_used = cost_used + ? WHERE id = ?;
+
+-- name: add_run_usage
+UPDATE runs SET tokens_used = tokens_used + ?, cost_used = cost_used + ?, claims = claims + ?
+WHERE id = ?;
+
+-- name: next_created_seq
+SELECT COALESCE(MAX(created_seq), 0) + 1 FROM tasks;
+
+-- name: insert_task
+INSERT INTO tasks (id, run_id, key, spec, role, priority, created_seq, state, queue_role,
+                   token, attempts, failures, review_rounds, lease_owner, lease_kind,
+                   lease_expires_at, not_before, pending_deps, output, last_error, feedback,
+                   blocked_reason, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_dep
+INSERT INTO deps (task_id, dep_id) VALUES (?, ?);
+
+-- name: task_columns
+t.id, t.run_id, t.key, t.spec, t.role, t.priority, t.created_seq, t.state, t.token,
+t.attempts, t.failures, t.review_rounds, t.lease_owner, t.lease_kind, t.lease_expires_at,
+t.not_before, t.pending_deps, t.output, t.last_error, t.feedback, t.blocked_reason,
+t.updated_at,
+(SELECT json_group_array(d.dep_id) FROM deps d WHERE d.task_id = t.id),
+t.tokens_used, t.cost_used
+
+-- name: get_task
+SELECT {task_columns} FROM tasks t WHERE t.id = ?;
+
+-- name: list_tasks
+SELECT {task_columns} FROM tasks t WHERE t.run_id = ? ORDER BY t.created_seq;
+
+-- name: find_claimable
+SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+WHERE t.queue_role = ? AND t.not_before <= ?
+ORDER BY t.priority DESC, t.created_seq LIMIT 1;
+
+-- name: find_claimable_in_run
+SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+WHERE t.run_id = ? AND t.queue_role = ? AND t.not_before <= ?
+ORDER BY t.priority DESC, t.created_seq LIMIT 1;
+
+-- name: update_task
+UPDATE tasks SET state = ?, queue_role = ?, token = ?, attempts = ?, failures = ?,
+    review_rounds = ?, lease_owner = ?, lease_kind = ?, lease_expires_at = ?, not_before = ?,
+    output = ?, last_error = ?, feedback = ?, blocked_reason = ?, updated_at = ?
+WHERE id = ? AND state = ? AND token = ?;
+
+-- name: dependents
+SELECT {task_columns} FROM tasks t JOIN deps x ON x.task_id = t.id
+WHERE x.dep_id = ? ORDER BY t.created_seq;
+
+-- name: settle_dependency
+UPDATE tasks SET pending_deps = pending_deps - 1
+WHERE id IN (SELECT task_id FROM deps WHERE dep_id = ?) AND state IN ('pending', 'blocked')
+RETURNING id, pending_deps, state;
+
+-- name: expired_leases
+SELECT {task_columns} FROM tasks t
+WHERE t.lease_expires_at IS NOT NULL AND t.lease_expires_at < ?
+ORDER BY t.lease_expires_at LIMIT ?;
+
+-- name: has_open_tasks
+SELECT 1 FROM tasks WHERE run_id = ?
+AND state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
+LIMIT 1;
+
+-- name: count_by_state
+SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state;
+
+-- name: append_event
+INSERT INTO events (run_id, task_id, kind, actor, payload, at) VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: read_events
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE seq > ? ORDER BY seq LIMIT ?;
+
+-- name: read_run_events
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?;
+
+-- name: last_seq
+SELECT COALESCE(MAX(seq), 0) FROM events;
+
+-- name: get_idempotent
+SELECT op, result FROM idempotency WHERE key = ?;
+
+-- name: put_idempotent
+INSERT INTO idempotency (key, op, result, created_at) VALUES (?, ?, ?, ?);
+
+-- name: forget_idempotency
+DELETE FROM idempotency WHERE created_at < ?;
+
+-- name: add_pending_deps
+UPDATE tasks SET pending_deps = pending_deps + ? WHERE id = ?;
+
+-- name: set_run_budget
+UPDATE runs SET budget = ? WHERE id = ?;
+
+-- name: latest_run_events_like
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = ? AND kind LIKE ? ORDER BY seq DESC LIMIT ?;
+
+-- name: last_progress
+SELECT seq, at FROM events
+WHERE run_id = ? AND kind NOT IN ('task.lease_renewed', 'task.usage')
+  AND kind NOT LIKE 'escalation.%' AND kind NOT LIKE 'message.%'
+ORDER BY seq DESC LIMIT 1;
+
+-- name: latest_run_messages
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = ? AND kind LIKE 'message.%' ORDER BY seq DESC LIMIT ?;
+
+-- name: latest_run_escalations
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
+WHERE run_id = ? AND kind LIKE 'escalation.%' ORDER BY seq DESC LIMIT ?;
