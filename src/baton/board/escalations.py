@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from baton.board.transitions import Later
-from baton.model import Event
+from baton.model import Event, Task
 from baton.store import Tx
 
 
@@ -47,3 +48,42 @@ async def append_returned(
             at=now,
         )
     )
+
+
+def describe_error(error: Mapping[str, Any]) -> str:
+    """One line about a failed attempt's error, in words a person can act on."""
+    kind = str(error.get("kind", "error"))
+    if kind == "lease_expired":
+        return (
+            f"the lease of {error.get('owner') or 'its worker'} expired: the worker crashed, "
+            "hung or lost the store, so the attempt was lost, not an error of the work"
+        )
+    if kind == "contract_violation":
+        return "the output broke the contract: " + "; ".join(map(str, error.get("errors", [])))
+    message = error.get("message")
+    return f"{kind}: {message}" if message else kind
+
+
+async def escalate_failure(
+    tx: Tx,
+    task: Task,
+    error: Mapping[str, Any],
+    *,
+    failures: int,
+    final: bool,
+    now: float,
+    actor: str,
+) -> None:
+    """A task failed for good: tell a human which task, its last error and its attempts
+    (``escalation.planning`` for a planner's task, ``escalation.task_failed`` otherwise)."""
+    how = "was given up" if final else f"used all {task.max_attempts} attempts"
+    reason = f"task {task.id!r} {how} ({failures} failed); last error: {describe_error(error)}"
+    kind = "planning" if task.expand else "task_failed"
+    evidence = {
+        "task": task.id,
+        "attempts": task.attempts,
+        "failures": failures,
+        "max_attempts": task.max_attempts,
+        "last_error": dict(error),
+    }
+    await escalate_in(tx, task.run_id, kind, reason, evidence, task.id, now, actor)

@@ -502,5 +502,11 @@ class Board:
         )
 
     async def wait_finished(self, run_id: str, timeout: float) -> Run:
-        """Wait until the run is finished or cancelled; ``TimeoutError`` after ``timeout``."""
+        """Wait until the run is no longer active (it ended, or it was paused);
+        ``TimeoutError`` after ``timeout``. To wait for the end only, use :meth:`wait_ended`."""
         return await self._reads.wait_finished(run_id, timeout)
+
+    async def wait_ended(self, run_id: str, *, timeout: float | None = None) -> Run:
+        """Wait until the run has ended — finished, failed or cancelled (a paused run
+        has not) — and return it; ``TimeoutError`` after ``timeout`` seconds."""
+        return await self._reads.wait_ended(run_id, timeout=timeout)

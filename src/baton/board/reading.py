@@ -4,7 +4,7 @@ on the board (the last seq, the next commit, recent events, the last progress)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 from baton.board.core import BoardCore
@@ -100,9 +100,17 @@ class ReadService:
                 return
 
     async def wait_finished(self, run_id: str, timeout: float) -> Run:
+        return await self._wait_run(run_id, timeout, lambda run: run.state is not RunState.ACTIVE)
+
+    async def wait_ended(self, run_id: str, *, timeout: float | None = None) -> Run:
+        return await self._wait_run(run_id, timeout, lambda run: run.ended)
+
+    async def _wait_run(
+        self, run_id: str, timeout: float | None, done: Callable[[Run], bool]
+    ) -> Run:
         async with asyncio.timeout(timeout):
             async for _ in self.subscribe(run_id=run_id, kinds=("run.",)):
                 run = await self.get_run(run_id)
-                if run.state is not RunState.ACTIVE:
+                if done(run):
                     return run
         raise AssertionError("unreachable")  # pragma: no cover

@@ -118,7 +118,7 @@ class RunService:
         run = await tx.lock_run(run_id)
         if run is None:
             raise NotFound("run", run_id)
-        if run.state in (RunState.FINISHED, RunState.CANCELLED):
+        if run.ended:
             raise InvalidArgument(f"run {run_id!r} is {run.state.value}")
         return run
 

@@ -6,8 +6,10 @@ cancelled parent cancelled; the run finished. Iterative, so long chains cannot o
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
+from baton.board.escalations import escalate_in
 from baton.board.transitions import NO_LEASE, apply
 from baton.model import FailurePolicy, RunState, Task
 from baton.model.states import TERMINAL, Action, TaskState
@@ -158,11 +160,50 @@ async def _propagate(tx: Tx, task: Task, action: Action, *, actor: str, now: flo
     return out
 
 
+def required_failures(tasks: Sequence[Task]) -> list[Task]:
+    """The tasks whose failure makes their run fail: every task that ended ``failed`` or
+    ``skipped``, except one that failed itself under ``on_failure=continue`` (its
+    dependents ran anyway, so it was not required)."""
+    out = []
+    for t in tasks:
+        if t.state is TaskState.SKIPPED:
+            out.append(t)
+        elif t.state is TaskState.FAILED:
+            cascaded = (t.last_error or {}).get("kind") == "dependency_failed"
+            if cascaded or t.on_failure is not FailurePolicy.CONTINUE:
+                out.append(t)
+    return out
+
+
+#: How many failed task ids a ``run.failed`` event names (its ``failed_count`` is exact).
+FAILED_IDS_SHOWN = 50
+
+
 async def finish_run_if_done(tx: Tx, run_id: str, *, actor: str, now: float) -> None:
+    """End the run once every task is terminal: ``finished`` if its required work
+    succeeded, else ``failed`` — with a ``run.failed`` event naming the failed tasks
+    and an escalation for a human, so that a failed run is never mistaken for success."""
     if await tx.has_open_tasks(run_id):  # the common case, and one indexed probe
         return
     run = await tx.get_run(run_id)
     if run is None or run.state not in (RunState.ACTIVE, RunState.PAUSED):
         return
-    await tx.set_run_state(run_id, RunState.FINISHED, now)
-    await tx.append_event(run_id, None, "run.finished", actor, {}, now)
+    failed = required_failures(await tx.run_tasks(run_id))
+    if not failed:
+        await tx.set_run_state(run_id, RunState.FINISHED, now)
+        await tx.append_event(run_id, None, "run.finished", actor, {}, now)
+        return
+    roots = sorted({_root_cause(t) for t in failed})
+    reason = (
+        f"run {run_id!r} failed: {len(failed)} task(s) did not succeed "
+        f"(root cause: {', '.join(roots[:5])}{', …' if len(roots) > 5 else ''})"
+    )
+    payload = {
+        "reason": reason,
+        "failed_count": len(failed),
+        "failed": [t.id for t in failed[:FAILED_IDS_SHOWN]],
+        "root_causes": roots[:FAILED_IDS_SHOWN],
+    }
+    await tx.set_run_state(run_id, RunState.FAILED, now)
+    await tx.append_event(run_id, None, "run.failed", actor, payload, now)
+    await escalate_in(tx, run_id, "run_failed", reason, payload, None, now, actor)

@@ -89,6 +89,7 @@ class SyncBoard:
     tasks = _blocking(Board.tasks)
     events = _blocking(Board.events)
     wait_finished = _blocking(Board.wait_finished)
+    wait_ended = _blocking(Board.wait_ended)
     recent_events = _blocking(Board.recent_events)
     last_progress = _blocking(Board.last_progress)
     last_seq = _blocking(Board.last_seq)

@@ -7,7 +7,7 @@ from typing import Any
 
 from baton.board.budgets import pause_if_over, retry_delay
 from baton.board.core import BoardCore, SubmitResult, check_lease, load_task
-from baton.board.escalations import escalate_in
+from baton.board.escalations import escalate_failure
 from baton.board.growth import put_tasks
 from baton.board.settle import settle
 from baton.board.transitions import NO_LEASE, apply, record
@@ -267,18 +267,7 @@ class WorkService:
         failures = task.failures + 1
         if final or failures >= task.max_attempts:
             reason = "final" if final else f"{failures} of {task.max_attempts} attempts failed"
-            if task.expand:
-                await escalate_in(
-                    tx,
-                    task.run_id,
-                    "planning",
-                    f"planning {task.id!r} failed: {reason}",
-                    {"last_error": error},
-                    task.id,
-                    now,
-                    actor,
-                )
-            task = await apply(
+            failed = await apply(
                 tx,
                 task,
                 Action.FAIL,
@@ -289,8 +278,11 @@ class WorkService:
                 last_error=error,
                 **NO_LEASE,
             )
-            await settle(tx, [task], actor=actor, now=now)
-            return task
+            await escalate_failure(
+                tx, task, error, failures=failures, final=final, now=now, actor=actor
+            )
+            await settle(tx, [failed], actor=actor, now=now)
+            return failed
         delay = retry_delay(task, failures, self.core.rng)
         return await apply(
             tx,

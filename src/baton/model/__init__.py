@@ -6,7 +6,7 @@ May import: nothing else of Baton. No I/O happens here.
 
 from __future__ import annotations
 
-from baton.model.records import Event, Lease, LeaseKind, Run, RunState, Task
+from baton.model.records import RUN_ENDED, Event, Lease, LeaseKind, Run, RunState, Task
 from baton.model.specs import (
     JSON,
     TASK_FIELDS,
@@ -22,6 +22,7 @@ from baton.model.states import TERMINAL, Action, TaskState
 
 __all__ = [
     "JSON",
+    "RUN_ENDED",
     "TASK_FIELDS",
     "TERMINAL",
     "Action",

@@ -113,6 +113,14 @@ class StoreUnavailable(BatonRuntimeError):
     """The store cannot be opened or reached."""
 
 
+class RunFailed(BatonRuntimeError):
+    """A run that was waited on ended without success (failed or cancelled)."""
+
+    def __init__(self, run_id: str, state: str, reason: str = "") -> None:
+        self.run_id, self.state = run_id, state
+        super().__init__(f"run {run_id!r} {state}" + (f": {reason}" if reason else ""))
+
+
 class TransientConflict(BatonRuntimeError):
     """The store aborted a transaction to break a conflict (a deadlock); nothing of it
     was written, and running it again will succeed."""

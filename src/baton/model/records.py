@@ -18,11 +18,19 @@ from baton.model.states import TaskState
 class RunState(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"  # a budget ran out or a human paused it: nothing new is claimed
-    FINISHED = "finished"
+    FINISHED = "finished"  # every task is terminal and the required work succeeded
+    FAILED = "failed"  # every task is terminal and required work failed (see Run.failed_tasks)
     CANCELLED = "cancelled"
 
 
+#: The states a run ends in: nothing on it can change any more.
+RUN_ENDED: frozenset[RunState] = frozenset({RunState.FINISHED, RunState.FAILED, RunState.CANCELLED})
+
+
 class Run(BaseModel):
+    """One goal being worked on. ``state`` says whether it ended, and how: a run whose
+    required work failed ends ``failed``, never with the same word as success."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str
@@ -37,6 +45,11 @@ class Run(BaseModel):
     cost_used: float = 0.0
     claims: int = 0
     paused_reason: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        """Finished, failed or cancelled: nothing on the run can change any more."""
+        return self.state in RUN_ENDED
 
 
 class Task(TaskFields):

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from baton.board import BoardAPI
-from baton.model import Event, Run, RunState, Task
+from baton.model import RUN_ENDED, Event, Run, RunState, Task
 from baton.model.errors import IdempotencyConflict
 from baton.model.states import TERMINAL, TaskState
 from baton.planning.graph import find_cycles
@@ -58,7 +58,7 @@ class Orchestrator:
             await self.tick(run_id=run_id)
             if run_id is not None:
                 state = (await self.board.get_run(run_id)).state
-                if state in (RunState.FINISHED, RunState.CANCELLED):
+                if state in RUN_ENDED:
                     return
             head = await self.board.last_seq()
             await self.board.wait_for_change(head, self.tick_s)

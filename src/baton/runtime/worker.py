@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from baton.board import BoardAPI
-from baton.model import Lease, LeaseKind, Run, RunState
+from baton.model import RUN_ENDED, Lease, LeaseKind, Run
 from baton.model.errors import (
     ContractViolation,
     GiveUp,
@@ -142,7 +142,7 @@ class Worker:
             try:
                 if run_id is not None:
                     state = (await self.board.get_run(run_id)).state
-                    if state in (RunState.FINISHED, RunState.CANCELLED):
+                    if state in RUN_ENDED:
                         return
                 head = await self.board.last_seq()
                 lease = await self.board.claim(me, list(self.by_role), run_id=run_id)

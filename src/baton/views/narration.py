@@ -22,6 +22,11 @@ def narrate(run: Run, tasks: Sequence[Task], escalations: Sequence[Event] = ()) 
     lines = [f"{done} of {len(tasks)} tasks done."]
     if run.state is RunState.FINISHED:
         lines[0] = f"Run finished: {done} of {len(tasks)} tasks done."
+    elif run.state is RunState.FAILED:
+        failed = [t for t in tasks if t.state in (TaskState.FAILED, TaskState.SKIPPED)]
+        lines[0] = (
+            f"Run FAILED: {done} of {len(tasks)} tasks done, {len(failed)} failed or skipped."
+        )
     elif run.state is RunState.CANCELLED:
         lines[0] = f"Run cancelled: {done} of {len(tasks)} tasks done."
     if run.state is RunState.PAUSED:

@@ -49,6 +49,8 @@ def replay(events: Iterable[Event], *, until: int | None = None) -> BoardView:
             view.runs[e.run_id] = RunState.ACTIVE
         elif e.kind == "run.finished":
             view.runs[e.run_id] = RunState.FINISHED
+        elif e.kind == "run.failed":
+            view.runs[e.run_id] = RunState.FAILED
         elif e.kind == "run.cancelled":
             view.runs[e.run_id] = RunState.CANCELLED
         elif e.kind == "task.created" and e.task_id:

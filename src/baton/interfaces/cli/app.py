@@ -23,7 +23,7 @@ from rich.markup import escape
 from baton.board import Board, SyncBoard
 from baton.interfaces.cli.render import board_view, usage_table
 from baton.model import Event, RunState
-from baton.model.errors import BatonError, InvalidArgument, UsageError
+from baton.model.errors import BatonError, InvalidArgument, RunFailed, UsageError
 from baton.planning.files import load_plan
 from baton.runtime.loading import load_agents
 from baton.runtime.orchestrator import Orchestrator
@@ -87,6 +87,17 @@ def run(
     ] = None,
     actor: Actor = DEFAULT_ACTOR,
     as_json: AsJson = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            envvar="BATON_WAIT",
+            help="Wait until the run ends; exit 1 unless it succeeded.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
+    ] = 0,
 ) -> None:
     """Validate a plan and put it on the board as a new run."""
     valid = load_plan(plan)
@@ -94,9 +105,36 @@ def run(
         created = board.create_run(valid, actor=actor, run_id=run_id)
         if as_json:
             _dump(created.model_dump(mode="json"))
-            return
-        out.print(f"[green]run {created.id}[/] created with {len(valid.tasks)} tasks: {valid.goal}")
-        out.print(f"watch it: baton board {created.id} --db {db}")
+        else:
+            out.print(
+                f"[green]run {created.id}[/] created with {len(valid.tasks)} tasks: {valid.goal}"
+            )
+            out.print(f"watch it: baton board {created.id} --db {db}")
+        if wait:
+            _wait_for_end(board, created.id, timeout)
+
+
+def _outcome(board: SyncBoard, run_id: str) -> None:
+    """Exit like the run ended: 0 when it finished, 1 (one line saying why) when it
+    failed or was cancelled — so that scripts and CI can tell success from failure."""
+    r = board.get_run(run_id)
+    if r.state is RunState.FAILED:
+        reasons = [
+            e.payload.get("reason", "")
+            for e in board.recent_events(run_id, kind_prefix="run.failed", limit=1)
+        ]
+        raise RunFailed(run_id, "failed", reasons[0] if reasons else "")
+    if r.state is RunState.CANCELLED:
+        raise RunFailed(run_id, "was cancelled")
+
+
+def _wait_for_end(board: SyncBoard, run_id: str, timeout: float) -> None:
+    try:
+        r = board.wait_ended(run_id, timeout=timeout or None)
+    except TimeoutError:
+        raise InvalidArgument(f"run {run_id} still not ended after {timeout}s") from None
+    out.print(narrate(r, board.tasks(run_id), board.escalations(run_id)), markup=False)
+    _outcome(board, run_id)
 
 
 @app.command()
@@ -142,6 +180,7 @@ def board_cmd(
                     raise InvalidArgument(f"run {run_id} still active after {timeout}s")
         if not out.is_terminal:  # Live draws only its first frame off a terminal
             out.print(board_view(board.get_run(run_id), board.tasks(run_id)))
+        _outcome(board, run_id)
 
 
 def _event_line(e: Event) -> str:
@@ -150,6 +189,9 @@ def _event_line(e: Event) -> str:
     detail = {k: v for k, v in e.payload.items() if k not in ("spec",)}
     body = json.dumps(detail, default=str)
     return f"{e.seq:>6} {when} {e.kind:<24} {subject:<32} {e.actor:<16} {body}"
+
+
+_RUN_END_EVENTS = frozenset({"run.finished", "run.failed", "run.cancelled"})
 
 
 @app.command()
@@ -163,6 +205,17 @@ def events(
         bool, typer.Option("--follow", "-f", help="Keep printing new events.")
     ] = False,
     as_json: AsJson = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            envvar="BATON_WAIT",
+            help="Wait until the run ends; exit 1 unless it succeeded.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
+    ] = 0,
 ) -> None:
     """Print the run's event log (one JSON object per line with --json)."""
     with _open(db) as board:
@@ -173,6 +226,8 @@ def events(
                 print(e.model_dump_json(), flush=True)
             else:
                 out.print(_event_line(e), markup=False, highlight=False)
+            if follow and e.kind in _RUN_END_EVENTS:
+                break  # the run ended: nothing more will come
 
 
 @task_app.command("show")
@@ -180,6 +235,17 @@ def task_show(
     task_id: Annotated[str, typer.Argument(help="Task id (run/key).")],
     db: Db = DEFAULT_DB,
     as_json: AsJson = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            envvar="BATON_WAIT",
+            help="Wait until the run ends; exit 1 unless it succeeded.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
+    ] = 0,
 ) -> None:
     """Show one task: spec, state, lease, output, errors, review feedback."""
     with _open(db) as board:
@@ -285,6 +351,17 @@ def plan(
     cost: Annotated[float | None, typer.Option(help="Run cost budget, USD.")] = None,
     actor: Actor = DEFAULT_ACTOR,
     as_json: AsJson = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            envvar="BATON_WAIT",
+            help="Wait until the run ends; exit 1 unless it succeeded.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
+    ] = 0,
 ) -> None:
     """Start a run from a goal: a planner agent turns it into a validated plan."""
     team = [r.strip() for r in roles.split(",") if r.strip()]
@@ -298,10 +375,12 @@ def plan(
             actor=actor,
             run_id=run_id,
         )
-    if as_json:
-        _dump(created.model_dump(mode="json"))
-        return
-    out.print(f"[green]run {created.id}[/] created: {planner_role} will plan {goal!r}")
+        if as_json:
+            _dump(created.model_dump(mode="json"))
+        else:
+            out.print(f"[green]run {created.id}[/] created: {planner_role} will plan {goal!r}")
+        if wait:
+            _wait_for_end(board, created.id, timeout)
 
 
 @app.command()
@@ -429,6 +508,10 @@ def worker(
         w = Worker(board, handlers, name=participant, concurrency=concurrency, grace_s=grace_s)
         await w.run(run_id=run_id, stop=stop)
         err.print(f"{participant}: finished {w.completed} task(s)")
+        if run_id is not None and not stop.is_set():
+            ended = await board.get_run(run_id)
+            if ended.state in (RunState.FAILED, RunState.CANCELLED):
+                raise RunFailed(run_id, ended.state.value)
 
     until_signalled(db, work)
 
