@@ -235,7 +235,10 @@ def test_an_idle_worker_forgets_old_idempotency_keys_without_an_orchestrator(
             old = await board.create_run(plan(task("a", "reviewer")), idempotency_key="old")
             clock.advance(8 * 86400)
             await board.create_run(plan(task("b", "reviewer")), idempotency_key="new")
-            worker = Worker(board, {"worker": lambda ctx: {}}, name="w1", idle_wait_s=0.05)
+            # The watchdog duty's own escalations would add keys: this is the worker's prune.
+            worker = Worker(
+                board, {"worker": lambda ctx: {}}, name="w1", idle_wait_s=0.05, watchdog=False
+            )
             stop = asyncio.Event()
             running = asyncio.create_task(worker.run(stop=stop))
             async with asyncio.timeout(10):  # idle at once: nothing is for role "worker"

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from baton.board.transitions import Later
-from baton.model import Event, Lease, LeaseKind, Run, Task
+from baton.model import Duty, Event, Lease, LeaseKind, Run, Task
 from baton.model.errors import (
     IdempotencyConflict,
     LeaseLost,
@@ -43,6 +43,8 @@ _CODECS: dict[str, TypeAdapter[Any]] = {
     "task": _adapter(Task),
     "tasks": _adapter(list[Task]),
     "event": _adapter(Event),
+    "duty": _adapter(Duty | None),
+    "none": _adapter(None),
 }
 
 

@@ -28,12 +28,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from baton.board.core import BoardCore
+from baton.board.duties import DutyService
 from baton.board.messages import MessageService
 from baton.board.reading import ReadService
 from baton.board.reviews import ReviewService
 from baton.board.runs import RunService
 from baton.board.work import WorkService
-from baton.model import Budget, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model import Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.store import Store, open_store
 
@@ -59,6 +60,7 @@ class Board:
         self._reviews = ReviewService(self.core)
         self._messages = MessageService(self.core)
         self._reads = ReadService(self.core)
+        self._duties = DutyService(self.core)
 
     @classmethod
     def open(
@@ -510,3 +512,24 @@ class Board:
         """Wait until the run has ended — finished, failed or cancelled (a paused run
         has not) — and return it; ``TimeoutError`` after ``timeout`` seconds."""
         return await self._reads.wait_ended(run_id, timeout=timeout)
+
+    # --- duties --------------------------------------------------------------------
+
+    async def claim_duty(self, name: str, participant: str, *, lease_s: float) -> Duty | None:
+        """Take (or renew) the singleton duty ``name`` for ``lease_s`` seconds; ``None``
+        while another participant holds it and its lease has not expired. Taking it over
+        bumps its token, fencing the previous holder off."""
+        return await self._duties.claim_duty(name, participant, lease_s=lease_s)
+
+    async def renew_duty(self, name: str, token: int, participant: str, *, lease_s: float) -> Duty:
+        """Extend the duty's lease. Raises :class:`LeaseLost` if it is no longer yours."""
+        return await self._duties.renew_duty(name, token, participant, lease_s=lease_s)
+
+    async def release_duty(self, name: str, token: int, participant: str) -> None:
+        """Give the duty up (on shutdown), so another process takes it at once; a no-op
+        if it is no longer yours."""
+        await self._duties.release_duty(name, token, participant)
+
+    async def get_duty(self, name: str) -> Duty | None:
+        """Who holds the duty and until when, as last committed (``None``: never taken)."""
+        return await self._duties.get_duty(name)

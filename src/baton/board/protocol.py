@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from baton.model import Budget, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model import Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
 
 
 @runtime_checkable
@@ -245,3 +245,13 @@ class BoardAPI(Protocol):
     async def wait_finished(self, run_id: str, timeout: float) -> Run: ...
 
     async def wait_ended(self, run_id: str, *, timeout: float | None = None) -> Run: ...
+
+    async def claim_duty(self, name: str, participant: str, *, lease_s: float) -> Duty | None: ...
+
+    async def renew_duty(
+        self, name: str, token: int, participant: str, *, lease_s: float
+    ) -> Duty: ...
+
+    async def release_duty(self, name: str, token: int, participant: str) -> None: ...
+
+    async def get_duty(self, name: str) -> Duty | None: ...

@@ -6,7 +6,7 @@ May import: nothing else of Baton. No I/O happens here.
 
 from __future__ import annotations
 
-from baton.model.records import RUN_ENDED, Event, Lease, LeaseKind, Run, RunState, Task
+from baton.model.records import RUN_ENDED, Duty, Event, Lease, LeaseKind, Run, RunState, Task
 from baton.model.specs import (
     JSON,
     TASK_FIELDS,
@@ -27,6 +27,7 @@ __all__ = [
     "TERMINAL",
     "Action",
     "Budget",
+    "Duty",
     "Event",
     "FailurePolicy",
     "Lease",

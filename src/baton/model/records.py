@@ -122,3 +122,15 @@ class Event(BaseModel):
     actor: str
     payload: JSON
     at: float
+
+
+class Duty(BaseModel):
+    """A singleton duty (the watchdog) and its lease: at most one live ``holder``;
+    ``token`` is bumped by every take-over and fences the previous holder off."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    holder: str
+    token: int
+    expires_at: float

@@ -32,6 +32,7 @@ from baton.model.errors import (
 )
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent
+from baton.runtime.watchdog import WatchdogDuty
 
 log = logging.getLogger("baton.runtime.worker")
 
@@ -66,6 +67,10 @@ class Worker:
         tools: Sequence[Callable[..., Any]] = (),
         idempotency_retention_s: float = 7 * 86400,
         prune_every_s: float = 600.0,
+        watchdog: bool = True,
+        watchdog_lease_s: float = 10.0,
+        watchdog_tick_s: float = 2.0,
+        stall_s: float = 120.0,
     ) -> None:
         self.board = board
         self.agents = as_agents(agents)
@@ -83,6 +88,18 @@ class Worker:
         self.idempotency_retention_s = idempotency_retention_s
         self.prune_every_s = prune_every_s
         self._pruned_at: float | None = None
+        #: The singleton watchdog duty this worker competes for (``None``: disabled).
+        self.watchdog = (
+            WatchdogDuty(
+                board,
+                participant=f"{name}:watchdog",
+                lease_s=watchdog_lease_s,
+                tick_s=watchdog_tick_s,
+                stall_s=stall_s,
+            )
+            if watchdog
+            else None
+        )
         self.completed = 0
         self.failed = 0
 
@@ -115,15 +132,26 @@ class Worker:
                         return
                     await asyncio.sleep(backoff.next())
         slots = [asyncio.create_task(self._slot(i, run_id, stop)) for i in range(self.concurrency)]
+        duty_stop = asyncio.Event()
+        duty = (
+            asyncio.create_task(self.watchdog.run(duty_stop, run_id=run_id))
+            if self.watchdog is not None
+            else None
+        )
         stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([*slots, stopper], return_when=asyncio.FIRST_COMPLETED)
-        if stop.is_set():
-            _done, late = await asyncio.wait(slots, timeout=self.grace_s)
-            for slot in late:
-                slot.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-        await asyncio.gather(*slots, return_exceptions=True)
-        stopper.cancel()
+        try:
+            await asyncio.wait([*slots, stopper], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                _done, late = await asyncio.wait(slots, timeout=self.grace_s)
+                for slot in late:
+                    slot.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            await asyncio.gather(*slots, return_exceptions=True)
+        finally:
+            stopper.cancel()
+            duty_stop.set()  # the duty is given back, for another worker to take at once
+            if duty is not None:
+                await asyncio.gather(duty, return_exceptions=True)
 
     async def _prune_idempotency(self) -> None:
         """Forget idempotency keys past their retention, at most every

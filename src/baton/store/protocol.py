@@ -15,7 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from baton.model import Event, Run, RunState, Task
+from baton.model import Duty, Event, Run, RunState, Task
 
 
 class Claimable(NamedTuple):
@@ -134,6 +134,15 @@ class Tx(Protocol):
         """Append many events at once, in order."""
         ...
 
+    async def lock_duty(self, name: str) -> Duty:
+        """The duty's row (created free if it did not exist), locked until the
+        transaction ends."""
+        ...
+
+    async def put_duty(self, duty: Duty) -> None:
+        """Write the duty's holder, token and expiry."""
+        ...
+
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         """``(op, result_json)`` recorded under ``key``, if any."""
         ...
@@ -176,6 +185,10 @@ class Store(Protocol):
         ...
 
     async def last_seq(self) -> int: ...
+
+    async def get_duty(self, name: str) -> Duty | None:
+        """The duty as last committed, or ``None`` if nobody ever took it."""
+        ...
 
     async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
         """Return ``True`` once an event with ``seq > after_seq`` is committed (by any

@@ -41,7 +41,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
-from baton.model import Event, Run, Task
+from baton.model import Duty, Event, Run, Task
 from baton.model.errors import BatonRuntimeError, SchemaTooNew, StoreUnavailable, TransientConflict
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
@@ -345,6 +345,13 @@ class PostgresStore:
             return None
         return int(rows[0][0]), float(rows[0][1])
 
+    async def get_duty(self, name: str) -> Duty | None:
+        rows = await self._read("read_duty", (name,))
+        if not rows:
+            return None
+        holder, token, expires_at = rows[0]
+        return Duty(name=name, holder=holder, token=token, expires_at=expires_at)
+
     async def last_seq(self) -> int:
         rows = await self._read("last_seq")
         return int(rows[0][0]) if rows else 0
@@ -370,7 +377,7 @@ class PostgresStore:
             self._last_waited = time.monotonic()
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        tables = ("runs", "tasks", "deps", "events", "idempotency", "event_counter")
+        tables = ("runs", "tasks", "deps", "events", "idempotency", "event_counter", "duties")
         pool = await self._ready()
         out = {}
         async with pool.connection() as conn:

@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from baton.model import Run, RunState, Task, TaskState
+from baton.model import Duty, Run, RunState, Task, TaskState
+from baton.model.errors import BatonRuntimeError
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Params, Row
@@ -223,6 +224,16 @@ class PgTx:
             for _, (run, task, kind, actor, payload, at) in self._events
         )
         return {"n": len(self._events), "rows": f"[{rows}]"}
+
+    async def lock_duty(self, name: str) -> Duty:
+        self._later("ensure_duty", (name,))
+        row = await self._one("get_duty", (name,))
+        if row is None:  # ensure_duty inserted it in this very transaction
+            raise BatonRuntimeError(f"duty {name!r} vanished inside a transaction")
+        return Duty(name=name, holder=row[0], token=row[1], expires_at=row[2])
+
+    async def put_duty(self, duty: Duty) -> None:
+        self._later("put_duty", (duty.holder, duty.token, duty.expires_at, duty.name))
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = await self._one("get_idempotent", (key,))

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from baton.model import Event, Run, RunState, Task
+from baton.model import Duty, Event, Run, RunState, Task
 from baton.model.errors import SchemaTooNew, StoreUnavailable
 from baton.store import rows as _rows
 from baton.store.protocol import Claimable, EventRef
@@ -167,6 +167,14 @@ class SqliteTx:
             _Q["append_event"], [(r, t, k, a, _rows.dumps(p), at) for r, t, k, a, p, at in rows]
         )
         self.wrote_events = self.wrote_events or bool(rows)
+
+    async def lock_duty(self, name: str) -> Duty:
+        self._c.execute(_Q["ensure_duty"], (name,))
+        holder, token, expires_at = self._c.execute(_Q["get_duty"], (name,)).fetchone()
+        return Duty(name=name, holder=holder, token=token, expires_at=expires_at)
+
+    async def put_duty(self, duty: Duty) -> None:
+        self._c.execute(_Q["put_duty"], (duty.holder, duty.token, duty.expires_at, duty.name))
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = self._c.execute(_Q["get_idempotent"], (key,)).fetchone()
@@ -322,6 +330,12 @@ class SqliteStore:
     async def last_seq(self) -> int:
         return int(self._r.execute(_Q["last_seq"]).fetchone()[0])
 
+    async def get_duty(self, name: str) -> Duty | None:
+        row = self._r.execute(_Q["read_duty"], (name,)).fetchone()
+        return (
+            None if row is None else Duty(name=name, holder=row[0], token=row[1], expires_at=row[2])
+        )
+
     async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -336,7 +350,7 @@ class SqliteStore:
                 await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        tables = ("runs", "tasks", "deps", "events", "idempotency")
+        tables = ("runs", "tasks", "deps", "events", "idempotency", "duties")
         return {t: sorted(self._r.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
 
     async def close(self) -> None:

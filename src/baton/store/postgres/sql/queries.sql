@@ -173,3 +173,15 @@ WHERE run_id = %s AND kind LIKE 'message.%%' ORDER BY seq DESC LIMIT %s;
 -- name: latest_run_escalations
 SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
 WHERE run_id = %s AND kind LIKE 'escalation.%%' ORDER BY seq DESC LIMIT %s;
+
+-- name: ensure_duty
+INSERT INTO duties (name, holder, token, expires_at) VALUES (%s, '', 0, 0) ON CONFLICT (name) DO NOTHING;
+
+-- name: get_duty
+SELECT holder, token, expires_at FROM duties WHERE name = %s FOR UPDATE;
+
+-- name: read_duty
+SELECT holder, token, expires_at FROM duties WHERE name = %s;
+
+-- name: put_duty
+UPDATE duties SET holder = %s, token = %s, expires_at = %s WHERE name = %s;

@@ -136,3 +136,15 @@ WHERE run_id = ? AND kind LIKE 'message.%' ORDER BY seq DESC LIMIT ?;
 -- name: latest_run_escalations
 SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
 WHERE run_id = ? AND kind LIKE 'escalation.%' ORDER BY seq DESC LIMIT ?;
+
+-- name: ensure_duty
+INSERT OR IGNORE INTO duties (name, holder, token, expires_at) VALUES (?, '', 0, 0);
+
+-- name: get_duty
+SELECT holder, token, expires_at FROM duties WHERE name = ?;
+
+-- name: read_duty
+SELECT holder, token, expires_at FROM duties WHERE name = ?;
+
+-- name: put_duty
+UPDATE duties SET holder = ?, token = ?, expires_at = ? WHERE name = ?;

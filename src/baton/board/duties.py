@@ -1,0 +1,73 @@
+"""Singleton duties: work that exactly one process should do at a time (the watchdog),
+held by a lease like a task's claim.
+
+Any number of workers ask for the duty every tick; one holds it, renews it while it
+lives, and the others take it over within one lease period after it dies. Every
+take-over bumps the fencing token, so a holder that was presumed dead and comes back
+learns on its next renewal (``LeaseLost``) that it must stop.
+"""
+
+from __future__ import annotations
+
+from baton.board.core import BoardCore
+from baton.model import Duty
+from baton.model.errors import InvalidArgument, LeaseLost
+from baton.store import Tx
+
+
+class DutyService:
+    def __init__(self, core: BoardCore) -> None:
+        self.core = core
+
+    async def claim_duty(self, name: str, participant: str, *, lease_s: float) -> Duty | None:
+        _check(name, participant, lease_s)
+
+        async def body(tx: Tx, now: float) -> Duty | None:
+            duty = await tx.lock_duty(name)
+            if duty.holder == participant and duty.expires_at >= now:
+                renewed = duty.model_copy(update={"expires_at": now + lease_s})
+            elif duty.holder and duty.expires_at >= now:
+                return None  # someone else holds it, alive
+            else:
+                renewed = Duty(
+                    name=name, holder=participant, token=duty.token + 1, expires_at=now + lease_s
+                )
+            await tx.put_duty(renewed)
+            return renewed
+
+        return await self.core.write(f"claim_duty {name}", "duty", None, body)
+
+    async def renew_duty(self, name: str, token: int, participant: str, *, lease_s: float) -> Duty:
+        _check(name, participant, lease_s)
+
+        async def body(tx: Tx, now: float) -> Duty:
+            duty = await tx.lock_duty(name)
+            if duty.token != token or duty.holder != participant or duty.expires_at < now:
+                raise LeaseLost(
+                    f"duty:{name}",
+                    token,
+                    f"it is held by {duty.holder or 'nobody'} with token {duty.token}",
+                )
+            renewed = duty.model_copy(update={"expires_at": now + lease_s})
+            await tx.put_duty(renewed)
+            return renewed
+
+        return await self.core.write(f"renew_duty {name}", "duty", None, body)
+
+    async def release_duty(self, name: str, token: int, participant: str) -> None:
+        async def body(tx: Tx, now: float) -> None:
+            duty = await tx.lock_duty(name)
+            if duty.token == token and duty.holder == participant:
+                await tx.put_duty(duty.model_copy(update={"holder": "", "expires_at": 0.0}))
+
+        await self.core.write(f"release_duty {name}", "none", None, body)
+
+    async def get_duty(self, name: str) -> Duty | None:
+        return await self.core.store.get_duty(name)
+
+
+def _check(name: str, participant: str, lease_s: float) -> None:
+    if not name.strip() or not participant.strip():
+        raise InvalidArgument("a duty needs a name and a participant")
+    if not (0 < lease_s < 86_400):  # also refuses NaN, which compares false
+        raise InvalidArgument(f"a duty's lease_s must be between 0 and 86400, got {lease_s}")
