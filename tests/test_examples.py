@@ -65,6 +65,13 @@ def body(event: Any) -> dict[str, Any]:
 def assert_finished(rec: RunRecord) -> None:
     assert rec.run.state is RunState.FINISHED
     assert rec.events[-1].kind == "run.finished"
+    assert all(t.state is TaskState.DONE for t in rec.tasks.values())
+
+
+def assert_failed(rec: RunRecord) -> None:
+    """Ended with required work failed: said so in the state, the log and an escalation."""
+    assert rec.run.state is RunState.FAILED
+    assert [e.kind for e in rec.events[-2:]] == ["run.failed", "escalation.run_failed"]
     assert all(t.state in (TaskState.DONE, TaskState.FAILED) for t in rec.tasks.values())
 
 
@@ -117,9 +124,11 @@ def test_billing_and_technical_collaborate_through_messages(triage: ExampleResul
 
 def test_unresolvable_ticket_is_escalated_and_fails_for_good(triage: ExampleResult) -> None:
     rec = triage.runs["unresolvable"]
-    assert_finished(rec)
+    assert_failed(rec)
     technical = rec.tasks["technical"]
-    [escalation] = rec.escalations
+    [escalation, task_failed, run_failed] = rec.escalations
+    assert (task_failed.kind, task_failed.task_id) == ("escalation.task_failed", technical.id)
+    assert run_failed.kind == "escalation.run_failed"
     assert escalation.kind == "escalation.agent"
     assert escalation.actor == triage.workers["technical"]
     assert escalation.task_id == technical.id
@@ -311,7 +320,7 @@ def test_clean_transaction_completes(payments: ExampleResult) -> None:
 
 def test_fraud_check_failure_means_downstream_never_starts(payments: ExampleResult) -> None:
     rec = payments.runs["fraudulent"]
-    assert_finished(rec)
+    assert_failed(rec)
     assert rec.tasks["validate"].state is TaskState.DONE
     fraud = rec.tasks["fraud_check"]
     assert fraud.state is TaskState.FAILED and fraud.attempts == 1
@@ -328,7 +337,8 @@ def test_fraud_check_failure_means_downstream_never_starts(payments: ExampleResu
         assert [e.kind for e in rec.of(key)] == ["task.created", "task.dep_failed"]
     # The cascade is part of the same transaction as the failure: the very next events.
     cascade = sorted(e.seq for e in rec.of(None, "task.dep_failed"))
-    assert cascade == [fail.seq + 1, fail.seq + 2, fail.seq + 3]
+    assert cascade == [fail.seq + 2, fail.seq + 3, fail.seq + 4]  # after the escalation:
+    assert [e.kind for e in rec.of("fraud_check")][-1] == "escalation.task_failed"
 
 
 # --- every example also runs as a script ------------------------------------------------------

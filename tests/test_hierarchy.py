@@ -121,7 +121,7 @@ def test_a_child_failing_with_cascade_fails_its_parent_and_the_parents_dependent
         assert tasks[key].last_error is not None
         assert tasks[key].last_error["root_cause"] == f"{run.id}/c1", key
     assert tasks["a"].state is TaskState.DONE
-    assert board.get_run(run.id).state is RunState.FINISHED
+    assert board.get_run(run.id).state is RunState.FAILED
 
 
 def test_cancelling_a_parent_cancels_its_unfinished_children(board: SyncBoard) -> None:

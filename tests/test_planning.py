@@ -252,7 +252,8 @@ def test_planning_fails_after_max_attempts_and_a_human_is_asked(board: SyncBoard
     assert plan.failures == 2
     assert board.claim("planner-1", ["planner"]) is None
 
-    (esc,) = board.escalations(run.id)
+    (esc, run_failed) = board.escalations(run.id)
+    assert run_failed.kind == "escalation.run_failed"
     assert esc.kind == "escalation.planning"
     assert esc.task_id == plan.id
     assert esc.payload["to"] == "human"
@@ -263,14 +264,14 @@ def test_planning_fails_after_max_attempts_and_a_human_is_asked(board: SyncBoard
     assert any("cycle" in e for e in evidence["errors"])
 
     assert [t.key for t in board.tasks(run.id)] == ["plan"]
-    assert board.get_run(run.id).state is RunState.FINISHED
+    assert board.get_run(run.id).state is RunState.FAILED
 
 
 def test_a_planner_giving_up_for_good_also_escalates(board: SyncBoard) -> None:
     run = board.create_goal_run("ship it", roles=ROLES)
     lease = _claim_plan(board)
     board.fail(lease.task.id, lease.token, "no idea how", participant="planner-1", retryable=False)
-    (esc,) = board.escalations(run.id)
+    (esc, _run_failed) = board.escalations(run.id)
     assert esc.kind == "escalation.planning"
     assert esc.payload["evidence"]["last_error"] == {"kind": "error", "message": "no idea how"}
 

@@ -532,7 +532,8 @@ class BoardMachine(RuleBasedStateMachine):
         assert view.runs == {self.run_id: run.state}
         finished: set[str] = set()
         for e in events:
-            assert e.task_id not in finished, f"{e.kind} on {e.task_id} after it finished"
+            if e.kind.startswith("task."):  # an escalation may follow a task's failure
+                assert e.task_id not in finished, f"{e.kind} on {e.task_id} after it finished"
             if e.task_id and e.kind.startswith("task.") and e.payload.get("to") in TERMINAL:
                 finished.add(e.task_id)
 
@@ -546,9 +547,24 @@ class BoardMachine(RuleBasedStateMachine):
             == {
                 RunState.ACTIVE: ["run.created"],
                 RunState.FINISHED: ["run.created", "run.finished"],
+                RunState.FAILED: ["run.created", "run.failed"],
                 RunState.CANCELLED: ["run.created", "run.cancelled"],
             }[run.state]
         )
+        if run.state in (RunState.FINISHED, RunState.FAILED):  # failed iff required work did
+            required_failed = [
+                t
+                for t in tasks.values()
+                if t.state is S.SKIPPED
+                or (
+                    t.state is S.FAILED
+                    and (
+                        t.on_failure != "continue"
+                        or (t.last_error or {}).get("kind") == "dependency_failed"
+                    )
+                )
+            ]
+            assert (run.state is RunState.FAILED) == bool(required_failed)
 
 
 def _is_live(lease: Lease, task: Task, now: float) -> bool:

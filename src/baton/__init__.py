@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from baton.board import Board, BoardAPI, SubmitResult, SyncBoard
 from baton.model import (
+    RUN_ENDED,
     TERMINAL,
     Action,
     Budget,
+    Duty,
     Event,
     FailurePolicy,
     Lease,
@@ -39,6 +41,7 @@ from baton.model.errors import (
     NotFound,
     PlanProblem,
     RetryLater,
+    RunFailed,
     SchemaTooNew,
     Signal,
     StoreUnavailable,
@@ -56,6 +59,7 @@ from baton.views.narration import narrate
 
 __all__ = [
     "DEFAULT_MESSAGE_KINDS",
+    "RUN_ENDED",
     "TERMINAL",
     "Action",
     "Agent",
@@ -68,6 +72,7 @@ __all__ = [
     "BudgetLeft",
     "ContractViolation",
     "DependencyResult",
+    "Duty",
     "Event",
     "FailurePolicy",
     "FunctionAgent",
@@ -86,6 +91,7 @@ __all__ = [
     "PlanProblem",
     "RetryLater",
     "Run",
+    "RunFailed",
     "RunState",
     "SchemaTooNew",
     "Signal",

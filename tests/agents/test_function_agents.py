@@ -212,7 +212,7 @@ async def test_give_up_fails_the_task_for_good(board: Board) -> None:
     }
     after = await the_task(board, run.id, "after")
     assert after.state is TaskState.FAILED  # the default cascade
-    assert (await board.get_run(run.id)).state is RunState.FINISHED
+    assert (await board.get_run(run.id)).state is RunState.FAILED
 
 
 @pytest.mark.parametrize(

@@ -290,7 +290,7 @@ async def test_always_unparseable_output_fails_each_attempt_and_never_completes(
     assert t.last_error["agent"] == "llm-writer"
     assert "scripted" in t.last_error["message"]
     assert "maximum output retries (1)" in t.last_error["message"]
-    assert (await board.get_run(run.id)).state is RunState.FINISHED
+    assert (await board.get_run(run.id)).state is RunState.FAILED
 
 
 async def test_always_schema_breaking_output_fails_each_attempt_and_never_completes(

@@ -136,8 +136,8 @@ def test_cascade_fails_dependents_transitively_naming_the_root_cause(board: Sync
         assert err["root_cause"] == tid(run, "a"), key
         assert err["via"] == tid(run, via), key
     kinds = event_kinds(_commit_of(board, seq))
-    assert kinds[0] == ("task.fail", "a")
-    assert sorted(kinds[1:]) == [
+    assert kinds[:2] == [("task.fail", "a"), ("escalation.task_failed", "a")]
+    assert sorted(kinds[2:]) == [
         ("task.dep_failed", "b"),
         ("task.dep_failed", "c"),
         ("task.dep_failed", "d"),
@@ -211,7 +211,7 @@ def test_skip_skips_dependents_transitively(board: SyncBoard) -> None:
     assert tasks["c"].last_error["root_cause"] == tid(run, "a")
     assert board.get_run(run.id).state == "active"
     finish(board, claim_key(board, "free"))
-    assert board.get_run(run.id).state == "finished"
+    assert board.get_run(run.id).state == "failed"  # its required work did not succeed
 
 
 def test_continue_lets_dependents_run_and_see_the_failure(board: SyncBoard) -> None:
@@ -226,8 +226,12 @@ def test_continue_lets_dependents_run_and_see_the_failure(board: SyncBoard) -> N
     seq = last_seq(board)
     board.fail(lease.task_id, lease.token, "partial data", participant="w1", retryable=False)
     events = _commit_of(board, seq)
-    assert event_kinds(events) == [("task.fail", "a"), ("task.deps_done", "b")]
-    assert events[1].payload["failed_dependency"] == tid(run, "a")
+    assert event_kinds(events) == [
+        ("task.fail", "a"),
+        ("escalation.task_failed", "a"),
+        ("task.deps_done", "b"),
+    ]
+    assert events[2].payload["failed_dependency"] == tid(run, "a")
     b = claim_key(board, "b")
     (dep_id,) = b.task.depends_on
     dep = board.get_task(dep_id)
@@ -272,7 +276,7 @@ def test_wait_dependents_can_be_cancelled_by_a_human(board: SyncBoard) -> None:
     cancelled = board.cancel_task(b, actor="human", reason="not worth it")
     assert cancelled.state is S.CANCELLED
     assert board.get_task(c).state is S.CANCELLED
-    assert board.get_run(run_id).state == "finished"
+    assert board.get_run(run_id).state == "failed"  # the dependency they waited on failed
 
 
 def test_wait_with_another_dependency_outstanding_goes_back_to_pending(board: SyncBoard) -> None:
@@ -328,4 +332,4 @@ def test_the_payment_flow_stops_at_a_failed_fraud_check(board: SyncBoard) -> Non
         assert tasks[key].last_error["root_cause"] == tid(run, "fraud_check"), key
     claimed = {key for kind, key in event_kinds(board.events(run.id)) if kind == "task.claim"}
     assert claimed == {"validate", "fraud_check"}
-    assert board.get_run(run.id).state == "finished"
+    assert board.get_run(run.id).state == "failed"

@@ -181,7 +181,7 @@ def test_an_expired_lease_past_max_attempts_fails_the_task(
     stored = board.get_task(tid(run, "a"))
     assert stored.state is TaskState.FAILED
     assert stored.failures == 2
-    assert board.get_run(run.id).state == "finished"
+    assert board.get_run(run.id).state == "failed"
 
 
 def test_an_expired_review_lease_frees_the_review(board: SyncBoard, clock: ManualClock) -> None:

@@ -70,8 +70,13 @@ def test_a_final_failure_fails_the_task_at_once(board: SyncBoard) -> None:
     assert after.state is TaskState.FAILED
     assert after.failures == 1
     assert after.last_error == {"kind": "error", "message": "bad input"}
-    assert board.events(run.id)[-2].kind == "task.fail"
-    assert board.get_run(run.id).state == "finished"
+    assert [e.kind for e in board.events(run.id)][-4:] == [
+        "task.fail",
+        "escalation.task_failed",
+        "run.failed",
+        "escalation.run_failed",
+    ]
+    assert board.get_run(run.id).state == "failed"
 
 
 def test_the_task_fails_for_good_after_max_attempts(board: SyncBoard, clock: ManualClock) -> None:
@@ -176,7 +181,7 @@ def test_contract_violations_past_max_attempts_fail_the_task(
     assert stored.state is TaskState.FAILED
     assert stored.output is None
     assert stored.last_error is not None and stored.last_error["kind"] == "contract_violation"
-    assert board.get_run(run.id).state == "finished"
+    assert board.get_run(run.id).state == "failed"
 
 
 def test_without_a_contract_any_output_is_accepted(board: SyncBoard) -> None:

@@ -1,4 +1,5 @@
-"""Run state: a run is finished exactly when all its tasks are terminal."""
+"""Run state: a run ends exactly when all its tasks are terminal — ``finished`` if its
+required work succeeded, ``failed`` if not."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ from tests.conformance._util import claim, claim_key, finish, tid
 from tests.helpers import ManualClock, plan, task
 
 
-def _check(board: SyncBoard, run: Run) -> bool:
-    """Assert the run's state agrees with its tasks; return whether it is finished."""
+def _check(board: SyncBoard, run: Run, ends_as: RunState = RunState.FINISHED) -> bool:
+    """Assert the run's state agrees with its tasks; return whether it has ended (as
+    ``ends_as``: finished, or failed when required work failed)."""
     tasks = board.tasks(run.id)
     all_terminal = all(t.state in TERMINAL for t in tasks)
     current = board.get_run(run.id)
-    finished_events = [e for e in board.events(run.id) if e.kind == "run.finished"]
-    assert (current.state is RunState.FINISHED) == all_terminal, [t.state for t in tasks]
-    assert len(finished_events) == (1 if all_terminal else 0)
+    end_events = [e for e in board.events(run.id) if e.kind in ("run.finished", "run.failed")]
+    assert current.ended == all_terminal, [t.state for t in tasks]
+    if all_terminal:
+        assert current.state is ends_as
+        assert end_events[0].kind == f"run.{ends_as.value}"
+    assert len(end_events) == (1 if all_terminal else 0)
     assert (current.finished_at is not None) == all_terminal
     return all_terminal
 
@@ -56,26 +61,27 @@ def test_a_run_finishes_exactly_when_its_last_task_is_terminal(
         assert not _check(board, run)
     clock.advance(7)
     finish(board, claim_key(board, "blocker"))
-    assert _check(board, run)
-    finished = board.get_run(run.id)
-    assert finished.finished_at == clock.now
-    last = board.events(run.id)[-1]
-    assert (last.kind, last.at) == ("run.finished", clock.now)
+    assert _check(board, run, ends_as=RunState.FAILED)  # "dies" failed, "skipped" with it
+    ended = board.get_run(run.id)
+    assert ended.finished_at == clock.now
+    *_, last, escalation = board.events(run.id)
+    assert (last.kind, last.at) == ("run.failed", clock.now)
+    assert escalation.kind == "escalation.run_failed"
 
 
-def test_a_run_finished_by_failures_alone_is_finished(board: SyncBoard) -> None:
+def test_a_run_ended_by_failures_alone_has_failed(board: SyncBoard) -> None:
     run = board.create_run(plan(task("a"), task("b", deps=("a",)), task("c", deps=("b",))))
     lease = claim(board)
     board.fail(lease.task_id, lease.token, "x", participant="w1", retryable=False)
-    assert _check(board, run)
+    assert _check(board, run, ends_as=RunState.FAILED)
 
 
-def test_a_run_finished_by_the_reaper_is_finished(board: SyncBoard, clock: ManualClock) -> None:
+def test_a_run_ended_by_the_reaper_has_failed(board: SyncBoard, clock: ManualClock) -> None:
     run = board.create_run(plan(task("a", max_attempts=1, lease_s=5)))
     claim(board)
     clock.advance(6)
     board.reap_expired()
-    assert _check(board, run)
+    assert _check(board, run, ends_as=RunState.FAILED)
 
 
 def test_finishing_one_run_leaves_others_active(board: SyncBoard) -> None:

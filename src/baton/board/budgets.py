@@ -14,6 +14,7 @@ from typing import Any
 
 from baton.board.escalations import escalate_in
 from baton.model import Run, RunState, Task
+from baton.model.events import EventKind
 from baton.store import Tx
 
 
@@ -31,7 +32,7 @@ async def pause_if_over(tx: Tx, run: Run, now: float) -> bool:
         return bool(over)
     reason = f"run budget exceeded: {over}"
     await tx.set_run_state(run.id, RunState.PAUSED, None, reason)
-    await tx.append_event(run.id, None, "run.paused", "budget", {"reason": reason}, now)
+    await tx.append_event(run.id, None, EventKind.RUN_PAUSED, "budget", {"reason": reason}, now)
     evidence = {
         "tokens_used": run.tokens_used,
         "cost_used": run.cost_used,

@@ -7,6 +7,7 @@ from typing import Any
 
 from baton.board.transitions import Later
 from baton.model import Event, Task
+from baton.model.events import escalation_kind
 from baton.store import Tx
 
 
@@ -22,7 +23,7 @@ async def escalate_in(
 ) -> Later[Event]:
     """Append an escalation addressed to a human, inside the caller's transaction."""
     payload = {"reason": reason, "evidence": evidence, "to": "human"}
-    return await append_returned(tx, run_id, task_id, f"escalation.{kind}", actor, payload, now)
+    return await append_returned(tx, run_id, task_id, escalation_kind(kind), actor, payload, now)
 
 
 async def append_returned(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from baton.model import Plan, Run, RunState, Task, TaskSpec, TaskState
+from baton.model.events import EventKind
 from baton.store import Tx
 
 
@@ -46,7 +47,7 @@ async def put_tasks(
             (
                 run_id,
                 t.id,
-                "task.created",
+                EventKind.TASK_CREATED,
                 actor,
                 {"to": t.state.value, "spec": s.model_dump(mode="json")},
                 now,

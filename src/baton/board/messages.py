@@ -12,6 +12,7 @@ from baton.board.escalations import append_returned
 from baton.board.transitions import Later
 from baton.model import Event
 from baton.model.errors import InvalidArgument, NotFound
+from baton.model.events import MESSAGE_PREFIX, message_kind
 from baton.model.messages import validate_message
 from baton.store import Tx
 
@@ -46,7 +47,7 @@ class MessageService:
                     )
             payload = {"to": to, "body": content}
             return await append_returned(
-                tx, run_id, task_id, f"message.{kind}", sender, payload, now
+                tx, run_id, task_id, message_kind(kind), sender, payload, now
             )
 
         return await self.core.write(
@@ -56,4 +57,4 @@ class MessageService:
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
         if await self.core.store.get_run(run_id) is None:
             raise NotFound("run", run_id)
-        return await self.core.store.latest_events(run_id, "message.", limit)
+        return await self.core.store.latest_events(run_id, MESSAGE_PREFIX, limit)

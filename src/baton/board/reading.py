@@ -13,6 +13,7 @@ from baton.model.errors import (
     InvalidArgument,
     NotFound,
 )
+from baton.model.events import ESCALATION_PREFIX
 
 
 class ReadService:
@@ -53,7 +54,7 @@ class ReadService:
 
     async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]:
         await self.get_run(run_id)
-        return await self.core.store.latest_events(run_id, "escalation.", limit)
+        return await self.core.store.latest_events(run_id, ESCALATION_PREFIX, limit)
 
     async def recent_events(
         self, run_id: str, *, kind_prefix: str = "", limit: int = 500

@@ -7,12 +7,14 @@ from typing import Any
 
 from baton.board.core import BoardCore, check_lease, load_task
 from baton.board.settle import settle
-from baton.board.transitions import NO_LEASE, apply, record
+from baton.board.transitions import apply, record
 from baton.model import LeaseKind, Task
+from baton.model.changes import TaskChanges
 from baton.model.errors import (
     InvalidArgument,
     InvalidTransition,
 )
+from baton.model.events import EventKind
 from baton.model.states import Action, TaskState
 from baton.store import Tx
 
@@ -51,7 +53,13 @@ class ReviewService:
             gate = task.state is TaskState.IN_REVIEW and task.requires_approval
             action = Action.APPROVE_TO_GATE if gate else Action.APPROVE
             task = await apply(
-                tx, task, action, actor=actor, now=now, payload={"comment": comment}, **NO_LEASE
+                tx,
+                task,
+                action,
+                actor=actor,
+                now=now,
+                payload={"comment": comment},
+                changes=TaskChanges(clear_lease=True),
             )
             await settle(tx, [task], actor=actor, now=now)
             return task
@@ -82,11 +90,7 @@ class ReviewService:
                 "items": items,
                 "at": now,
             }
-            changes: dict[str, Any] = {
-                "review_rounds": rounds,
-                "feedback": [*task.feedback, note],
-                **NO_LEASE,
-            }
+            feedback = [*task.feedback, note]
             if rounds >= task.max_review_rounds:
                 error = {"kind": "review_rounds_exhausted", "rounds": rounds, "feedback": items}
                 task = await apply(
@@ -96,8 +100,9 @@ class ReviewService:
                     actor=actor,
                     now=now,
                     payload={"feedback": items},
-                    last_error=error,
-                    **changes,
+                    changes=TaskChanges(
+                        clear_lease=True, review_rounds=rounds, feedback=feedback, last_error=error
+                    ),
                 )
                 await settle(tx, [task], actor=actor, now=now)
                 return task
@@ -108,7 +113,7 @@ class ReviewService:
                 actor=actor,
                 now=now,
                 payload={"feedback": items},
-                **changes,
+                changes=TaskChanges(clear_lease=True, review_rounds=rounds, feedback=feedback),
             )
 
         return await self.core.write(f"reject {task_id}", "task", idempotency_key, body)
@@ -129,11 +134,11 @@ class ReviewService:
             return await record(
                 tx,
                 task,
-                "task.review_failed",
+                EventKind.TASK_REVIEW_FAILED,
                 actor=participant,
                 now=now,
                 payload={"error": dict(error)},
-                **NO_LEASE,
+                changes=TaskChanges(clear_lease=True),
             )
 
         return await self.core.write(
@@ -153,7 +158,7 @@ class ReviewService:
                 actor=actor,
                 now=now,
                 payload={"reason": reason},
-                **NO_LEASE,
+                changes=TaskChanges(clear_lease=True),
             )
             await settle(tx, [task], actor=actor, now=now)
             return task

@@ -11,9 +11,11 @@ from baton.board.budgets import exhausted, over_budget, pause_if_over
 from baton.board.core import BoardCore, load_task
 from baton.board.escalations import escalate_in
 from baton.board.growth import plan_run, put_tasks
-from baton.board.transitions import NO_LEASE, Later, apply
+from baton.board.transitions import Later, apply
 from baton.model import Budget, Event, Plan, Run, RunState, SubPlan, Task, TaskSpec
+from baton.model.changes import TaskChanges
 from baton.model.errors import InvalidArgument, NotFound
+from baton.model.events import EventKind
 from baton.model.states import TERMINAL, Action, TaskState
 from baton.planning.additions import validate_additions
 from baton.planning.graph import parse_plan
@@ -43,7 +45,7 @@ class RunService:
             payload = {"goal": run.goal, "roles": run.roles, "tasks": len(valid.tasks)}
             if run.budget:
                 payload["budget"] = run.budget
-            await tx.append_event(rid, None, "run.created", actor, payload, now)
+            await tx.append_event(rid, None, EventKind.RUN_CREATED, actor, payload, now)
             await put_tasks(tx, rid, valid.tasks, existing={}, parent_id=None, actor=actor, now=now)
             return run
 
@@ -142,10 +144,12 @@ class RunService:
                         actor=actor,
                         now=now,
                         payload={"reason": reason},
-                        **NO_LEASE,
+                        changes=TaskChanges(clear_lease=True),
                     )
             await tx.set_run_state(run_id, RunState.CANCELLED, now)
-            await tx.append_event(run_id, None, "run.cancelled", actor, {"reason": reason}, now)
+            await tx.append_event(
+                run_id, None, EventKind.RUN_CANCELLED, actor, {"reason": reason}, now
+            )
             return run.model_copy(update={"state": RunState.CANCELLED, "finished_at": now})
 
         return await self.core.write(f"cancel_run {run_id}", "create_run", idempotency_key, body)
@@ -178,7 +182,7 @@ class RunService:
                 "cost_usd": cost_usd,
                 "role": role or task.role,
             }
-            await tx.append_event(task.run_id, task.id, "task.usage", actor, usage, now)
+            await tx.append_event(task.run_id, task.id, EventKind.TASK_USAGE, actor, usage, now)
             task = await load_task(tx, task_id)
             over = over_budget(task.budget, task.tokens_used, task.cost_used)
             if over and task.state is TaskState.RUNNING:
@@ -190,8 +194,7 @@ class RunService:
                     actor="budget",
                     now=now,
                     payload={"reason": reason},
-                    blocked_reason=reason,
-                    **NO_LEASE,
+                    changes=TaskChanges(blocked_reason=reason, clear_lease=True),
                 )
                 await escalate_in(
                     tx, task.run_id, "budget", reason, {"task": task.id}, task.id, now
@@ -210,7 +213,9 @@ class RunService:
             if run.state is RunState.PAUSED:
                 return run
             await tx.set_run_state(run_id, RunState.PAUSED, None, reason)
-            await tx.append_event(run_id, None, "run.paused", actor, {"reason": reason}, now)
+            await tx.append_event(
+                run_id, None, EventKind.RUN_PAUSED, actor, {"reason": reason}, now
+            )
             return run.model_copy(update={"state": RunState.PAUSED, "paused_reason": reason})
 
         return await self.core.write(f"pause_run {run_id}", "create_run", None, body)
@@ -234,7 +239,7 @@ class RunService:
                 raise InvalidArgument(f"run {run_id!r} is still out of budget: {over}; raise it")
             await tx.set_run_state(run_id, RunState.ACTIVE, None, None)
             payload = {"budget": run.budget} if new_budget is not None else {}
-            await tx.append_event(run_id, None, "run.resumed", actor, payload, now)
+            await tx.append_event(run_id, None, EventKind.RUN_RESUMED, actor, payload, now)
             return run.model_copy(update={"state": RunState.ACTIVE, "paused_reason": None})
 
         return await self.core.write(f"resume_run {run_id}", "create_run", None, body)

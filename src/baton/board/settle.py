@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from baton.board.escalations import escalate_in
-from baton.board.transitions import NO_LEASE, apply
+from baton.board.transitions import apply
 from baton.model import FailurePolicy, RunState, Task
+from baton.model.changes import TaskChanges
+from baton.model.events import EventKind
 from baton.model.states import TERMINAL, Action, TaskState
 from baton.store import Tx
 
@@ -75,7 +77,7 @@ async def _cancel_children(tx: Tx, parent: Task, *, actor: str, now: float) -> l
                     actor=actor,
                     now=now,
                     payload={"reason": f"parent {parent.id!r} was cancelled"},
-                    **NO_LEASE,
+                    changes=TaskChanges(clear_lease=True),
                 )
             )
     return out
@@ -113,7 +115,7 @@ async def _finish_parent(tx: Tx, parent: Task, *, actor: str, now: float) -> Tas
         actor=actor,
         now=now,
         payload={"output": output},
-        output=output,
+        changes=TaskChanges(output=output),
     )
 
 
@@ -131,7 +133,7 @@ async def _wait(tx: Tx, task: Task, *, actor: str, now: float) -> list[Task]:
                     actor=actor,
                     now=now,
                     payload={"dependency": task.id, "reason": reason},
-                    blocked_reason=reason,
+                    changes=TaskChanges(blocked_reason=reason),
                 )
             )
     return blocked
@@ -153,8 +155,7 @@ async def _propagate(tx: Tx, task: Task, action: Action, *, actor: str, now: flo
                 actor=actor,
                 now=now,
                 payload={"root_cause": root, "via": task.id},
-                last_error=error,
-                blocked_reason=None,
+                changes=TaskChanges(last_error=error, blocked_reason=None),
             )
         )
     return out
@@ -191,7 +192,7 @@ async def finish_run_if_done(tx: Tx, run_id: str, *, actor: str, now: float) -> 
     failed = required_failures(await tx.run_tasks(run_id))
     if not failed:
         await tx.set_run_state(run_id, RunState.FINISHED, now)
-        await tx.append_event(run_id, None, "run.finished", actor, {}, now)
+        await tx.append_event(run_id, None, EventKind.RUN_FINISHED, actor, {}, now)
         return
     roots = sorted({_root_cause(t) for t in failed})
     reason = (
@@ -205,5 +206,5 @@ async def finish_run_if_done(tx: Tx, run_id: str, *, actor: str, now: float) -> 
         "root_causes": roots[:FAILED_IDS_SHOWN],
     }
     await tx.set_run_state(run_id, RunState.FAILED, now)
-    await tx.append_event(run_id, None, "run.failed", actor, payload, now)
+    await tx.append_event(run_id, None, EventKind.RUN_FAILED, actor, payload, now)
     await escalate_in(tx, run_id, "run_failed", reason, payload, None, now, actor)

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from baton.model import Task
+from baton.model.changes import NO_CHANGES, TaskChanges
 from baton.model.errors import BatonRuntimeError
+from baton.model.events import TRANSITION_EVENT, EventKind
 from baton.model.states import Action, next_state
 from baton.store import Tx
 
@@ -25,9 +27,6 @@ class Later(Generic[T]):
         self.make = make
 
 
-NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_kind": None, "lease_expires_at": None}
-
-
 async def apply(
     tx: Tx,
     task: Task,
@@ -36,12 +35,15 @@ async def apply(
     actor: str,
     now: float,
     payload: dict[str, Any] | None = None,
-    **changes: Any,
+    changes: TaskChanges = NO_CHANGES,
 ) -> Task:
-    """Move ``task`` along ``action``; raises ``InvalidTransition`` and writes nothing if
-    the table has no such edge."""
+    """Move ``task`` along ``action``, writing ``changes`` with the new state; raises
+    ``InvalidTransition`` and writes nothing if the table has no such edge."""
     new_state = next_state(task.id, task.state, action)
-    updated = task.model_copy(update={**changes, "state": new_state, "updated_at": now})
+    update = changes.updates()
+    update["state"] = new_state
+    update["updated_at"] = now
+    updated = task.model_copy(update=update)
     if not await tx.update_task(updated, expect_state=task.state.value, expect_token=task.token):
         raise BatonRuntimeError(
             f"task {task.id!r} changed under a locked transaction; this is a store bug"
@@ -49,24 +51,25 @@ async def apply(
     body = {"from": task.state.value, "to": new_state.value, "token": updated.token}
     if payload:
         body.update(payload)
-    await tx.append_event(task.run_id, task.id, f"task.{action.value}", actor, body, now)
+    await tx.append_event(task.run_id, task.id, TRANSITION_EVENT[action], actor, body, now)
     return updated
 
 
 async def record(
     tx: Tx,
     task: Task,
-    kind: str,
+    kind: EventKind,
     *,
     actor: str,
     now: float,
     payload: dict[str, Any] | None = None,
-    **changes: Any,
+    changes: TaskChanges = NO_CHANGES,
 ) -> Task:
     """Change lease fields without a state change (review leases, renewals), as an event."""
-    updated = task.model_copy(update={**changes, "updated_at": now})
+    update = changes.updates()
+    updated = task.model_copy(update={**update, "updated_at": now})
     if not await tx.update_task(updated, expect_state=task.state.value, expect_token=task.token):
         raise BatonRuntimeError(f"task {task.id!r} changed under a locked transaction")
-    body = {"token": updated.token, **{k: v for k, v in changes.items() if k != "feedback"}}
+    body = {"token": updated.token, **{k: v for k, v in update.items() if k != "feedback"}}
     await tx.append_event(task.run_id, task.id, kind, actor, {**body, **(payload or {})}, now)
     return updated

@@ -10,8 +10,9 @@ from baton.board.core import BoardCore, SubmitResult, check_lease, load_task
 from baton.board.escalations import escalate_failure
 from baton.board.growth import put_tasks
 from baton.board.settle import settle
-from baton.board.transitions import NO_LEASE, apply, record
+from baton.board.transitions import apply, record
 from baton.model import Lease, LeaseKind, Task
+from baton.model.changes import TaskChanges
 from baton.model.contracts import violations
 from baton.model.errors import (
     ContractViolation,
@@ -19,6 +20,7 @@ from baton.model.errors import (
     InvalidPlan,
     NotFound,
 )
+from baton.model.events import EventKind
 from baton.model.states import Action, TaskState
 from baton.planning.additions import validate_additions
 from baton.store import Tx
@@ -66,11 +68,6 @@ class WorkService:
             ):
                 return None  # the run just ran out of its attempts budget: paused
             expires = now + (lease_s or best.lease_s)
-            lease_fields: dict[str, Any] = {
-                "lease_owner": participant,
-                "lease_expires_at": expires,
-                "token": best.token + 1,
-            }
             if best.state is TaskState.READY:
                 kind = LeaseKind.WORK
                 task = await apply(
@@ -80,20 +77,28 @@ class WorkService:
                     actor=participant,
                     now=now,
                     payload={"owner": participant, "expires_at": expires},
-                    lease_kind=kind.value,
-                    attempts=best.attempts + 1,
-                    **lease_fields,
+                    changes=TaskChanges(
+                        lease_owner=participant,
+                        lease_kind=kind.value,
+                        lease_expires_at=expires,
+                        token=best.token + 1,
+                        attempts=best.attempts + 1,
+                    ),
                 )
             else:
                 kind = LeaseKind.REVIEW
                 task = await record(
                     tx,
                     best,
-                    "task.review_claimed",
+                    EventKind.TASK_REVIEW_CLAIMED,
                     actor=participant,
                     now=now,
-                    lease_kind=kind.value,
-                    **lease_fields,
+                    changes=TaskChanges(
+                        lease_owner=participant,
+                        lease_kind=kind.value,
+                        lease_expires_at=expires,
+                        token=best.token + 1,
+                    ),
                 )
             return Lease.model_construct(
                 task=task, owner=participant, token=task.token, kind=kind, expires_at=expires
@@ -144,7 +149,12 @@ class WorkService:
             check_lease(task, token, participant, kind, now)
             expires = now + (lease_s or task.lease_s)
             task = await record(
-                tx, task, "task.lease_renewed", actor=participant, now=now, lease_expires_at=expires
+                tx,
+                task,
+                EventKind.TASK_LEASE_RENEWED,
+                actor=participant,
+                now=now,
+                changes=TaskChanges(lease_expires_at=expires),
             )
             return Lease.model_construct(
                 task=task, owner=participant, token=token, kind=kind, expires_at=expires
@@ -192,9 +202,7 @@ class WorkService:
                 actor=participant,
                 now=now,
                 payload={"output": output},
-                output=output,
-                last_error=None,
-                **NO_LEASE,
+                changes=TaskChanges(output=output, last_error=None, clear_lease=True),
             )
             await settle(tx, [task], actor=participant, now=now)
             return SubmitResult.model_construct(task=task)
@@ -232,10 +240,9 @@ class WorkService:
             actor=actor,
             now=now,
             payload={"output": output, "children": [c.key for c in children]},
-            output=output,
-            last_error=None,
-            pending_deps=len(children),
-            **NO_LEASE,
+            changes=TaskChanges(
+                output=output, last_error=None, pending_deps=len(children), clear_lease=True
+            ),
         )
 
     async def fail(
@@ -274,9 +281,7 @@ class WorkService:
                 actor=actor,
                 now=now,
                 payload={"error": error, "reason": reason},
-                failures=failures,
-                last_error=error,
-                **NO_LEASE,
+                changes=TaskChanges(failures=failures, last_error=error, clear_lease=True),
             )
             await escalate_failure(
                 tx, task, error, failures=failures, final=final, now=now, actor=actor
@@ -291,10 +296,9 @@ class WorkService:
             actor=actor,
             now=now,
             payload={"error": error, "retry_in_s": delay},
-            failures=failures,
-            last_error=error,
-            not_before=now + delay,
-            **NO_LEASE,
+            changes=TaskChanges(
+                failures=failures, last_error=error, not_before=now + delay, clear_lease=True
+            ),
         )
 
     async def block(
@@ -319,8 +323,7 @@ class WorkService:
                 actor=participant,
                 now=now,
                 payload={"reason": reason},
-                blocked_reason=reason,
-                **NO_LEASE,
+                changes=TaskChanges(blocked_reason=reason, clear_lease=True),
             )
 
         return await self.core.write(
@@ -336,7 +339,12 @@ class WorkService:
             if task.lease_kind == LeaseKind.REVIEW.value:
                 check_lease(task, token, participant, LeaseKind.REVIEW, now)
                 return await record(
-                    tx, task, "task.review_released", actor=participant, now=now, **NO_LEASE
+                    tx,
+                    task,
+                    EventKind.TASK_REVIEW_RELEASED,
+                    actor=participant,
+                    now=now,
+                    changes=TaskChanges(clear_lease=True),
                 )
             check_lease(task, token, participant, LeaseKind.WORK, now)
             released = await apply(
@@ -345,8 +353,7 @@ class WorkService:
                 Action.RELEASE,
                 actor=participant,
                 now=now,
-                attempts=task.attempts - 1,
-                **NO_LEASE,
+                changes=TaskChanges(attempts=task.attempts - 1, clear_lease=True),
             )
             await self._refund_attempt(tx, task.run_id)
             return released
@@ -362,7 +369,9 @@ class WorkService:
         async def body(tx: Tx, now: float) -> Task:
             task = await load_task(tx, task_id)
             action = Action.UNBLOCK if task.pending_deps <= 0 else Action.UNBLOCK_TO_PENDING
-            return await apply(tx, task, action, actor=actor, now=now, blocked_reason=None)
+            return await apply(
+                tx, task, action, actor=actor, now=now, changes=TaskChanges(blocked_reason=None)
+            )
 
         return await self.core.write(f"unblock {task_id}", "task", idempotency_key, body)
 
@@ -376,7 +385,12 @@ class WorkService:
                 if task.lease_kind == LeaseKind.REVIEW.value:
                     out.append(
                         await record(
-                            tx, task, "task.review_lease_expired", actor=actor, now=now, **NO_LEASE
+                            tx,
+                            task,
+                            EventKind.TASK_REVIEW_LEASE_EXPIRED,
+                            actor=actor,
+                            now=now,
+                            changes=TaskChanges(clear_lease=True),
                         )
                     )
                     continue

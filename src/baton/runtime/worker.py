@@ -207,6 +207,7 @@ class Worker:
             messages=await self.board.messages(run.id, limit=50),
             tools=self.tools,
             budget=_budget_left(run, task.budget, task.tokens_used, task.cost_used),
+            loop=asyncio.get_running_loop(),
         )
 
     async def _work(self, lease: Lease) -> None:

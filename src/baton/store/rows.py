@@ -102,6 +102,41 @@ def _constructor(model: type[M]) -> Callable[[dict[str, Any]], M]:
     return construct
 
 
+#: The columns every task query selects (the ``task_columns`` fragment), by name, in
+#: order: rows are mapped through these names, and tests/test_rows.py holds both
+#: dialects' SQL to them.
+TASK_COLUMNS: tuple[str, ...] = (
+    "id",
+    "run_id",
+    "key",
+    "spec",
+    "role",
+    "priority",
+    "created_seq",
+    "state",
+    "token",
+    "attempts",
+    "failures",
+    "review_rounds",
+    "lease_owner",
+    "lease_kind",
+    "lease_expires_at",
+    "not_before",
+    "pending_deps",
+    "output",
+    "last_error",
+    "feedback",
+    "blocked_reason",
+    "updated_at",
+    "depends_on",
+    "tokens_used",
+    "cost_used",
+)
+#: The columns of every run query, likewise.
+RUN_COLUMNS: tuple[str, ...] = tuple(Run.model_fields)
+#: The columns of every event query, likewise.
+EVENT_COLUMNS: tuple[str, ...] = tuple(Event.model_fields)
+
 _TASK_FIELDS = tuple(Task.model_fields)
 #: Spec fields added by later schema versions, for rows written before them.
 _TASK_DEFAULTS: dict[str, Any] = {"timeout_s": 600.0, "expand": False, "budget": None}
@@ -174,45 +209,34 @@ def update_row(task: Task, expect_state: str, expect_token: int) -> tuple[Any, .
 
 
 def task_from_row(row: Any) -> Task:
-    """Inverse of :func:`insert_row` for rows selected with ``task_columns``.
+    """Inverse of :func:`insert_row` for rows selected with ``task_columns``, mapped by
+    the column names in :data:`TASK_COLUMNS` (a test holds them to the SQL's).
 
     The row was validated when it was written, so it is rebuilt without validation
     (like ``Task.model_construct``), fields in declaration order.
     """
-    values = loads(row[3])
+    col = dict(zip(TASK_COLUMNS, row, strict=False))  # a claim's row has run_budget after
+    values = loads(col.pop("spec"))
     values["on_failure"] = _POLICIES[values["on_failure"]]
-    deps = row[22]
-    values.update(
-        id=row[0],
-        run_id=row[1],
-        key=row[2],
-        role=row[4],
-        priority=row[5],
-        created_seq=row[6],
-        state=_STATES[row[7]],
-        token=row[8],
-        attempts=row[9],
-        failures=row[10],
-        review_rounds=row[11],
-        lease_owner=row[12],
-        lease_kind=row[13],
-        lease_expires_at=row[14],
-        not_before=row[15],
-        pending_deps=row[16],
-        output=None if row[17] is None else loads(row[17]),
-        last_error=None if row[18] is None else loads(row[18]),
-        feedback=loads(row[19]),
-        blocked_reason=row[20],
-        updated_at=row[21],
-        depends_on=sorted(loads(deps) if isinstance(deps, str) else (deps or [])),
-        tokens_used=row[23],
-        cost_used=row[24],
-    )
+    col["state"] = _STATES[col["state"]]
+    for name in ("output", "last_error"):
+        if col[name] is not None:
+            col[name] = loads(col[name])
+    col["feedback"] = loads(col["feedback"])
+    deps = col["depends_on"]
+    col["depends_on"] = sorted(loads(deps) if isinstance(deps, str) else (deps or []))
+    values.update(col)
     try:
         ordered = {name: values[name] for name in _TASK_FIELDS}
     except KeyError:  # a row written before one of its spec fields existed
         ordered = {name: values.get(name, _TASK_DEFAULTS.get(name)) for name in _TASK_FIELDS}
     return _new_task(ordered)
+
+
+def run_budget_of(row: Any) -> dict[str, Any] | None:
+    """The ``run_budget`` column that follows the task columns in a claim's row."""
+    value = row[len(TASK_COLUMNS)]
+    return None if value is None else dict(loads(value))
 
 
 def run_row(run: Run) -> tuple[Any, ...]:
@@ -229,33 +253,21 @@ def run_row(run: Run) -> tuple[Any, ...]:
 
 
 def run_from_row(row: Any) -> Run:
-    """Inverse of :func:`run_row`; read on every submit (is the run finished?), so it is
-    rebuilt without validation, like :func:`task_from_row`."""
-    return _new_run(
-        {
-            "id": row[0],
-            "goal": row[1],
-            "state": RunState(row[2]),
-            "roles": loads(row[3]),
-            "labels": loads(row[4]),
-            "created_at": row[5],
-            "finished_at": row[6],
-            "budget": None if row[7] is None else loads(row[7]),
-            "tokens_used": row[8],
-            "cost_used": row[9],
-            "claims": row[10],
-            "paused_reason": row[11],
-        }
-    )
+    """Inverse of :func:`run_row`, by the names in :data:`RUN_COLUMNS`; read on every
+    submit (is the run finished?), so it is rebuilt without validation, like
+    :func:`task_from_row`."""
+    col = dict(zip(RUN_COLUMNS, row, strict=True))
+    col["state"] = RunState(col["state"])
+    col["roles"] = loads(col["roles"])
+    col["labels"] = loads(col["labels"])
+    if col["budget"] is not None:
+        col["budget"] = loads(col["budget"])
+    return _new_run(col)
 
 
 def event_from_row(row: Any) -> Event:
-    return Event.model_construct(
-        seq=row[0],
-        run_id=row[1],
-        task_id=row[2],
-        kind=row[3],
-        actor=row[4],
-        payload=loads(row[5]) if isinstance(row[5], str) else row[5],
-        at=row[6],
-    )
+    """An event from a row selected with the columns of :data:`EVENT_COLUMNS`."""
+    col = dict(zip(EVENT_COLUMNS, row, strict=True))
+    if isinstance(col["payload"], str):
+        col["payload"] = loads(col["payload"])
+    return Event.model_construct(**col)

@@ -499,13 +499,54 @@ def worker(
         str | None,
         typer.Option("--run", envvar="BATON_RUN", help="Only this run; exit when it ends."),
     ] = None,
+    watchdog: Annotated[
+        bool,
+        typer.Option(
+            envvar="BATON_WATCHDOG",
+            help="Compete for the watchdog duty (reaping, stalls, escalations).",
+        ),
+    ] = True,
+    watchdog_lease_s: Annotated[
+        float,
+        typer.Option(
+            envvar="BATON_WATCHDOG_LEASE_S",
+            help="How long the duty stays with a holder that died.",
+        ),
+    ] = 10.0,
+    watchdog_tick_s: Annotated[
+        float, typer.Option(envvar="BATON_WATCHDOG_TICK_S", help="Seconds between passes.")
+    ] = 2.0,
+    stall_s: Annotated[
+        float,
+        typer.Option(envvar="BATON_STALL_S", help="Escalate after this long without progress."),
+    ] = 120.0,
 ) -> None:
-    """Claim and work tasks for the roles the agents serve, until stopped (SIGTERM/Ctrl-C)."""
+    """Claim and work tasks for the roles the agents serve, until stopped (SIGTERM/Ctrl-C).
+
+    Every worker also competes for the watchdog duty: exactly one at a time returns
+    expired leases and escalates stalls, so no separate orchestrator is needed."""
     handlers = load_agents(agents)
     participant = name or f"worker-{os.getpid()}"
+    for flag, value in (
+        ("--watchdog-lease-s", watchdog_lease_s),
+        ("--watchdog-tick-s", watchdog_tick_s),
+        ("--stall-s", stall_s),
+    ):
+        if not (0 < value < 86_400):
+            raise InvalidArgument(f"{flag} must be between 0 and 86400 seconds, got {value}")
 
     async def work(board: Board, stop: asyncio.Event) -> None:
-        w = Worker(board, handlers, name=participant, concurrency=concurrency, grace_s=grace_s)
+        w = Worker(
+            board,
+            handlers,
+            name=participant,
+            concurrency=concurrency,
+            grace_s=grace_s,
+            watchdog=watchdog,
+            watchdog_lease_s=watchdog_lease_s,
+            watchdog_tick_s=watchdog_tick_s,
+            stall_s=stall_s,
+        )
         await w.run(run_id=run_id, stop=stop)
         err.print(f"{participant}: finished {w.completed} task(s)")
         if run_id is not None and not stop.is_set():

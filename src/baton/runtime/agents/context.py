@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 from baton.model import Event, Lease, Run, Task, TaskSpec
+from baton.model.errors import UsageError
 from baton.model.states import TaskState
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from baton.board import BoardAPI
@@ -52,6 +56,8 @@ class TaskContext:
     messages: list[Event] = field(default_factory=list)
     tools: Sequence[Callable[..., Any]] = ()
     budget: BudgetLeft = field(default_factory=BudgetLeft)
+    #: The worker's event loop, where ``*_sync`` methods run their board calls.
+    loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def input(self) -> dict[str, Any]:
@@ -70,12 +76,58 @@ class TaskContext:
     def is_review(self) -> bool:
         return self.lease.kind.value == "review"
 
-    async def post_message(
+    def post_message(
         self, kind: str, body: Mapping[str, Any], *, to: str | None = None
-    ) -> Event:
-        return await self.board.post_message(
+    ) -> Coroutine[Any, Any, Event]:
+        """Post a structured message on this run, from this task (await it).
+
+        ``kind`` is one of the board's message kinds (``note``, ``question``, ``answer``,
+        ``handoff``, ``blocked_by`` by default) and ``body`` must fit that kind's schema
+        (see docs/agents.md, "Messages"); ``to`` names a participant or role, or
+        ``None`` for everyone. A sync agent calls :meth:`post_message_sync` instead.
+        """
+        self._on_the_loop("post_message")
+        return self.board.post_message(
             self.run.id, kind, body, sender=self.participant, to=to, task_id=self.task.id
         )
+
+    def post_message_sync(
+        self, kind: str, body: Mapping[str, Any], *, to: str | None = None
+    ) -> Event:
+        """:meth:`post_message` for a sync agent (a plain ``def``, run in a thread)."""
+        return self._blocking(
+            "post_message",
+            self.board.post_message(
+                self.run.id, kind, body, sender=self.participant, to=to, task_id=self.task.id
+            ),
+        )
+
+    def _on_the_loop(self, method: str) -> None:
+        """A sync agent runs in a thread with no event loop: calling an async method
+        there would only make a coroutine nobody awaits. Say what to call instead."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise UsageError(
+                f"ctx.{method}() is async; a sync agent calls ctx.{method}_sync(...) "
+                f"instead (or make the agent 'async def' and await ctx.{method}(...))"
+            ) from None
+
+    def _blocking(self, method: str, call: Coroutine[Any, Any, T]) -> T:
+        """Run a board call on the worker's event loop from a sync agent's thread."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            call.close()
+            raise UsageError(
+                f"ctx.{method}_sync() is for sync agents; an async agent awaits ctx.{method}(...)"
+            )
+        if self.loop is None:
+            call.close()
+            raise UsageError(f"ctx.{method}_sync() needs the worker's event loop (ctx.loop)")
+        return asyncio.run_coroutine_threadsafe(call, self.loop).result()
 
     async def add_tasks(
         self,
@@ -114,6 +166,33 @@ class TaskContext:
             task_id=self.task.id,
             actor=self.participant,
         )
+
+    def add_tasks_sync(
+        self,
+        tasks: Sequence[TaskSpec | Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[Task]:
+        """:meth:`add_tasks` for a sync agent."""
+        return self._blocking("add_tasks", self.add_tasks(tasks, idempotency_key=idempotency_key))
+
+    def record_usage_sync(
+        self, *, model: str, input_tokens: int, output_tokens: int, cost_usd: float = 0.0
+    ) -> None:
+        """:meth:`record_usage` for a sync agent."""
+        self._blocking(
+            "record_usage",
+            self.record_usage(
+                model=model,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cost_usd=cost_usd,
+            ),
+        )
+
+    def escalate_sync(self, reason: str, evidence: Mapping[str, Any] | None = None) -> None:
+        """:meth:`escalate` for a sync agent."""
+        self._blocking("escalate", self.escalate(reason, evidence))
 
     def card(self) -> dict[str, Any]:
         """The task as plain JSON: what a model is shown (and what offline models read)."""

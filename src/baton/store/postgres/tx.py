@@ -126,9 +126,7 @@ class PgTx:
             row = await self._one("find_claimable_in_run", (run_id, role, now))
         if row is None:
             return None
-        return Claimable(
-            _rows.task_from_row(row), None if row[-1] is None else _rows.loads(row[-1])
-        )
+        return Claimable(_rows.task_from_row(row), _rows.run_budget_of(row))
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
         """Always ``True``: the write goes out with the next statement, and its guard is

@@ -118,9 +118,7 @@ class SqliteTx:
             row = self._c.execute(_Q["find_claimable_in_run"], (run_id, role, now)).fetchone()
         if row is None:
             return None
-        return Claimable(
-            _rows.task_from_row(row), None if row[-1] is None else _rows.loads(row[-1])
-        )
+        return Claimable(_rows.task_from_row(row), _rows.run_budget_of(row))
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
         cur = self._c.execute(_Q["update_task"], _rows.update_row(task, expect_state, expect_token))

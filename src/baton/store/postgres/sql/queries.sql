@@ -46,7 +46,7 @@ t.attempts, t.failures, t.review_rounds, t.lease_owner, t.lease_kind, t.lease_ex
 t.not_before, t.pending_deps, t.output, t.last_error, t.feedback, t.blocked_reason,
 t.updated_at,
 (SELECT COALESCE(json_agg(d.dep_id ORDER BY d.dep_id)::text, '[]') FROM deps d
- WHERE d.task_id = t.id),
+ WHERE d.task_id = t.id) AS depends_on,
 t.tokens_used, t.cost_used
 
 -- name: get_task
@@ -62,13 +62,13 @@ SELECT {task_columns} FROM tasks t WHERE t.run_id = %s ORDER BY t.created_seq FO
 SELECT {task_columns} FROM tasks t WHERE t.run_id = %s ORDER BY t.created_seq;
 
 -- name: find_claimable
-SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+SELECT {task_columns}, r.budget AS run_budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.queue_role = %s AND t.not_before <= %s
 ORDER BY t.priority DESC, t.created_seq LIMIT 1
 FOR UPDATE OF t SKIP LOCKED;
 
 -- name: find_claimable_in_run
-SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+SELECT {task_columns}, r.budget AS run_budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.run_id = %s AND t.queue_role = %s AND t.not_before <= %s
 ORDER BY t.priority DESC, t.created_seq LIMIT 1
 FOR UPDATE OF t SKIP LOCKED;

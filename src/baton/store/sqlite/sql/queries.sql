@@ -43,7 +43,7 @@ t.id, t.run_id, t.key, t.spec, t.role, t.priority, t.created_seq, t.state, t.tok
 t.attempts, t.failures, t.review_rounds, t.lease_owner, t.lease_kind, t.lease_expires_at,
 t.not_before, t.pending_deps, t.output, t.last_error, t.feedback, t.blocked_reason,
 t.updated_at,
-(SELECT json_group_array(d.dep_id) FROM deps d WHERE d.task_id = t.id),
+(SELECT json_group_array(d.dep_id) FROM deps d WHERE d.task_id = t.id) AS depends_on,
 t.tokens_used, t.cost_used
 
 -- name: get_task
@@ -53,12 +53,12 @@ SELECT {task_columns} FROM tasks t WHERE t.id = ?;
 SELECT {task_columns} FROM tasks t WHERE t.run_id = ? ORDER BY t.created_seq;
 
 -- name: find_claimable
-SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+SELECT {task_columns}, r.budget AS run_budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.queue_role = ? AND t.not_before <= ?
 ORDER BY t.priority DESC, t.created_seq LIMIT 1;
 
 -- name: find_claimable_in_run
-SELECT {task_columns}, r.budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
+SELECT {task_columns}, r.budget AS run_budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.run_id = ? AND t.queue_role = ? AND t.not_before <= ?
 ORDER BY t.priority DESC, t.created_seq LIMIT 1;
 

@@ -1,0 +1,234 @@
+"""The event catalogue: every kind of event the board writes, and the shape of its
+payload — what clients of the event stream read. ``docs/events.md`` is this module in
+prose, and a test holds the two together.
+
+Kinds are one enum, :class:`EventKind`; two families are open-ended:
+``escalation.<kind>`` (built-in kinds are listed in :data:`ESCALATION_KINDS`; agents
+raise ``escalation.agent``) and ``message.<kind>`` (one per message kind the board
+was given, ``note``, ``question``, ``answer``, ``handoff``, ``blocked_by`` by default).
+
+Payload models describe what each event carries; they are documentation and a test
+oracle (every event the conformance scenarios write validates against its model), not a
+check on the write path, which builds payloads in one place per kind.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from baton.model.states import Action
+
+JSON = dict[str, Any]
+
+
+class EventKind(StrEnum):
+    """Every fixed event kind. Task transitions are ``task.<action>``, one per
+    :class:`~baton.model.states.Action` of the transition table."""
+
+    RUN_CREATED = "run.created"
+    RUN_PAUSED = "run.paused"
+    RUN_RESUMED = "run.resumed"
+    RUN_CANCELLED = "run.cancelled"
+    RUN_FINISHED = "run.finished"
+    RUN_FAILED = "run.failed"
+
+    TASK_CREATED = "task.created"
+    TASK_USAGE = "task.usage"
+    TASK_LEASE_RENEWED = "task.lease_renewed"
+    TASK_REVIEW_CLAIMED = "task.review_claimed"
+    TASK_REVIEW_RELEASED = "task.review_released"
+    TASK_REVIEW_FAILED = "task.review_failed"
+    TASK_REVIEW_LEASE_EXPIRED = "task.review_lease_expired"
+
+    TASK_DEPS_DONE = "task.deps_done"
+    TASK_DEP_FAILED = "task.dep_failed"
+    TASK_DEP_SKIPPED = "task.dep_skipped"
+    TASK_DEP_WAIT = "task.dep_wait"
+    TASK_CLAIM = "task.claim"
+    TASK_COMPLETE = "task.complete"
+    TASK_SUBMIT_FOR_REVIEW = "task.submit_for_review"
+    TASK_SUBMIT_FOR_APPROVAL = "task.submit_for_approval"
+    TASK_RETRY = "task.retry"
+    TASK_RELEASE = "task.release"
+    TASK_FAIL = "task.fail"
+    TASK_BLOCK = "task.block"
+    TASK_UNBLOCK = "task.unblock"
+    TASK_UNBLOCK_TO_PENDING = "task.unblock_to_pending"
+    TASK_APPROVE = "task.approve"
+    TASK_APPROVE_TO_GATE = "task.approve_to_gate"
+    TASK_REJECT = "task.reject"
+    TASK_REJECT_FINAL = "task.reject_final"
+    TASK_CANCEL = "task.cancel"
+    TASK_EXPAND = "task.expand"
+    TASK_CHILDREN_DONE = "task.children_done"
+
+
+#: The event each transition of the table writes.
+TRANSITION_EVENT: dict[Action, EventKind] = {a: EventKind(f"task.{a.value}") for a in Action}
+
+ESCALATION_PREFIX = "escalation."
+MESSAGE_PREFIX = "message."
+
+#: Escalations the board and the watchdog raise (agents add ``agent``).
+ESCALATION_KINDS: dict[str, str] = {
+    "task_failed": "a task failed for good: its last error and attempts",
+    "run_failed": "a run ended with required work failed",
+    "planning": "a planner's task failed for good (its sub-plans were invalid)",
+    "budget": "a run or task went past its budget and was paused or blocked",
+    "stalled": "no progress on a run for the watchdog's stall_s",
+    "review_loop": "a task was returned by review again and again",
+    "deadlock": "blocked tasks wait on each other (from blocked_by messages)",
+    "failing_agent": "one agent failed several attempts in a row",
+    "agent": "an agent asked a human for help (ctx.escalate)",
+}
+
+
+def escalation_kind(name: str) -> str:
+    """The event kind of an escalation: ``escalation.<name>``."""
+    return ESCALATION_PREFIX + name
+
+
+def message_kind(name: str) -> str:
+    """The event kind of a message: ``message.<name>``."""
+    return MESSAGE_PREFIX + name
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunCreated(_Payload):
+    goal: str
+    roles: list[str]
+    tasks: int
+    budget: JSON | None = None
+
+
+class Reason(_Payload):
+    """``run.paused``, ``run.cancelled``: why."""
+
+    reason: str
+
+
+class RunResumed(_Payload):
+    budget: JSON | None = None  # the new budget, when the resume raised it
+
+
+class RunFinished(_Payload):
+    pass
+
+
+class RunFailedPayload(_Payload):
+    reason: str
+    failed_count: int
+    failed: list[str]  # up to 50 failed or skipped task ids
+    root_causes: list[str]  # the tasks whose own failure caused the rest
+
+
+class TaskCreated(_Payload):
+    to: str  # pending or ready
+    spec: JSON  # the TaskSpec as planned
+
+
+class TaskUsage(_Payload):
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    role: str
+
+
+class Transition(_Payload):
+    """Every ``task.<action>``: the state it left, the state it entered, the fencing
+    token after it, and what the action carries (all optional here, by action)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_: str | None = None
+    to: str
+    token: int
+    owner: str | None = None  # claim
+    expires_at: float | None = None  # claim
+    output: Any = None  # submit (complete, for review, for approval), expand, children_done
+    error: JSON | None = None  # retry, fail
+    retry_in_s: float | None = None  # retry
+    reason: str | None = None  # fail, block, cancel, dep_wait
+    after: str | None = None  # deps_done: the dependency that finished
+    failed_dependency: str | None = None  # deps_done under on_failure=continue
+    root_cause: str | None = None  # dep_failed, dep_skipped, a cascaded cancel
+    via: str | None = None  # likewise: the dependency it came through
+    dependency: str | None = None  # dep_wait
+    comment: str | None = None  # approve, approve_to_gate
+    feedback: list[str] | None = None  # reject, reject_final
+    children: list[str] | None = None  # expand
+
+
+class LeaseChange(_Payload):
+    """``task.lease_renewed``, ``task.review_claimed``, ``task.review_released``,
+    ``task.review_lease_expired``, ``task.review_failed``: lease fields, no state
+    change."""
+
+    token: int
+    lease_owner: str | None = None
+    lease_kind: str | None = None
+    lease_expires_at: float | None = None
+    error: JSON | None = None  # review_failed
+
+
+class Escalation(_Payload):
+    """``escalation.<kind>``: addressed to a human, with the evidence."""
+
+    reason: str
+    evidence: JSON
+    to: str = "human"
+
+
+class Message(_Payload):
+    """``message.<kind>``: ``body`` fits the schema of its message kind."""
+
+    to: str | None
+    body: JSON
+
+
+PAYLOADS: dict[EventKind, type[BaseModel]] = {
+    EventKind.RUN_CREATED: RunCreated,
+    EventKind.RUN_PAUSED: Reason,
+    EventKind.RUN_RESUMED: RunResumed,
+    EventKind.RUN_CANCELLED: Reason,
+    EventKind.RUN_FINISHED: RunFinished,
+    EventKind.RUN_FAILED: RunFailedPayload,
+    EventKind.TASK_CREATED: TaskCreated,
+    EventKind.TASK_USAGE: TaskUsage,
+    EventKind.TASK_LEASE_RENEWED: LeaseChange,
+    EventKind.TASK_REVIEW_CLAIMED: LeaseChange,
+    EventKind.TASK_REVIEW_RELEASED: LeaseChange,
+    EventKind.TASK_REVIEW_FAILED: LeaseChange,
+    EventKind.TASK_REVIEW_LEASE_EXPIRED: LeaseChange,
+    **{kind: Transition for kind in TRANSITION_EVENT.values()},
+}
+
+
+def payload_model(kind: str) -> type[BaseModel]:
+    """The payload model of any event kind, families included.
+
+    Raises:
+        KeyError: not a kind the board writes.
+    """
+    if kind.startswith(ESCALATION_PREFIX):
+        return Escalation
+    if kind.startswith(MESSAGE_PREFIX):
+        return Message
+    return PAYLOADS[EventKind(kind)]
+
+
+def validate_payload(kind: str, payload: JSON) -> BaseModel:
+    """Check an event's payload against its kind's model (``from`` is spelled
+    ``from_`` in Python)."""
+    model = payload_model(kind)
+    data = dict(payload)
+    if "from" in data:
+        data["from_"] = data.pop("from")
+    return model.model_validate(data)
