@@ -27,6 +27,7 @@ from baton.model import (
     TaskSpec,
     TaskState,
 )
+from baton.model.changes import TaskChanges
 from baton.model.errors import (
     BatonError,
     BatonRuntimeError,
@@ -48,6 +49,7 @@ from baton.model.errors import (
     TransientConflict,
     UsageError,
 )
+from baton.model.events import EventKind
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.planning.files import load_plan
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
@@ -74,6 +76,7 @@ __all__ = [
     "DependencyResult",
     "Duty",
     "Event",
+    "EventKind",
     "FailurePolicy",
     "FunctionAgent",
     "GiveUp",
@@ -103,6 +106,7 @@ __all__ = [
     "SyncBoard",
     "Task",
     "TaskBudget",
+    "TaskChanges",
     "TaskContext",
     "TaskSpec",
     "TaskState",

@@ -1,19 +1,14 @@
-"""Budgets and retry policy: the one place that says when a limit is reached.
-
-The comparison rule, everywhere: **a budget of N allows exactly N**. Spending that
-reaches N is allowed; only going past N (N + 1 attempts, a token count above N) is over.
-A run whose spending equals its limit has nothing left, so it may not resume until the
-limit is raised.
-"""
+"""Budgets and retry policy on the board: pausing a run past its budget (inside the
+transaction that spent it) and the retry backoff. The comparison rule itself — a
+budget of N allows exactly N — lives in :mod:`baton.model.budgets`, for everyone."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from typing import Any
 
 from baton.board.escalations import escalate_in
 from baton.model import Run, RunState, Task
+from baton.model.budgets import exhausted, over_budget
 from baton.model.events import EventKind
 from baton.store import Tx
 
@@ -43,34 +38,12 @@ async def pause_if_over(tx: Tx, run: Run, now: float) -> bool:
     return True
 
 
-def exhausted(budget: Mapping[str, Any] | None, run: Run, now: float) -> str:
-    """Which limit leaves the run nothing to spend (at or past it); empty when none.
-
-    Stricter than :func:`over_budget`: a run exactly at its limit may not resume."""
-    if not budget:
-        return ""
-    checks = (
-        ("tokens", run.tokens_used, f"{run.tokens_used} tokens used of"),
-        ("cost_usd", run.cost_used, f"${run.cost_used:.4f} spent of $"),
-        ("attempts", run.claims, f"{run.claims} attempts used of"),
-        ("wall_s", now - run.created_at, f"{now - run.created_at:.0f}s elapsed of"),
+def run_exhausted(run: Run, now: float) -> str:
+    """Which of the run's limits has nothing left (see :func:`exhausted`)."""
+    return exhausted(
+        run.budget,
+        tokens=run.tokens_used,
+        cost=run.cost_used,
+        claims=run.claims,
+        elapsed_s=now - run.created_at,
     )
-    for key, used, words in checks:
-        if budget.get(key) is not None and used >= budget[key]:
-            return f"{words} {budget[key]}".replace("$ ", "$")
-    return ""
-
-
-def over_budget(
-    budget: Mapping[str, Any] | None, tokens: int, cost: float, claims: int | None = None
-) -> str:
-    """Which limit of ``budget`` is exceeded (empty when none is)."""
-    if not budget:
-        return ""
-    if budget.get("tokens") is not None and tokens > budget["tokens"]:
-        return f"{tokens} tokens used of {budget['tokens']}"
-    if budget.get("cost_usd") is not None and cost > budget["cost_usd"]:
-        return f"${cost:.4f} spent of ${budget['cost_usd']}"
-    if claims is not None and budget.get("attempts") is not None and claims > budget["attempts"]:
-        return f"{claims} attempts used of {budget['attempts']}"
-    return ""

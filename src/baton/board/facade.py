@@ -195,19 +195,30 @@ class Board:
             idempotency_key=idempotency_key,
         )
 
-    async def pause_run(self, run_id: str, *, actor: str, reason: str) -> Run:
+    async def pause_run(
+        self, run_id: str, *, actor: str, reason: str, idempotency_key: str | None = None
+    ) -> Run:
         """Stop new claims on the run; work in progress may still finish."""
-        return await self._runs.pause_run(run_id, actor=actor, reason=reason)
+        return await self._runs.pause_run(
+            run_id, actor=actor, reason=reason, idempotency_key=idempotency_key
+        )
 
     async def resume_run(
-        self, run_id: str, *, actor: str, budget: Budget | Mapping[str, Any] | None = None
+        self,
+        run_id: str,
+        *,
+        actor: str,
+        budget: Budget | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Run:
         """Let a paused run go on, optionally with a new budget.
 
         Raises:
-            InvalidArgument: the run is still over its (new) budget.
+            InvalidArgument: the new budget is invalid, or the run is still over it.
         """
-        return await self._runs.resume_run(run_id, actor=actor, budget=budget)
+        return await self._runs.resume_run(
+            run_id, actor=actor, budget=budget, idempotency_key=idempotency_key
+        )
 
     async def escalate(
         self,

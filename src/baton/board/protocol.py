@@ -76,10 +76,17 @@ class BoardAPI(Protocol):
         idempotency_key: str | None = None,
     ) -> Task: ...
 
-    async def pause_run(self, run_id: str, *, actor: str, reason: str) -> Run: ...
+    async def pause_run(
+        self, run_id: str, *, actor: str, reason: str, idempotency_key: str | None = None
+    ) -> Run: ...
 
     async def resume_run(
-        self, run_id: str, *, actor: str, budget: Budget | Mapping[str, Any] | None = None
+        self,
+        run_id: str,
+        *,
+        actor: str,
+        budget: Budget | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Run: ...
 
     async def escalate(

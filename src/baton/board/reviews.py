@@ -9,6 +9,7 @@ from baton.board.core import BoardCore, check_lease, load_task
 from baton.board.settle import settle
 from baton.board.transitions import apply, record
 from baton.model import LeaseKind, Task
+from baton.model.budgets import reached
 from baton.model.changes import TaskChanges
 from baton.model.errors import (
     InvalidArgument,
@@ -91,7 +92,7 @@ class ReviewService:
                 "at": now,
             }
             feedback = [*task.feedback, note]
-            if rounds >= task.max_review_rounds:
+            if reached(rounds, task.max_review_rounds):
                 error = {"kind": "review_rounds_exhausted", "rounds": rounds, "feedback": items}
                 task = await apply(
                     tx,

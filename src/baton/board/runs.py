@@ -7,12 +7,15 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from baton.board.budgets import exhausted, over_budget, pause_if_over
+from pydantic import ValidationError
+
+from baton.board.budgets import pause_if_over, run_exhausted
 from baton.board.core import BoardCore, load_task
 from baton.board.escalations import escalate_in
 from baton.board.growth import plan_run, put_tasks
 from baton.board.transitions import Later, apply
 from baton.model import Budget, Event, Plan, Run, RunState, SubPlan, Task, TaskSpec
+from baton.model.budgets import over_budget
 from baton.model.changes import TaskChanges
 from baton.model.errors import InvalidArgument, NotFound
 from baton.model.events import EventKind
@@ -206,7 +209,9 @@ class RunService:
 
         return await self.core.write(f"record_usage {task_id}", "task", idempotency_key, body)
 
-    async def pause_run(self, run_id: str, *, actor: str, reason: str) -> Run:
+    async def pause_run(
+        self, run_id: str, *, actor: str, reason: str, idempotency_key: str | None = None
+    ) -> Run:
 
         async def body(tx: Tx, now: float) -> Run:
             run = await self._active_run(tx, run_id)
@@ -218,23 +223,24 @@ class RunService:
             )
             return run.model_copy(update={"state": RunState.PAUSED, "paused_reason": reason})
 
-        return await self.core.write(f"pause_run {run_id}", "create_run", None, body)
+        return await self.core.write(f"pause_run {run_id}", "create_run", idempotency_key, body)
 
     async def resume_run(
-        self, run_id: str, *, actor: str, budget: Budget | Mapping[str, Any] | None = None
+        self,
+        run_id: str,
+        *,
+        actor: str,
+        budget: Budget | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Run:
-        new_budget = (
-            Budget.model_validate(budget).model_dump(exclude_none=True)
-            if budget is not None
-            else None
-        )
+        new_budget = None if budget is None else _valid_budget(run_id, budget)
 
         async def body(tx: Tx, now: float) -> Run:
             run = await self._active_run(tx, run_id)
             if new_budget is not None:
                 await tx.set_run_budget(run_id, new_budget)
                 run = run.model_copy(update={"budget": new_budget})
-            over = exhausted(run.budget, run, now)
+            over = run_exhausted(run, now)
             if over:
                 raise InvalidArgument(f"run {run_id!r} is still out of budget: {over}; raise it")
             await tx.set_run_state(run_id, RunState.ACTIVE, None, None)
@@ -242,7 +248,7 @@ class RunService:
             await tx.append_event(run_id, None, EventKind.RUN_RESUMED, actor, payload, now)
             return run.model_copy(update={"state": RunState.ACTIVE, "paused_reason": None})
 
-        return await self.core.write(f"resume_run {run_id}", "create_run", None, body)
+        return await self.core.write(f"resume_run {run_id}", "create_run", idempotency_key, body)
 
     async def escalate(
         self,
@@ -264,3 +270,14 @@ class RunService:
             )
 
         return await self.core.write(f"escalate {kind} on {run_id}", "event", idempotency_key, body)
+
+
+def _valid_budget(run_id: str, budget: Budget | Mapping[str, Any]) -> dict[str, Any]:
+    """The budget as stored, or :class:`InvalidArgument` naming the run and the fault."""
+    try:
+        return Budget.model_validate(budget).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        faults = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '<budget>'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidArgument(f"invalid budget for run {run_id!r}: {faults}") from None

@@ -12,6 +12,7 @@ from baton.board.growth import put_tasks
 from baton.board.settle import settle
 from baton.board.transitions import apply, record
 from baton.model import Lease, LeaseKind, Task
+from baton.model.budgets import past, reached
 from baton.model.changes import TaskChanges
 from baton.model.contracts import violations
 from baton.model.errors import (
@@ -115,7 +116,7 @@ class WorkService:
         run = await tx.lock_run(run_id)
         if run is None or not run.budget or run.budget.get("attempts") is None:
             return True  # the budget changed since the claim's read: nothing to count
-        if run.claims + 1 > run.budget["attempts"]:
+        if past(run.claims + 1, run.budget["attempts"]):
             await pause_if_over(tx, run.model_copy(update={"claims": run.claims + 1}), now)
             return False
         await tx.add_usage(None, run_id, tokens=0, cost=0.0, claims=1)
@@ -272,7 +273,7 @@ class WorkService:
         self, tx: Tx, task: Task, error: dict[str, Any], *, final: bool, actor: str, now: float
     ) -> Task:
         failures = task.failures + 1
-        if final or failures >= task.max_attempts:
+        if final or reached(failures, task.max_attempts):
             reason = "final" if final else f"{failures} of {task.max_attempts} attempts failed"
             failed = await apply(
                 tx,

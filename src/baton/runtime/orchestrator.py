@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from baton.board import BoardAPI
 from baton.model import RUN_ENDED, Event, Run, RunState, Task
+from baton.model.budgets import past
 from baton.model.errors import IdempotencyConflict
 from baton.model.states import TERMINAL, TaskState
 from baton.planning.graph import find_cycles
@@ -116,7 +117,7 @@ class Orchestrator:
 
     async def _wall_time(self, run: Run, now: float) -> Event | None:
         limit = (run.budget or {}).get("wall_s")
-        if limit is None or now - run.created_at <= limit or run.state is not RunState.ACTIVE:
+        if not past(now - run.created_at, limit) or run.state is not RunState.ACTIVE:
             return None
         reason = f"run wall-time budget exceeded: {now - run.created_at:.0f}s of {limit}s"
         await self.board.pause_run(run.id, actor=self.name, reason=reason)

@@ -21,6 +21,7 @@ from typing import Any
 
 from baton.board import BoardAPI
 from baton.model import RUN_ENDED, Lease, LeaseKind, Run
+from baton.model.budgets import remaining
 from baton.model.errors import (
     ContractViolation,
     GiveUp,
@@ -383,23 +384,22 @@ class _Backoff:
 def _budget_left(
     run: Run, task_budget: Mapping[str, Any] | None, task_tokens: int, task_cost: float
 ) -> BudgetLeft:
-    limits = []
-    for budget, tokens, cost in (
-        (run.budget, run.tokens_used, run.cost_used),
-        (task_budget, task_tokens, task_cost),
+    """The least that the run's and the task's budgets leave (``None``: unlimited)."""
+    tokens: list[float] = []
+    cost: list[float] = []
+    for budget, used_tokens, used_cost in (
+        (run.budget or {}, run.tokens_used, run.cost_used),
+        (task_budget or {}, task_tokens, task_cost),
     ):
-        if budget:
-            limits.append(
-                (
-                    None if budget.get("tokens") is None else budget["tokens"] - tokens,
-                    None if budget.get("cost_usd") is None else budget["cost_usd"] - cost,
-                )
-            )
-    tokens_left = [t for t, _ in limits if t is not None]
-    cost_left = [c for _, c in limits if c is not None]
+        left_tokens = remaining(used_tokens, budget.get("tokens"))
+        left_cost = remaining(used_cost, budget.get("cost_usd"))
+        if left_tokens is not None:
+            tokens.append(left_tokens)
+        if left_cost is not None:
+            cost.append(left_cost)
     return BudgetLeft(
-        tokens=min(tokens_left) if tokens_left else None,
-        cost_usd=min(cost_left) if cost_left else None,
+        tokens=int(min(tokens)) if tokens else None,
+        cost_usd=min(cost) if cost else None,
     )
 
 

@@ -1,0 +1,96 @@
+"""The Board's interface, written down (``BoardAPI``), is what the runtime uses: the
+local Board satisfies it signature by signature, and a Worker, its watchdog duty and
+the Orchestrator run a whole run through an object that has nothing but that
+interface — no ``store``, no ``core`` — as a remote board over HTTP will."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from baton import Board, BoardAPI, Orchestrator, RunState, SyncBoard, Worker
+from tests.helpers import plan, task
+
+API = [
+    name
+    for name, member in inspect.getmembers(BoardAPI)
+    if not name.startswith("_") and inspect.isfunction(member)
+]
+
+
+def test_board_satisfies_the_interface(tmp_path: Path) -> None:
+    board = Board.open(tmp_path / "b.db")
+    assert isinstance(board, BoardAPI)
+    asyncio.run(board.close())
+
+
+@pytest.mark.parametrize("name", API)
+def test_each_method_has_the_interfaces_signature(name: str) -> None:
+    declared = inspect.signature(getattr(BoardAPI, name))
+    implemented = inspect.signature(getattr(Board, name))
+    assert implemented == declared, f"Board.{name}{implemented} != BoardAPI.{name}{declared}"
+    assert inspect.iscoroutinefunction(getattr(Board, name)) == inspect.iscoroutinefunction(
+        getattr(BoardAPI, name)
+    )
+
+
+def test_every_public_board_method_is_in_the_interface() -> None:
+    public = {
+        n
+        for n, m in inspect.getmembers(Board)
+        if not n.startswith("_") and (inspect.isfunction(m) or isinstance(m, property))
+    }
+    assert public - set(API) == {"store"}  # the store underneath, for tools and tests
+
+
+def test_sync_board_has_every_call_of_the_interface() -> None:
+    missing = [
+        n for n in API if n not in ("clock", "close", "subscribe") and not hasattr(SyncBoard, n)
+    ]
+    assert missing == []
+
+
+class InterfaceOnly:
+    """Every call of the interface, delegated; anything else (the store) is refused."""
+
+    def __init__(self, board: Board) -> None:
+        self._board = board
+        self.calls: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in API:
+            raise AttributeError(f"{name!r} is not part of the Board's interface")
+        self.calls.add(name)
+        return getattr(self._board, name)
+
+
+def test_a_worker_and_an_orchestrator_need_nothing_but_the_interface(tmp_path: Path) -> None:
+    async def main() -> None:
+        board = Board.open(tmp_path / "b.db")
+        try:
+            remote = InterfaceOnly(board)
+            run = await board.create_run(
+                plan(task("a"), task("b", deps=("a",)), task("c", max_attempts=1))
+            )
+
+            def work(ctx: Any) -> dict[str, str]:
+                if ctx.task.key == "c":
+                    raise RuntimeError("c always breaks")
+                ctx.post_message_sync("note", {"text": f"did {ctx.task.key}"})
+                return {"did": ctx.task.key}
+
+            worker = Worker(remote, {"worker": work}, name="w1", watchdog_tick_s=0.05)  # type: ignore[arg-type]
+            await asyncio.wait_for(worker.run(run_id=run.id), 30)
+            await Orchestrator(remote).tick(run_id=run.id)  # type: ignore[arg-type]
+            assert (await board.get_run(run.id)).state is RunState.FAILED
+            assert {"claim", "submit", "fail", "last_seq", "claim_duty"} <= remote.calls
+            notes = await board.messages(run.id)
+            assert sorted(m.payload["body"]["text"] for m in notes) == ["did a", "did b"]
+        finally:
+            await board.close()
+
+    asyncio.run(main())

@@ -1,0 +1,61 @@
+"""The public surface is pinned: a name added to or lost from ``baton`` (or
+``baton.agents``) fails here, so every change to it is deliberate (as httpx does in
+``tests/test_exported_members.py``)."""
+
+from __future__ import annotations
+
+import baton
+import baton.agents
+
+BATON = {
+    "Action", "Agent", "AgentsLike", "BatonError", "BatonRuntimeError", "Board", "BoardAPI",
+    "Budget", "BudgetLeft", "ContractViolation", "DEFAULT_MESSAGE_KINDS", "DependencyResult",
+    "Duty", "Event", "EventKind", "FailurePolicy", "FunctionAgent", "GiveUp",
+    "IdempotencyConflict", "InvalidArgument", "InvalidMessage", "InvalidPlan",
+    "InvalidTransition", "Lease", "LeaseKind", "LeaseLost", "NotFound", "Orchestrator",
+    "Plan", "PlanProblem", "RUN_ENDED", "RetryLater", "Run", "RunFailed", "RunState",
+    "SchemaTooNew", "Signal", "SqliteStore", "Store", "StoreUnavailable", "SubPlan",
+    "SubmitResult", "SyncBoard", "TERMINAL", "Task", "TaskBudget", "TaskChanges",
+    "TaskContext", "TaskSpec", "TaskState", "TransientConflict", "UsageError", "Verdict",
+    "Worker", "agent", "load_plan", "narrate", "open_store",
+}  # fmt: skip
+
+AGENTS = {
+    "Agent", "BudgetLeft", "DependencyResult", "FunctionAgent", "LLMAgent", "LangGraphAgent",
+    "OFFLINE_MODEL_NAME", "PydanticAIAgent", "TaskContext", "Verdict", "agent",
+    "offline_model", "resolve_model",
+}  # fmt: skip
+
+
+def _public(module: object) -> set[str]:
+    return {n for n in vars(module) if not n.startswith("_") and n != "annotations"}
+
+
+def test_baton_exports_exactly_the_pinned_names() -> None:
+    assert set(baton.__all__) == BATON
+    assert len(baton.__all__) == len(BATON), "a name is listed twice"
+    for name in baton.__all__:
+        assert getattr(baton, name) is not None
+
+
+def test_baton_agents_exports_exactly_the_pinned_names() -> None:
+    assert set(baton.agents.__all__) == AGENTS
+    for name in baton.agents.__all__:
+        assert getattr(baton.agents, name) is not None
+
+
+def test_every_public_name_of_the_packages_is_in_all() -> None:
+    """Nothing importable from ``baton`` by accident: the subpackages it imports are
+    implementation detail, everything else is in ``__all__``."""
+    layers = {"board", "model", "planning", "runtime", "store", "views", "agents", "interfaces"}
+    assert _public(baton) - layers == set(baton.__all__)
+    assert _public(baton.agents) == set(baton.agents.__all__)
+
+
+def test_every_error_a_user_can_see_is_a_baton_error() -> None:
+    errors = [getattr(baton, n) for n in baton.__all__ if n.endswith(("Error", "Conflict"))]
+    errors += [baton.ContractViolation, baton.InvalidPlan, baton.InvalidTransition]
+    errors += [baton.LeaseLost, baton.NotFound, baton.RetryLater, baton.GiveUp]
+    errors += [baton.RunFailed, baton.SchemaTooNew, baton.StoreUnavailable, baton.Signal]
+    for error in errors:
+        assert issubclass(error, baton.BatonError), error
