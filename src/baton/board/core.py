@@ -129,6 +129,14 @@ async def load_task(tx: Tx, task_id: str) -> Task:
     return task
 
 
+async def load_run(tx: Tx, run_id: str, *, lock: bool = False) -> Run:
+    """The run (locked for this transaction with ``lock``); :class:`NotFound` if none."""
+    run = await (tx.lock_run(run_id) if lock else tx.get_run(run_id))
+    if run is None:
+        raise NotFound("run", run_id)
+    return run
+
+
 def check_lease(task: Task, token: int, participant: str, kind: LeaseKind, now: float) -> None:
     """Raise :class:`LeaseLost` unless ``participant`` holds the current, unexpired lease.
 

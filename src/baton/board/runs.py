@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from baton.board.budgets import pause_if_over, run_exhausted
-from baton.board.core import BoardCore, load_task
+from baton.board.core import BoardCore, load_run, load_task
 from baton.board.escalations import escalate_in
 from baton.board.growth import plan_run, put_tasks
 from baton.board.transitions import Later, apply
@@ -202,8 +202,7 @@ class RunService:
                 await escalate_in(
                     tx, task.run_id, "budget", reason, {"task": task.id}, task.id, now
                 )
-            run = await tx.lock_run(task.run_id)
-            assert run is not None
+            run = await load_run(tx, task.run_id, lock=True)
             await pause_if_over(tx, run, now)
             return task
 

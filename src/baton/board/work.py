@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton.board.budgets import pause_if_over, retry_delay
-from baton.board.core import BoardCore, SubmitResult, check_lease, load_task
+from baton.board.core import BoardCore, SubmitResult, check_lease, load_run, load_task
 from baton.board.escalations import escalate_failure
 from baton.board.growth import put_tasks
 from baton.board.settle import settle
@@ -223,8 +223,7 @@ class WorkService:
         specs = output.get("tasks") if isinstance(output, dict) else None
         if not isinstance(specs, list) or not specs:
             return ["<root>: a sub-plan must be an object with a non-empty 'tasks' list"]
-        run = await tx.get_run(task.run_id)
-        assert run is not None
+        run = await load_run(tx, task.run_id)
         existing = {t.key: t for t in await tx.run_tasks(task.run_id)}
         try:
             valid = validate_additions(run, specs, existing, expanding=task)

@@ -88,8 +88,9 @@ class InvalidMessage(UsageError):
     """A message does not fit the schema of its kind; nothing was posted."""
 
 
-class InvalidArgument(UsageError):
-    """An argument is out of its allowed range; nothing was changed."""
+class InvalidArgument(UsageError, ValueError):
+    """An argument is out of its allowed range; nothing was changed. (Also a
+    ``ValueError``, so code written against the built-in keeps working.)"""
 
 
 # --- failures at run time ----------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from importlib.resources import files
 
+from baton.model.errors import BatonRuntimeError
+
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
@@ -29,5 +31,5 @@ def load_migrations(dialect: str) -> list[tuple[int, str]]:
     found.sort()
     versions = [v for v, _ in found]
     if versions != list(range(1, len(versions) + 1)):
-        raise RuntimeError(f"{dialect} migrations are not numbered 1..n: {versions}")
+        raise BatonRuntimeError(f"{dialect} migrations are not numbered 1..n: {versions}")
     return found

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from baton.model import Event, RunState, Task
+from baton.model.errors import BatonRuntimeError
 from baton.model.states import TaskState
 
 
@@ -42,7 +43,7 @@ def replay(events: Iterable[Event], *, until: int | None = None) -> BoardView:
         if until is not None and e.seq > until:
             break
         if e.seq != view.seq + 1 and view.seq:
-            raise ValueError(f"event log has a gap: {view.seq} then {e.seq}")
+            raise BatonRuntimeError(f"the event log has a gap: seq {view.seq} then {e.seq}")
         view.seq = e.seq
         p = e.payload
         if e.kind == "run.created":

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from baton.model.errors import InvalidArgument
 from baton.runtime.agents.context import TaskContext
 
 AgentFn = Callable[[TaskContext], Any]
@@ -22,7 +23,7 @@ class FunctionAgent:
         if isinstance(roles, str):
             roles = [roles]
         if not roles:
-            raise ValueError(f"agent {name or fn.__name__!r} serves no role")
+            raise InvalidArgument(f"agent {name or fn.__name__!r} serves no role")
         self.fn = fn
         self.roles: Sequence[str] = list(roles)
         self.name: str = name or str(getattr(fn, "__name__", "function-agent"))

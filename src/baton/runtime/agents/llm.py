@@ -105,7 +105,7 @@ class LLMAgent:
         if isinstance(roles, str):
             roles = [roles]
         if not roles:
-            raise ValueError("an LLMAgent needs at least one role")
+            raise InvalidArgument("an LLMAgent needs at least one role")
         self.roles: Sequence[str] = list(roles)
         self.name: str = name or f"llm-{'-'.join(self.roles)}"
         self._model_spec = model

@@ -64,6 +64,13 @@ class PgTx:
     async def _one(self, query: str, params: Params = ()) -> Row | None:
         return await (await self._send(self._execute(query, params))).fetchone()
 
+    async def _required(self, query: str, params: Params = ()) -> Row:
+        """A query that always returns a row (an aggregate, a ``RETURNING``)."""
+        row = await self._one(query, params)
+        if row is None:
+            raise BatonRuntimeError(f"query {query!r} returned no row; this is a store bug")
+        return row
+
     async def _all(self, query: str, params: Params = ()) -> list[Row]:
         return await (await self._send(self._execute(query, params))).fetchall()
 
@@ -91,9 +98,7 @@ class PgTx:
         self._later("add_run_usage", (tokens, cost, claims, run_id))
 
     async def next_created_seq(self) -> int:
-        row = await self._one("next_created_seq")
-        assert row is not None
-        return int(row[0])
+        return int((await self._required("next_created_seq"))[0])
 
     async def insert_tasks(self, tasks: Sequence[Task]) -> None:
         self.inserted_tasks += len(tasks)
@@ -190,8 +195,7 @@ class PgTx:
         :meth:`commit` avoids that when nobody needs the seqs first."""
         if not self._events:
             return
-        row = await self._one("append_events_numbered", self._tail_params())
-        assert row is not None
+        row = await self._required("append_events_numbered", self._tail_params())
         first = int(row[0]) - len(self._events) + 1
         for offset, (ref, _) in enumerate(self._events):
             ref.seq = first + offset
