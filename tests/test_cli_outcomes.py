@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from baton import SyncBoard
+
 TEAM = """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def worker(tmp_path: Path) -> Iterator[None]:
     """A worker serving role dev on the board, for whatever run comes."""
     (tmp_path / "team.py").write_text(TEAM)
     db = str(tmp_path / "board.db")
-    _baton(tmp_path, "runs", "--db", db)  # the store exists before the worker opens it
+    SyncBoard.open(db).close()  # the store exists before the worker opens it
     proc = subprocess.Popen(
         [
             sys.executable,
