@@ -57,6 +57,15 @@ Actor = Annotated[
 AsJson = Annotated[
     bool, typer.Option("--json", envvar="BATON_JSON", help="Machine-readable output.")
 ]
+Wait = Annotated[
+    bool,
+    typer.Option(
+        "--wait", envvar="BATON_WAIT", help="Wait until the run ends; exit 1 unless it succeeded."
+    ),
+]
+WaitTimeout = Annotated[
+    float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
+]
 DEFAULT_DB = ".baton/board.db"
 
 
@@ -87,17 +96,8 @@ def run(
     ] = None,
     actor: Actor = DEFAULT_ACTOR,
     as_json: AsJson = False,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait",
-            envvar="BATON_WAIT",
-            help="Wait until the run ends; exit 1 unless it succeeded.",
-        ),
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
-    ] = 0,
+    wait: Wait = False,
+    timeout: WaitTimeout = 0,
 ) -> None:
     """Validate a plan and put it on the board as a new run."""
     valid = load_plan(plan)
@@ -205,17 +205,6 @@ def events(
         bool, typer.Option("--follow", "-f", help="Keep printing new events.")
     ] = False,
     as_json: AsJson = False,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait",
-            envvar="BATON_WAIT",
-            help="Wait until the run ends; exit 1 unless it succeeded.",
-        ),
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
-    ] = 0,
 ) -> None:
     """Print the run's event log (one JSON object per line with --json)."""
     with _open(db) as board:
@@ -235,17 +224,6 @@ def task_show(
     task_id: Annotated[str, typer.Argument(help="Task id (run/key).")],
     db: Db = DEFAULT_DB,
     as_json: AsJson = False,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait",
-            envvar="BATON_WAIT",
-            help="Wait until the run ends; exit 1 unless it succeeded.",
-        ),
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
-    ] = 0,
 ) -> None:
     """Show one task: spec, state, lease, output, errors, review feedback."""
     with _open(db) as board:
@@ -351,17 +329,8 @@ def plan(
     cost: Annotated[float | None, typer.Option(help="Run cost budget, USD.")] = None,
     actor: Actor = DEFAULT_ACTOR,
     as_json: AsJson = False,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait",
-            envvar="BATON_WAIT",
-            help="Wait until the run ends; exit 1 unless it succeeded.",
-        ),
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
-    ] = 0,
+    wait: Wait = False,
+    timeout: WaitTimeout = 0,
 ) -> None:
     """Start a run from a goal: a planner agent turns it into a validated plan."""
     team = [r.strip() for r in roles.split(",") if r.strip()]
