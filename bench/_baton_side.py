@@ -2,7 +2,8 @@
 
 Everything here goes through the public async API (``Board.create_run``, ``claim``,
 ``submit``, ``release``) on a ``SqliteStore`` with the durability under test, so the
-figures are what an agent worker would see, minus the agent.
+figures are what an agent worker would see, minus the agent; ``agent_worker`` runs the
+documented ``Worker`` itself, with a no-op agent (bench/_worker_path.py).
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing.synchronize import Barrier
 from typing import Any, TypeVar
 
+import _worker_path as worker_path
 from _harness import Job, WorkerResult
 
+from baton import Worker
 from baton.board import Board
 from baton.model import RunState
+from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.store.sqlite import Durability, SqliteStore
 
 T = TypeVar("T")
@@ -30,8 +35,15 @@ def _durability(name: str) -> Durability:
     return "full" if name == "full" else "normal"
 
 
-def open_board(path: str, durability: str) -> Board:
-    return Board(SqliteStore(path, durability=_durability(durability)))
+def open_board(path: str, durability: str, limits: Limits = DEFAULT_LIMITS) -> Board:
+    return Board(SqliteStore(path, durability=_durability(durability)), limits=limits)
+
+
+def fitting(tasks: int) -> Limits:
+    """Baton's limits with ``max_tasks`` raised to ``tasks`` where it is lower: the
+    default refuses plans over 20,000 tasks and the benchmark's boards can be larger
+    (the limit is checked when a plan is created, not while its tasks are worked)."""
+    return replace(DEFAULT_LIMITS, max_tasks=max(DEFAULT_LIMITS.max_tasks, tasks))
 
 
 def store_settings(path: str, durability: str, read: Callable[[sqlite3.Connection], T]) -> T:
@@ -64,7 +76,7 @@ def flat_plan(n_tasks: int) -> dict[str, Any]:
 
 
 async def _create(path: str, durability: str, plan: dict[str, Any]) -> tuple[str, float]:
-    board = open_board(path, durability)
+    board = open_board(path, durability, fitting(len(plan["tasks"])))
     try:
         start = time.perf_counter()
         run = await board.create_run(plan, actor="bench")
@@ -103,6 +115,24 @@ async def _work(job: Job, barrier: Barrier) -> WorkerResult:
 def worker(job: Job, barrier: Barrier) -> WorkerResult:
     """One worker process: claim, submit, repeat until the run is finished or time is up."""
     return asyncio.run(_work(job, barrier))
+
+
+async def _agent_worker(job: Job, barrier: Barrier) -> WorkerResult:
+    board = open_board(job.path, job.durability)
+    agent = Worker(board, {ROLE: worker_path.noop}, name=job.name, concurrency=1)
+    await board.get_run(job.run_id)  # connections open and schema checked before the start
+    barrier.wait()
+    started = time.monotonic()
+    await asyncio.wait_for(agent.run(run_id=job.run_id), job.deadline_s)
+    finished = time.monotonic()
+    await board.close()
+    return WorkerResult(job.name, agent.completed, started, finished, 0)
+
+
+def agent_worker(job: Job, barrier: Barrier) -> WorkerResult:
+    """One process running the documented ``Worker`` with a no-op agent until the run
+    ``job.run_id`` has ended; the time is that of ``Worker.run``."""
+    return asyncio.run(_agent_worker(job, barrier))
 
 
 async def _count_by_state(path: str, run_id: str) -> dict[str, int]:

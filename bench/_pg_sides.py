@@ -13,6 +13,7 @@ locked counter row, appends the event rows and sends ``pg_notify`` (Baton's desi
 statement by statement, as PostgresStore does). ``raw_events_tail`` is the same log
 with the counter, the event rows and the notify in one statement sent together with
 the COMMIT (psycopg pipeline mode): what Baton's flush could do instead.
+``worker_path`` runs the documented ``Worker`` with a no-op agent (bench/_worker_path.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import _worker_path as worker_path
 import psycopg
 
 from baton.board import Board
@@ -68,6 +70,7 @@ def _wait_until(t: float) -> None:
 
 async def _baton(job: Job, submit: bool) -> Result:
     board = Board.open(job.url)
+    limit = job.extra.get("limit")  # stop after this many (filling a board part way)
     try:
         await board.get_run(job.run_id)  # pool open, schema checked, before the start
         _wait_until(job.start_at)
@@ -75,7 +78,7 @@ async def _baton(job: Job, submit: bool) -> Result:
         deadline = started + job.deadline_s
         done = idle = 0
         exhausted = False
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (limit is None or done < limit):
             lease = await board.claim(job.name, [ROLE])
             if lease is None:
                 if not submit:
@@ -95,6 +98,22 @@ async def _baton(job: Job, submit: bool) -> Result:
     finally:
         await board.close()
     return Result(job.name, done, started, finished, idle, exhausted)
+
+
+async def _agent_worker(job: Job) -> Result:
+    """The documented ``Worker`` with a no-op agent, until the run has ended; the time
+    is that of ``Worker.run`` (bench/_worker_path.py)."""
+    board = Board.open(job.url)
+    agent = Worker(board, {ROLE: worker_path.noop}, name=job.name, concurrency=1)
+    try:
+        await board.get_run(job.run_id)  # pool open, schema checked, before the start
+        _wait_until(job.start_at)
+        started = time.monotonic()
+        await asyncio.wait_for(agent.run(run_id=job.run_id), job.deadline_s)
+        finished = time.monotonic()
+    finally:
+        await board.close()
+    return Result(job.name, agent.completed, started, finished, 0, True)
 
 
 # --- raw psycopg ------------------------------------------------------------------------
@@ -397,6 +416,8 @@ def run_job(job: Job) -> Result:
         return asyncio.run(_idle_claimer(job))
     if job.kind == "handoff_worker":
         return asyncio.run(_idle_worker(job))
+    if job.kind == "worker_path":
+        return asyncio.run(_agent_worker(job))
     raise ValueError(f"unknown job kind {job.kind!r}")
 
 

@@ -18,6 +18,11 @@ What it measures, all in the same run so that the ratios compare like with like:
     into what the event log costs and what the rest of Baton costs.
 (c) Their ratio, paired per repetition (Baton and raw run back to back).
 (d) ``claim`` latency p50/p99 on boards of 1,000 and 100,000 ready tasks.
+(e) The path users run (bench/_worker_path.py): the documented ``Worker`` with a no-op
+    agent, one process, draining runs of 500 / 5,000 / 50,000 tasks (independent, and
+    chains of ``CHAIN_LEN``), beside the bare claim + submit loop on identical boards;
+    Worker / loop, and each one's time per task against the smallest run's. Always at
+    the default durability; reported under ``worker_path``.
 
 Everything is measured at ``synchronous=NORMAL`` (Baton's default) and ``FULL``. Each
 throughput figure is the median of ``--reps`` runs, each on a fresh database file.
@@ -42,6 +47,7 @@ from typing import Any
 
 import _baton_side as baton_side
 import _raw_side as raw_side
+import _worker_path as wp
 from _harness import Job, WorkerResult, run_workers, wall_time
 from rich.console import Console
 from rich.table import Table
@@ -75,12 +81,14 @@ class Config:
     deadline_s: float  # a worker stops after this long even if work is left
     latency_claims: int  # timed claims per board size and durability, per repetition
     latency_warmup: int  # untimed claims first (caches, statement cache)
+    worker_reps: dict[int, int]  # worker path: run size -> repetitions (small runs: more)
 
     @classmethod
     def make(cls, quick: bool, reps: int | None) -> Config:
         if quick:
-            return cls(True, reps or 1, 5_000, 35_000, 1.0, 400, 30)
-        return cls(False, reps or 3, 30_000, 150_000, 5.0, 1_000, 50)
+            return cls(True, reps or 1, 5_000, 35_000, 1.0, 400, 30, {500: 3, 5_000: 1})
+        worker_reps = {500: 5, 5_000: reps or 3, 50_000: 1}
+        return cls(False, reps or 3, 30_000, 150_000, 5.0, 1_000, 50, worker_reps)
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,52 @@ def _latency(cfg: Config, base: Path) -> tuple[dict[str, Any], dict[int, float]]
             "n": len(values),
         }
     return out, create_s
+
+
+WORKER_SHAPES = (wp.FLAT, wp.Shape("chains", CHAIN_LEN))
+WORKER_DEADLINE_S = 900.0  # the drains end with the run; this only guards against a hang
+
+
+def _drain(kind: str, shape: wp.Shape, size: int, base: Path) -> wp.Sample:
+    """A fresh board of ``size`` tasks drained to the end of the run by one process: the
+    ``Worker`` with a no-op agent, or the bare loop; nothing lost, nothing left."""
+    folder = Path(tempfile.mkdtemp(prefix=f"wp-{kind}-{shape.name}-{size}-", dir=base))
+    path = str(folder / "board.db")
+    try:
+        run_id, create_s = baton_side.create(path, DEFAULT_DURABILITY, wp.plan(size, shape))
+        target = baton_side.agent_worker if kind == "worker" else baton_side.worker
+        job = Job(path, DEFAULT_DURABILITY, "w1", WORKER_DEADLINE_S, run_id)
+        results = run_workers(target, [job], timeout_s=WORKER_DEADLINE_S + 60)
+        states = baton_side.count_by_state(path, run_id)
+        completed = results[0].lifecycles
+        if completed != size or states.get("done", 0) != size:
+            raise RuntimeError(f"{kind} {shape.name} {size}: did {completed}, board {states}")
+        return wp.Sample(kind, shape.name, size, size, wall_time(results), create_s)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _worker_path(cfg: Config, base: Path) -> dict[str, Any]:
+    """(e): Worker and loop back to back at every size (the order alternating between
+    repetitions), at the default durability."""
+    samples: list[wp.Sample] = []
+    for shape in WORKER_SHAPES:
+        for size, reps in cfg.worker_reps.items():
+            for rep in range(reps):
+                for kind in wp.KINDS if rep % 2 == 0 else wp.KINDS[::-1]:
+                    s = _drain(kind, shape, size, base)
+                    err.print(
+                        f"  [{rep + 1}/{reps}] {kind:6} {shape.name:6} {size:>6,} tasks: "
+                        f"{s.rate:8,.0f} tasks/s ({s.wall_s:.2f}s; created in {s.create_s:.2f}s)"
+                    )
+                    samples.append(s)
+    return wp.summarise(
+        samples,
+        WORKER_SHAPES,
+        cfg.worker_reps,
+        f"a fresh SQLite file per drain (synchronous={DEFAULT_DURABILITY}); every run "
+        "drained whole",
+    )
 
 
 def _summarise(samples: list[Sample], latency: dict[str, Any], reps: int) -> dict[str, Any]:
@@ -384,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         )
                         samples.append(s)
         latency, latency_create_s = _latency(cfg, base)
+        worker_path = _worker_path(cfg, base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     by_d = _summarise(samples, latency, cfg.reps)
@@ -426,16 +481,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "claims per board and pass not counted",
         "config": asdict(cfg),
     }
+    result["worker_path"] = worker_path
     result["sqlite_settings"] = settings
     result["machine"] = _machine(load_before)
     result["date"] = DATE
     result["elapsed_s"] = round(time.monotonic() - began, 1)
     table = _table(by_d, cfg)
-    if args.json:  # stdout carries the JSON alone; the table goes to stderr for people
+    wp_table = wp.table(
+        worker_path,
+        f"Worker path on SQLite ({DEFAULT_DURABILITY}), 1 process: the documented Worker with a "
+        "no-op agent vs the bare claim + submit loop",
+        "medians; growth = time per task / that in the smallest run of the same shape",
+    )
+    if args.json:  # stdout carries the JSON alone; the tables go to stderr for people
         print(json.dumps(result, indent=2))
-        Console(stderr=True, width=max(err.width, 118)).print(table)
+        out = Console(stderr=True, width=max(err.width, 118))
     else:
-        Console(width=max(Console().width, 118)).print(table)
+        out = Console(width=max(Console().width, 118))
+    out.print(table)
+    out.print(wp_table)
     err.print(f"elapsed {result['elapsed_s']}s")
     return 0
 

@@ -32,6 +32,15 @@ What it measures, all in the same run so that the ratios compare like with like:
     claim, nothing, reap, wait for the next commit — woken by ``LISTEN/NOTIFY``). Also
     reported: the same from the moment ``submit(A)`` was called (an upper bound), and
     with the real ``Worker`` up to its agent starting (claim + building the context).
+(e) The path users run (bench/_worker_path.py): the documented ``Worker`` with a no-op
+    agent, one process, beside the bare claim + submit loop in one process, on runs of
+    500 / 5,000 / 50,000 independent tasks (and chains of ``CHAIN_LEN`` up to 5,000 in
+    the full run). Each drains the last ``WORKER_TAIL`` tasks of its run to the end: the
+    whole run up to 5,000; of a 50,000-task run, the first 45,000 are done beforehand by
+    4 loop processes (then ``VACUUM ANALYZE``, as autovacuum would), so the rate is
+    that of a run's last 5,000 tasks with 45,000 finished ones (and their events)
+    behind them, and a drain takes seconds rather than minutes. Reported under
+    ``worker_path``.
 
 Every process of a measurement starts at the same instant (a shared monotonic start
 time) after opening its connections; throughput is work / (last finish - first start).
@@ -55,17 +64,19 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import _pg_sides as sides
+import _worker_path as wp
 import psycopg
 from rich.console import Console
 from rich.table import Table
 
 from baton.board import Board
+from baton.model.limits import DEFAULT_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATE = "2026-11-22"
@@ -87,12 +98,18 @@ class Config:
     baton_tasks: int  # tasks on each Baton board (more than the fastest run takes)
     raw_tasks: int
     handoff_pairs: int
+    worker_runs: tuple[tuple[str, int, int], ...]  # worker path: (shape, run size, reps)
 
     @classmethod
     def make(cls, quick: bool, reps: int | None) -> Config:
         if quick:
-            return cls(True, reps or 1, 0.8, 4_000, 16_000, 40)
-        return cls(False, reps or 3, 3.0, 16_000, 60_000, 200)
+            worker = (("flat", 500, 3), ("flat", 5_000, 1))
+            return cls(True, reps or 1, 0.8, 4_000, 16_000, 40, worker)
+        worker = (
+            *(("flat", 500, 3), ("flat", 5_000, 1), ("flat", 50_000, 1)),
+            *(("chains", 500, 3), ("chains", 5_000, 1)),
+        )
+        return cls(False, reps or 3, 3.0, 16_000, 60_000, 200, worker)
 
 
 # --- the server -------------------------------------------------------------------------
@@ -185,8 +202,12 @@ def handoff_plan(pairs: int) -> dict[str, Any]:
 
 
 def baton_board(url: str, plan: dict[str, Any]) -> tuple[str, float]:
+    """Put ``plan`` on the board at ``url``; (run id, seconds ``create_run`` took). Plans
+    over Baton's default ``max_tasks`` are allowed (the limit is raised to fit)."""
+    limits = replace(DEFAULT_LIMITS, max_tasks=max(DEFAULT_LIMITS.max_tasks, len(plan["tasks"])))
+
     async def go() -> tuple[str, float]:
-        board = Board.open(url)
+        board = Board.open(url, limits=limits)
         try:
             start = time.perf_counter()
             run = await board.create_run(plan, actor="bench")
@@ -371,6 +392,109 @@ async def _complete_firsts(
     return started, ended
 
 
+# --- the worker path -------------------------------------------------------------------
+
+WORKER_SHAPES = {s.name: s for s in (wp.FLAT, wp.Shape("chains", CHAIN_LEN))}
+WORKER_TAIL = 5_000  # a drain does a run's last this many tasks (all of a smaller run)
+PREFILL_WORKERS = 4
+WORKER_DEADLINE_S = 600.0  # a drain ends with its run; this only guards against a hang
+
+
+def _worker_template(
+    server: Server, crew: Crew, shape: wp.Shape, size: int
+) -> tuple[Template, float]:
+    """A run of ``size`` tasks with all but its last ``WORKER_TAIL`` done (by the loop);
+    also the seconds its ``create_run`` took."""
+    db = server.create()
+    url = server.url(db)
+    run_id, took = baton_board(url, wp.plan(size, shape))
+    prefill = size - min(size, WORKER_TAIL)
+    if prefill:
+        start_at = time.monotonic() + 0.5
+        share = [
+            prefill // PREFILL_WORKERS + (i < prefill % PREFILL_WORKERS)
+            for i in range(PREFILL_WORKERS)
+        ]
+        jobs = [
+            sides.Job("baton_life", url, f"p{i}", start_at, WORKER_DEADLINE_S, run_id, {"limit": n})
+            for i, n in enumerate(share)
+        ]
+        began = time.monotonic()
+        crew.run(jobs, timeout_s=WORKER_DEADLINE_S + 60)
+        states = _states(url, run_id)
+        if states.get("done", 0) != prefill or states.get("running", 0):
+            raise RuntimeError(f"prefilling {size:,}: wanted {prefill:,} done, board {states}")
+        took_fill = time.monotonic() - began
+        err.print(f"  prefilled: {prefill:,} of {size:,} done by the loop in {took_fill:.1f}s")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE" if prefill else "ANALYZE")
+    err.print(f"  prepared worker path {shape.name} {size:,}: create_run in {took:.1f}s")
+    return Template(db, run_id, size), took
+
+
+def _states(url: str, run_id: str) -> dict[str, int]:
+    async def go() -> dict[str, int]:
+        board = Board.open(url)
+        try:
+            return await board.store.count_by_state(run_id)
+        finally:
+            await board.close()
+
+    return asyncio.run(go())
+
+
+def _worker_drain(
+    kind: str, shape: wp.Shape, tpl: Template, create_s: float, server: Server, crew: Crew
+) -> wp.Sample:
+    """Clone the prepared run; one process (Worker, or the bare loop) drains it to the end."""
+    db = server.create(template=tpl.db)
+    url = server.url(db)
+    try:
+        job_kind = "worker_path" if kind == "worker" else "baton_life"
+        job = sides.Job(job_kind, url, "w1", time.monotonic() + 0.4, WORKER_DEADLINE_S, tpl.run_id)
+        (r,) = crew.run([job], timeout_s=WORKER_DEADLINE_S + 60)
+        states = _states(url, tpl.run_id)
+        measured = min(tpl.tasks, WORKER_TAIL)
+        if r.count != measured or states.get("done", 0) != tpl.tasks:
+            what = f"{kind} {shape.name} {tpl.tasks:,}"
+            raise RuntimeError(f"{what}: did {r.count:,} of {measured:,}, board {states}")
+        return wp.Sample(kind, shape.name, tpl.tasks, r.count, r.finished - r.started, create_s)
+    finally:
+        server.drop(db)
+
+
+def worker_path(cfg: Config, server: Server, crew: Crew) -> dict[str, Any]:
+    """(e): Worker and loop back to back on clones of the same prepared run (the order
+    alternating between repetitions)."""
+    samples: list[wp.Sample] = []
+    for name, size, reps in cfg.worker_runs:
+        shape = WORKER_SHAPES[name]
+        tpl, create_s = _worker_template(server, crew, shape, size)
+        try:
+            for rep in range(reps):
+                for kind in wp.KINDS if rep % 2 == 0 else wp.KINDS[::-1]:
+                    s = _worker_drain(kind, shape, tpl, create_s, server, crew)
+                    err.print(
+                        f"  [{rep + 1}/{reps}] {kind:6} {name:6} {size:>6,} tasks: "
+                        f"{s.rate:8,.0f} tasks/s ({s.tasks:,} in {s.wall_s:.2f}s)"
+                    )
+                    samples.append(s)
+        finally:
+            server.drop(tpl.db)
+    reps_by_size: dict[int, int] = {}
+    for _name, size, reps in cfg.worker_runs:
+        reps_by_size[size] = max(reps, reps_by_size.get(size, 0))
+    shapes = [WORKER_SHAPES[n] for n in dict.fromkeys(n for n, _s, _r in cfg.worker_runs)]
+    return wp.summarise(
+        samples,
+        shapes,
+        reps_by_size,
+        f"each drain on a clone of a prepared run (CREATE DATABASE ... TEMPLATE); a drain "
+        f"does the run's last min(size, {WORKER_TAIL:,}) tasks: runs larger than that had "
+        f"the rest done beforehand by {PREFILL_WORKERS} loop processes, then VACUUM ANALYZE",
+    )
+
+
 def _pct(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -495,6 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         samples.append(s)
             lat = handoff(cfg, server, crew, "handoff_claimer")
             real = handoff(cfg, server, crew, "handoff_worker")
+            worker = worker_path(cfg, server, crew)
     finally:
         crew.close()
     result = summarise(samples)
@@ -530,6 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "process running Worker's idle loop (claim, reap, wait_for_commit via LISTEN)",
         "config": asdict(cfg),
     }
+    result["worker_path"] = worker
     result["server_settings"] = settings
     result["machine"] = {
         "cpus": os.cpu_count(),
@@ -542,11 +668,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     result["date"] = DATE
     result["elapsed_s"] = round(time.monotonic() - began, 1)
+    wp_table = wp.table(
+        worker,
+        "Worker path on PostgreSQL, 1 process: the documented Worker with a no-op agent vs "
+        "the bare claim + submit loop",
+        f"medians; timed = the run's last tasks (all of it up to {WORKER_TAIL:,}); growth = "
+        "time per task / that in the smallest run of the same shape",
+    )
     if args.json:
         print(json.dumps(result, indent=2))
-        Console(stderr=True, width=max(err.width, 110)).print(table(result, cfg))
+        out = Console(stderr=True, width=max(err.width, 118))
     else:
-        Console(width=max(Console().width, 110)).print(table(result, cfg))
+        out = Console(width=max(Console().width, 118))
+    out.print(table(result, cfg))
+    out.print(wp_table)
     err.print(f"elapsed {result['elapsed_s']}s; server {settings}")
     return 0
 

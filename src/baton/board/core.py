@@ -18,6 +18,7 @@ from baton.model.errors import (
     NotFound,
     TransientConflict,
 )
+from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.store import Store, Tx
 
@@ -63,8 +64,10 @@ class BoardCore:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.store = store
+        self.limits = limits
         self.clock = clock
         self.rng = rng or random.Random()
         self.message_kinds = message_kinds

@@ -35,6 +35,7 @@ from baton.board.reviews import ReviewService
 from baton.board.runs import RunService
 from baton.board.work import WorkService
 from baton.model import Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.store import Store, open_store
 
@@ -53,8 +54,11 @@ class Board:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
-        self.core = BoardCore(store, clock=clock, rng=rng, message_kinds=message_kinds)
+        self.core = BoardCore(
+            store, clock=clock, rng=rng, message_kinds=message_kinds, limits=limits
+        )
         self._runs = RunService(self.core)
         self._work = WorkService(self.core)
         self._reviews = ReviewService(self.core)
@@ -70,10 +74,13 @@ class Board:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> Board:
         """A board on the store at ``url``: a file path or ``sqlite:///path`` (embedded),
         or ``postgresql://…`` (many machines)."""
-        return cls(open_store(url), clock=clock, rng=rng, message_kinds=message_kinds)
+        return cls(
+            open_store(url), clock=clock, rng=rng, message_kinds=message_kinds, limits=limits
+        )
 
     @property
     def store(self) -> Store:
@@ -85,6 +92,11 @@ class Board:
         """The board's idea of now (seconds since the epoch): lease expiry and backoff
         are measured on it, so callers that compare against leases use it too."""
         return self.core.clock()
+
+    @property
+    def limits(self) -> Limits:
+        """The size and range limits this board enforces (see :class:`Limits`)."""
+        return self.core.limits
 
     async def close(self) -> None:
         await self.core.store.close()

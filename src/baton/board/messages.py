@@ -13,6 +13,7 @@ from baton.board.transitions import Later
 from baton.model import Event
 from baton.model.errors import InvalidArgument, NotFound
 from baton.model.events import MESSAGE_PREFIX, message_kind
+from baton.model.limits import check_json
 from baton.model.messages import validate_message
 from baton.store import Tx
 
@@ -33,6 +34,7 @@ class MessageService:
         idempotency_key: str | None = None,
     ) -> Event:
         content = validate_message(self.core.message_kinds, kind, body)
+        check_json(f"the body of a {kind} message", content, limits=self.core.limits)
 
         async def write(tx: Tx, now: float) -> Later[Event]:
             if await tx.get_run(run_id) is None:

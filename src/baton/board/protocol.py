@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from baton.model import Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model.limits import Limits
 
 
 @runtime_checkable
@@ -20,6 +21,9 @@ class BoardAPI(Protocol):
     """Every call a participant can make on a board. See :class:`baton.board.Board`."""
 
     def clock(self) -> float: ...
+
+    @property
+    def limits(self) -> Limits: ...
 
     async def close(self) -> None: ...
 

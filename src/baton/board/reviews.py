@@ -16,6 +16,7 @@ from baton.model.errors import (
     InvalidTransition,
 )
 from baton.model.events import EventKind
+from baton.model.limits import check_text
 from baton.model.states import Action, TaskState
 from baton.store import Tx
 
@@ -47,6 +48,7 @@ class ReviewService:
         comment: str = "",
         idempotency_key: str | None = None,
     ) -> Task:
+        check_text("the comment", comment, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Task:
             task = await load_task(tx, task_id)
@@ -77,6 +79,8 @@ class ReviewService:
         idempotency_key: str | None = None,
     ) -> Task:
         items = [feedback] if isinstance(feedback, str) else list(feedback)
+        for item in items:
+            check_text(f"feedback for {task_id!r}", item, limits=self.core.limits)
         if not items or not all(i.strip() for i in items):
             raise InvalidArgument(f"rejecting task {task_id!r} needs non-empty feedback")
 

@@ -17,10 +17,12 @@ from baton.board.transitions import Later, apply
 from baton.model import Budget, Event, Plan, Run, RunState, SubPlan, Task, TaskSpec
 from baton.model.budgets import over_budget
 from baton.model.changes import TaskChanges
-from baton.model.errors import InvalidArgument, NotFound
+from baton.model.errors import InvalidArgument, InvalidPlan, NotFound
 from baton.model.events import EventKind
+from baton.model.limits import check_amount, check_id, check_json, check_text
 from baton.model.states import TERMINAL, Action, TaskState
 from baton.planning.additions import validate_additions
+from baton.planning.bounds import check_plan_limits, limit_problems
 from baton.planning.graph import parse_plan
 from baton.store import Tx
 
@@ -37,8 +39,9 @@ class RunService:
         run_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
-        valid = parse_plan(plan)
-        rid = run_id or f"r-{secrets.token_hex(5)}"
+        valid = check_plan_limits(parse_plan(plan), self.core.limits)
+        rid = f"r-{secrets.token_hex(5)}" if run_id is None else check_id("run", run_id)
+        check_text("the actor", actor, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Run:
             if await tx.get_run(rid) is not None:
@@ -105,6 +108,9 @@ class RunService:
             run = await self._active_run(tx, run_id)
             existing = {t.key: t for t in await tx.run_tasks(run_id)}
             specs = validate_additions(run, tasks, existing)
+            over = limit_problems(run.goal, specs, self.core.limits)
+            if over:
+                raise InvalidPlan(over)
             added = await put_tasks(
                 tx, run_id, specs, existing=existing, parent_id=None, actor=actor, now=now
             )
@@ -135,6 +141,7 @@ class RunService:
         reason: str = "",
         idempotency_key: str | None = None,
     ) -> Run:
+        check_text("the reason", reason, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Run:
             run = await self._active_run(tx, run_id)
@@ -171,8 +178,10 @@ class RunService:
         role: str | None = None,
         idempotency_key: str | None = None,
     ) -> Task:
-        if min(input_tokens, output_tokens) < 0 or cost_usd < 0:
-            raise InvalidArgument(f"usage for {task_id!r} must not be negative")
+        check_amount(f"input_tokens for {task_id!r}", input_tokens, integer=True)
+        check_amount(f"output_tokens for {task_id!r}", output_tokens, integer=True)
+        check_amount(f"cost_usd for {task_id!r}", cost_usd)
+        check_text("the model name", model, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Task:
             task = await load_task(tx, task_id)
@@ -211,6 +220,7 @@ class RunService:
     async def pause_run(
         self, run_id: str, *, actor: str, reason: str, idempotency_key: str | None = None
     ) -> Run:
+        check_text("the reason", reason, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Run:
             run = await self._active_run(tx, run_id)
@@ -260,6 +270,13 @@ class RunService:
         actor: str,
         idempotency_key: str | None = None,
     ) -> Event:
+        check_id("escalation kind", kind)
+        check_text("the reason", reason, limits=self.core.limits)
+        check_json(
+            f"the evidence of an escalation on {run_id!r}",
+            dict(evidence or {}),
+            limits=self.core.limits,
+        )
 
         async def body(tx: Tx, now: float) -> Later[Event]:
             if await tx.get_run(run_id) is None:

@@ -22,6 +22,7 @@ from baton.model.errors import (
     NotFound,
 )
 from baton.model.events import EventKind
+from baton.model.limits import check_duration, check_id, check_json, check_text, safe_repr
 from baton.model.states import Action, TaskState
 from baton.planning.additions import validate_additions
 from baton.store import Tx
@@ -43,8 +44,12 @@ class WorkService:
         roles = [roles] if isinstance(roles, str) else list(roles)
         if not roles:
             raise InvalidArgument(f"participant {participant!r} asked to claim with no roles")
-        if lease_s is not None and lease_s <= 0:
-            raise InvalidArgument(f"lease_s must be positive, got {lease_s}")
+        if not all(isinstance(r, str) and r for r in roles):
+            raise InvalidArgument(f"roles must be non-empty text, got {safe_repr(roles)}")
+        if run_id is not None:
+            check_id("run", run_id)
+        if lease_s is not None:
+            check_duration("lease_s", lease_s, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Lease | None:
             best: Task | None = None
@@ -141,8 +146,8 @@ class WorkService:
         lease_s: float | None = None,
         idempotency_key: str | None = None,
     ) -> Lease:
-        if lease_s is not None and lease_s <= 0:
-            raise InvalidArgument(f"lease_s must be positive, got {lease_s}")
+        if lease_s is not None:
+            check_duration("lease_s", lease_s, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Lease:
             task = await load_task(tx, task_id)
@@ -174,6 +179,8 @@ class WorkService:
         participant: str,
         idempotency_key: str | None = None,
     ) -> Task:
+
+        check_json(f"the output of task {task_id!r}", output, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> SubmitResult:
             task = await load_task(tx, task_id)
@@ -255,7 +262,14 @@ class WorkService:
         retryable: bool = True,
         idempotency_key: str | None = None,
     ) -> Task:
-        err = {"kind": "error", "message": error} if isinstance(error, str) else dict(error)
+        limits = self.core.limits
+        if isinstance(error, str):
+            err = {
+                "kind": "error",
+                "message": check_text(f"error for {task_id!r}", error, limits=limits),
+            }
+        else:
+            err = dict(check_json(f"error for task {task_id!r}", dict(error), limits=limits))
 
         async def body(tx: Tx, now: float) -> Task:
             task = await load_task(tx, task_id)
@@ -310,6 +324,7 @@ class WorkService:
         participant: str,
         idempotency_key: str | None = None,
     ) -> Task:
+        check_text(f"the reason for blocking {task_id!r}", reason, limits=self.core.limits)
         if not reason.strip():
             raise InvalidArgument(f"blocking task {task_id!r} needs a reason")
 

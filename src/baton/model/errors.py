@@ -47,9 +47,16 @@ class PlanProblem:
 class InvalidPlan(UsageError):
     """The plan was refused whole; nothing was written."""
 
+    #: How many problems the message lists; all of them are on ``.problems``.
+    SHOWN = 20
+
     def __init__(self, problems: Sequence[PlanProblem]) -> None:
         self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
+        shown = self.problems[: self.SHOWN]
+        lines = "\n".join(f"  - {p}" for p in shown)
+        more = len(self.problems) - len(shown)
+        if more:
+            lines += f"\n  … and {more} more (every one is on InvalidPlan.problems)"
         super().__init__(f"invalid plan ({len(self.problems)} problem(s)):\n{lines}")
 
     @property

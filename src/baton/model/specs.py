@@ -33,11 +33,11 @@ class Budget(BaseModel):
     ``cancel`` is for.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    tokens: int | None = Field(default=None, gt=0)
+    tokens: int | None = Field(default=None, gt=0, le=2**63 - 1)
     cost_usd: float | None = Field(default=None, gt=0)
-    attempts: int | None = Field(default=None, gt=0)  # claims across the run
+    attempts: int | None = Field(default=None, gt=0, le=2**63 - 1)  # claims across the run
     wall_s: float | None = Field(default=None, gt=0)  # from the run's creation
 
 
@@ -45,15 +45,26 @@ class TaskBudget(BaseModel):
     """Limits on what one task may spend (attempts and time are the task's own
     ``max_attempts`` and ``timeout_s``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    tokens: int | None = Field(default=None, gt=0)
+    tokens: int | None = Field(default=None, gt=0, le=2**63 - 1)
     cost_usd: float | None = Field(default=None, gt=0)
+
+
+#: The longest lease, timeout or backoff a task may ask for: a week.
+MAX_TASK_SECONDS = 7 * 86_400.0
+#: Priorities fit the stores' 32-bit column.
+MAX_PRIORITY = 2**31 - 1
 
 
 class TaskFields(BaseModel):
     """The fields a task has both as a plan describes it (:class:`TaskSpec`) and on the
-    board (:class:`~baton.model.records.Task`): written once, shared by both."""
+    board (:class:`~baton.model.records.Task`): written once, shared by both.
+
+    Every number is finite (no NaN, no infinity: a NaN lease would never expire) and in
+    range."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     title: str = ""
     description: str = ""
@@ -62,17 +73,17 @@ class TaskFields(BaseModel):
     acceptance_criteria: list[str] = Field(default_factory=list)
     input_contract: JSON | None = None
     output_contract: JSON | None = None
-    priority: int = 0
+    priority: int = Field(default=0, ge=-MAX_PRIORITY, le=MAX_PRIORITY)
     max_attempts: int = Field(default=3, ge=1, le=100)
-    backoff_base_s: float = Field(default=1.0, ge=0)
-    backoff_max_s: float = Field(default=60.0, ge=0)
-    lease_s: float = Field(default=60.0, gt=0)
+    backoff_base_s: float = Field(default=1.0, ge=0, le=MAX_TASK_SECONDS)
+    backoff_max_s: float = Field(default=60.0, ge=0, le=MAX_TASK_SECONDS)
+    lease_s: float = Field(default=60.0, gt=0, le=MAX_TASK_SECONDS)
     on_failure: FailurePolicy = FailurePolicy.CASCADE
     reviewer_role: str | None = None
     max_review_rounds: int = Field(default=3, ge=1, le=100)
     requires_approval: bool = False
     labels: list[str] = Field(default_factory=list)
-    timeout_s: float | None = Field(default=600.0, gt=0)  # an agent past it is cut off
+    timeout_s: float | None = Field(default=600.0, gt=0, le=MAX_TASK_SECONDS)  # then cut off
     expand: bool = False  # the output is a sub-plan: children join the run, parent waits
 
     @field_validator("input_contract", "output_contract", mode="before")

@@ -12,6 +12,9 @@ from baton.model import Plan
 from baton.model.errors import InvalidPlan, PlanProblem
 from baton.planning.graph import parse_plan
 
+#: A plan file larger than this is refused before it is parsed.
+MAX_PLAN_FILE_BYTES = 20_000_000
+
 
 def load_plan(path: str | Path) -> Plan:
     """Read and validate a ``.yaml``/``.yml``/``.json`` plan.
@@ -20,16 +23,34 @@ def load_plan(path: str | Path) -> Plan:
         InvalidPlan: unreadable, unparsable or invalid, naming the file and the faults.
     """
     p = Path(path)
+    if p.suffix not in (".json", ".yaml", ".yml"):
+        raise InvalidPlan([PlanProblem("file", f"plan {p} must be a .yaml, .yml or .json file")])
     try:
-        text = p.read_text()
+        data = p.read_bytes()
     except OSError as exc:
         raise InvalidPlan([PlanProblem("file", f"cannot read plan {p}: {exc.strerror}")]) from None
+    if len(data) > MAX_PLAN_FILE_BYTES:
+        raise InvalidPlan(
+            [
+                PlanProblem(
+                    "file", f"plan {p} is {len(data):,} bytes; the limit is {MAX_PLAN_FILE_BYTES:,}"
+                )
+            ]
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPlan(
+            [PlanProblem("file", f"plan {p} is not UTF-8 text (byte {exc.start} is invalid)")]
+        ) from None
     try:
         raw: Any = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (json.JSONDecodeError, yaml.YAMLError, ValueError) as exc:
         raise InvalidPlan(
             [PlanProblem("syntax", f"{p} is not valid {p.suffix[1:]}: {exc}")]
         ) from None
+    except RecursionError:
+        raise InvalidPlan([PlanProblem("syntax", f"{p} nests too deeply to read")]) from None
     if not isinstance(raw, dict):
         raise InvalidPlan(
             [PlanProblem("syntax", f"{p} must hold a mapping with goal, roles, tasks")]

@@ -1,0 +1,144 @@
+"""What Baton accepts, checked in one place: ids, durations and amounts, and the JSON
+values that tasks carry (inputs, outputs, errors, message bodies, evidence).
+
+Everything stored must read back exactly and print safely, so: ids are short and
+plain (letters, digits, ``_ . -``; a ``/`` joins a run id and a task key); durations
+and amounts are finite numbers in range (a NaN lease never expires, an infinite cost
+never pauses a run); JSON values are plain JSON — no NaN or Infinity, no sets, no
+non-string keys, integers that fit in 64 bits — no deeper than ``max_depth`` and no
+larger than ``max_json_bytes`` once encoded. The limits are :class:`Limits`, given to
+the Board (``Board(store, limits=Limits(max_json_bytes=...))``); docs/limits.md lists
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from baton.model.errors import InvalidArgument
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
+ID_RULE = "1 to 200 letters, digits, '_', '.' or '-'"
+INT64 = 2**63
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits a board enforces on what it is given; every one is configurable."""
+
+    #: The largest JSON value (a task's input, an output, a message body), encoded.
+    max_json_bytes: int = 1_000_000
+    #: How deeply JSON values may nest.
+    max_depth: int = 64
+    #: The longest free text (a reason, a comment, a feedback item, a goal).
+    max_text: int = 20_000
+    #: The most tasks one plan (or one ``add_tasks``) may hold.
+    max_tasks: int = 20_000
+    #: The longest lease, timeout or backoff, in seconds (a day).
+    max_duration_s: float = 86_400.0
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def check_id(kind: str, value: object) -> str:
+    """``value`` if it is a valid id of ``kind`` (a run, a participant); else
+    :class:`InvalidArgument` naming it, printed safely."""
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise InvalidArgument(f"invalid {kind} id {safe_repr(value)}: use {ID_RULE}")
+    return value
+
+
+def check_duration(name: str, value: object, *, limits: Limits = DEFAULT_LIMITS) -> float:
+    """A finite, positive number of seconds up to ``limits.max_duration_s``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= limits.max_duration_s
+    ):
+        raise InvalidArgument(
+            f"{name} must be a number of seconds above 0 and at most "
+            f"{limits.max_duration_s:g}, got {safe_repr(value)}"
+        )
+    return float(value)
+
+
+def check_amount(name: str, value: object, *, integer: bool = False) -> float:
+    """A finite number, zero or more (an integer below 2**63 when ``integer``)."""
+    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+    if (
+        isinstance(value, bool)
+        or not ok_type
+        or not math.isfinite(value)  # type: ignore[arg-type]
+        or not 0 <= value < INT64  # type: ignore[operator]
+    ):
+        kind = "a whole number" if integer else "a finite number"
+        raise InvalidArgument(f"{name} must be {kind}, 0 or more, got {safe_repr(value)}")
+    return value  # type: ignore[return-value]
+
+
+def check_text(name: str, value: object, *, limits: Limits = DEFAULT_LIMITS) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{name} must be text, got {type(value).__name__}")
+    if len(value) > limits.max_text:
+        raise InvalidArgument(
+            f"{name} is {len(value):,} characters; the limit is {limits.max_text:,} "
+            "(Limits.max_text)"
+        )
+    return value
+
+
+def json_problem(value: Any, *, limits: Limits = DEFAULT_LIMITS) -> str | None:
+    """Why ``value`` is not plain JSON within the limits, or ``None``. Walks the value
+    without recursion, so a 100,000-deep nest is an answer, not a ``RecursionError``."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        item, depth, path = stack.pop()
+        where = path or "<root>"
+        if depth > limits.max_depth:
+            return f"at {where}: nested deeper than {limits.max_depth} levels (Limits.max_depth)"
+        if item is None or isinstance(item, bool | str):
+            continue
+        if isinstance(item, int):
+            if not -INT64 <= item < INT64:
+                return f"at {where}: the integer {str(item)[:30]}… does not fit in 64 bits"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"at {where}: {item} is not a JSON number"
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if not isinstance(key, str):
+                    return f"at {where}: key {safe_repr(key)} is not a string"
+                stack.append((sub, depth + 1, f"{path}/{key}"[:200]))
+        elif isinstance(item, list | tuple):
+            for i, sub in enumerate(item):
+                stack.append((sub, depth + 1, f"{path}/{i}"[:200]))
+        else:
+            return f"at {where}: a {type(item).__name__} is not a JSON value"
+    size = len(json.dumps(value, ensure_ascii=False).encode())
+    if size > limits.max_json_bytes:
+        return (
+            f"{size:,} bytes encoded; the limit is {limits.max_json_bytes:,} "
+            "(Limits.max_json_bytes)"
+        )
+    return None
+
+
+def check_json(what: str, value: Any, *, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """``value`` if it is plain JSON within the limits; else :class:`InvalidArgument`
+    naming ``what`` (e.g. "output of task r1/a") and the fault."""
+    problem = json_problem(value, limits=limits)
+    if problem is not None:
+        raise InvalidArgument(f"{what} is not storable: {problem}")
+    return value
+
+
+def safe_repr(value: object, limit: int = 80) -> str:
+    """A short printable rendering: control characters escaped, long values cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
