@@ -12,7 +12,7 @@ BATON = {
     "Budget", "BudgetLeft", "ContractViolation", "DEFAULT_MESSAGE_KINDS", "DependencyResult",
     "Duty", "Event", "EventKind", "FailurePolicy", "FunctionAgent", "GiveUp",
     "IdempotencyConflict", "InvalidArgument", "InvalidMessage", "InvalidPlan",
-    "InvalidTransition", "Lease", "LeaseKind", "LeaseLost", "NotFound", "Orchestrator",
+    "InvalidTransition", "Lease", "LeaseKind", "LeaseLost", "Limits", "NotFound", "Orchestrator",
     "Plan", "PlanProblem", "RUN_ENDED", "RetryLater", "Run", "RunFailed", "RunState",
     "SchemaTooNew", "Signal", "SqliteStore", "Store", "StoreUnavailable", "SubPlan",
     "SubmitResult", "SyncBoard", "TERMINAL", "Task", "TaskBudget", "TaskChanges",

@@ -50,6 +50,7 @@ from baton.model.errors import (
     UsageError,
 )
 from baton.model.events import EventKind
+from baton.model.limits import Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.planning.files import load_plan
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
@@ -88,6 +89,7 @@ __all__ = [
     "Lease",
     "LeaseKind",
     "LeaseLost",
+    "Limits",
     "NotFound",
     "Orchestrator",
     "Plan",

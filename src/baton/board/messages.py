@@ -33,8 +33,8 @@ class MessageService:
         task_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Event:
+        check_json(f"the body of a {kind!r} message", body, limits=self.core.limits)
         content = validate_message(self.core.message_kinds, kind, body)
-        check_json(f"the body of a {kind} message", content, limits=self.core.limits)
 
         async def write(tx: Tx, now: float) -> Later[Event]:
             if await tx.get_run(run_id) is None:
