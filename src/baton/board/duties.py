@@ -12,6 +12,7 @@ from __future__ import annotations
 from baton.board.core import BoardCore
 from baton.model import Duty
 from baton.model.errors import InvalidArgument, LeaseLost
+from baton.model.limits import check_name
 from baton.store import Tx
 
 
@@ -20,6 +21,7 @@ class DutyService:
         self.core = core
 
     async def claim_duty(self, name: str, participant: str, *, lease_s: float) -> Duty | None:
+        check_name("participant", participant)
         _check(name, participant, lease_s)
 
         async def body(tx: Tx, now: float) -> Duty | None:
@@ -38,6 +40,7 @@ class DutyService:
         return await self.core.write(f"claim_duty {name}", "duty", None, body)
 
     async def renew_duty(self, name: str, token: int, participant: str, *, lease_s: float) -> Duty:
+        check_name("participant", participant)
         _check(name, participant, lease_s)
 
         async def body(tx: Tx, now: float) -> Duty:
@@ -55,6 +58,8 @@ class DutyService:
         return await self.core.write(f"renew_duty {name}", "duty", None, body)
 
     async def release_duty(self, name: str, token: int, participant: str) -> None:
+        check_name("participant", participant)
+
         async def body(tx: Tx, now: float) -> None:
             duty = await tx.lock_duty(name)
             if duty.token == token and duty.holder == participant:

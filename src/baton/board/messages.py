@@ -13,7 +13,7 @@ from baton.board.transitions import Later
 from baton.model import Event
 from baton.model.errors import InvalidArgument, NotFound
 from baton.model.events import MESSAGE_PREFIX, message_kind
-from baton.model.limits import check_json
+from baton.model.limits import check_json, check_name
 from baton.model.messages import validate_message
 from baton.store import Tx
 
@@ -33,6 +33,7 @@ class MessageService:
         task_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Event:
+        check_name("sender", sender)
         check_json(f"the body of a {kind!r} message", body, limits=self.core.limits)
         content = validate_message(self.core.message_kinds, kind, body)
 

@@ -16,7 +16,7 @@ from baton.model.errors import (
     InvalidTransition,
 )
 from baton.model.events import EventKind
-from baton.model.limits import check_text
+from baton.model.limits import check_name, check_text
 from baton.model.states import Action, TaskState
 from baton.store import Tx
 
@@ -48,6 +48,7 @@ class ReviewService:
         comment: str = "",
         idempotency_key: str | None = None,
     ) -> Task:
+        check_name("actor", actor)
         check_text("the comment", comment, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Task:
@@ -78,6 +79,7 @@ class ReviewService:
         token: int | None = None,
         idempotency_key: str | None = None,
     ) -> Task:
+        check_name("actor", actor)
         items = [feedback] if isinstance(feedback, str) else list(feedback)
         for item in items:
             check_text(f"feedback for {task_id!r}", item, limits=self.core.limits)
@@ -133,6 +135,8 @@ class ReviewService:
         idempotency_key: str | None = None,
     ) -> Task:
 
+        check_name("participant", participant)
+
         async def body(tx: Tx, now: float) -> Task:
             task = await load_task(tx, task_id)
             check_lease(task, token, participant, LeaseKind.REVIEW, now)
@@ -153,6 +157,8 @@ class ReviewService:
     async def cancel_task(
         self, task_id: str, *, actor: str, reason: str = "", idempotency_key: str | None = None
     ) -> Task:
+
+        check_name("actor", actor)
 
         async def body(tx: Tx, now: float) -> Task:
             task = await load_task(tx, task_id)

@@ -19,7 +19,7 @@ from baton.model.budgets import over_budget
 from baton.model.changes import TaskChanges
 from baton.model.errors import InvalidArgument, InvalidPlan, NotFound
 from baton.model.events import EventKind
-from baton.model.limits import check_amount, check_id, check_json, check_text
+from baton.model.limits import check_amount, check_id, check_json, check_name, check_text
 from baton.model.states import TERMINAL, Action, TaskState
 from baton.planning.additions import validate_additions
 from baton.planning.bounds import check_plan_limits, limit_problems
@@ -39,6 +39,7 @@ class RunService:
         run_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
+        check_name("actor", actor)
         valid = check_plan_limits(parse_plan(plan), self.core.limits)
         rid = f"r-{secrets.token_hex(5)}" if run_id is None else check_id("run", run_id)
         check_text("the actor", actor, limits=self.core.limits)
@@ -69,6 +70,7 @@ class RunService:
         run_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
+        check_name("actor", actor)
         plan = {
             "goal": goal,
             "roles": list(dict.fromkeys([planner_role, *roles])),
@@ -103,6 +105,8 @@ class RunService:
         actor: str,
         idempotency_key: str | None = None,
     ) -> list[Task]:
+
+        check_name("actor", actor)
 
         async def body(tx: Tx, now: float) -> list[Task]:
             run = await self._active_run(tx, run_id)
@@ -141,6 +145,7 @@ class RunService:
         reason: str = "",
         idempotency_key: str | None = None,
     ) -> Run:
+        check_name("actor", actor)
         check_text("the reason", reason, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Run:
@@ -178,6 +183,7 @@ class RunService:
         role: str | None = None,
         idempotency_key: str | None = None,
     ) -> Task:
+        check_name("actor", actor)
         check_amount(f"input_tokens for {task_id!r}", input_tokens, integer=True)
         check_amount(f"output_tokens for {task_id!r}", output_tokens, integer=True)
         check_amount(f"cost_usd for {task_id!r}", cost_usd)
@@ -220,6 +226,7 @@ class RunService:
     async def pause_run(
         self, run_id: str, *, actor: str, reason: str, idempotency_key: str | None = None
     ) -> Run:
+        check_name("actor", actor)
         check_text("the reason", reason, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> Run:
@@ -242,6 +249,7 @@ class RunService:
         budget: Budget | Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
+        check_name("actor", actor)
         new_budget = None if budget is None else _valid_budget(run_id, budget)
 
         async def body(tx: Tx, now: float) -> Run:
@@ -270,6 +278,7 @@ class RunService:
         actor: str,
         idempotency_key: str | None = None,
     ) -> Event:
+        check_name("actor", actor)
         check_id("escalation kind", kind)
         check_text("the reason", reason, limits=self.core.limits)
         check_json(

@@ -22,7 +22,14 @@ from baton.model.errors import (
     NotFound,
 )
 from baton.model.events import EventKind
-from baton.model.limits import check_duration, check_id, check_json, check_text, safe_repr
+from baton.model.limits import (
+    check_duration,
+    check_id,
+    check_json,
+    check_name,
+    check_text,
+    safe_repr,
+)
 from baton.model.states import Action, TaskState
 from baton.planning.additions import validate_additions
 from baton.store import Tx
@@ -41,6 +48,7 @@ class WorkService:
         lease_s: float | None = None,
         idempotency_key: str | None = None,
     ) -> Lease | None:
+        check_name("participant", participant)
         roles = [roles] if isinstance(roles, str) else list(roles)
         if not roles:
             raise InvalidArgument(f"participant {participant!r} asked to claim with no roles")
@@ -146,6 +154,7 @@ class WorkService:
         lease_s: float | None = None,
         idempotency_key: str | None = None,
     ) -> Lease:
+        check_name("participant", participant)
         if lease_s is not None:
             check_duration("lease_s", lease_s, limits=self.core.limits)
 
@@ -180,6 +189,7 @@ class WorkService:
         idempotency_key: str | None = None,
     ) -> Task:
 
+        check_name("participant", participant)
         check_json(f"the output of task {task_id!r}", output, limits=self.core.limits)
 
         async def body(tx: Tx, now: float) -> SubmitResult:
@@ -262,6 +272,7 @@ class WorkService:
         retryable: bool = True,
         idempotency_key: str | None = None,
     ) -> Task:
+        check_name("participant", participant)
         limits = self.core.limits
         if isinstance(error, str):
             err = {
@@ -324,6 +335,7 @@ class WorkService:
         participant: str,
         idempotency_key: str | None = None,
     ) -> Task:
+        check_name("participant", participant)
         check_text(f"the reason for blocking {task_id!r}", reason, limits=self.core.limits)
         if not reason.strip():
             raise InvalidArgument(f"blocking task {task_id!r} needs a reason")
@@ -348,6 +360,8 @@ class WorkService:
     async def release(
         self, task_id: str, token: int, *, participant: str, idempotency_key: str | None = None
     ) -> Task:
+
+        check_name("participant", participant)
 
         async def body(tx: Tx, now: float) -> Task:
             task = await load_task(tx, task_id)
@@ -381,6 +395,8 @@ class WorkService:
         self, task_id: str, *, actor: str, idempotency_key: str | None = None
     ) -> Task:
 
+        check_name("actor", actor)
+
         async def body(tx: Tx, now: float) -> Task:
             task = await load_task(tx, task_id)
             action = Action.UNBLOCK if task.pending_deps <= 0 else Action.UNBLOCK_TO_PENDING
@@ -393,6 +409,8 @@ class WorkService:
     async def reap_expired(
         self, *, actor: str = "reaper", limit: int = 1000, idempotency_key: str | None = None
     ) -> list[Task]:
+
+        check_name("actor", actor)
 
         async def body(tx: Tx, now: float) -> list[Task]:
             out = []

@@ -5,10 +5,11 @@ Everything stored must read back exactly and print safely, so: ids are short and
 plain (letters, digits, ``_ . -``; a ``/`` joins a run id and a task key); durations
 and amounts are finite numbers in range (a NaN lease never expires, an infinite cost
 never pauses a run); JSON values are plain JSON — no NaN or Infinity, no sets, no
-non-string keys, integers that fit in 64 bits — no deeper than ``max_depth`` and no
-larger than ``max_json_bytes`` once encoded. The limits are :class:`Limits`, given to
-the Board (``Board(store, limits=Limits(max_json_bytes=...))``); docs/limits.md lists
-them.
+non-string keys, integers that fit in 64 bits, strings without NUL characters or unpaired
+surrogates (PostgreSQL cannot store the first, UTF-8 cannot encode the second) — no
+deeper than ``max_depth`` and no larger than ``max_json_bytes`` once encoded. The
+limits are :class:`Limits`, given to the Board
+(``Board(store, limits=Limits(max_json_bytes=...))``); docs/limits.md lists them.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def check_amount(name: str, value: object, *, integer: bool = False) -> float:
 
 
 def check_text(name: str, value: object, *, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Free text (a reason, a comment): at most ``limits.max_text`` characters, and
+    storable by both stores (no NUL, no unpaired surrogate)."""
     if not isinstance(value, str):
         raise InvalidArgument(f"{name} must be text, got {type(value).__name__}")
     if len(value) > limits.max_text:
@@ -90,7 +93,35 @@ def check_text(name: str, value: object, *, limits: Limits = DEFAULT_LIMITS) -> 
             f"{name} is {len(value):,} characters; the limit is {limits.max_text:,} "
             "(Limits.max_text)"
         )
+    problem = _text_problem(value)
+    if problem:
+        raise InvalidArgument(f"{name} {problem}")
     return value
+
+
+def check_name(kind: str, value: object) -> str:
+    """A participant's name (who acts, for the log): 1 to 200 printable characters."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 200
+        or not value.isprintable()
+        or _text_problem(value)
+    ):
+        raise InvalidArgument(
+            f"invalid {kind} name {safe_repr(value)}: use 1 to 200 printable characters"
+        )
+    return value
+
+
+def _text_problem(value: str) -> str:
+    if "\x00" in value:
+        return "contains a NUL character"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate (not valid Unicode text)"
+    return ""
 
 
 def json_problem(value: Any, *, limits: Limits = DEFAULT_LIMITS) -> str | None:
@@ -102,7 +133,12 @@ def json_problem(value: Any, *, limits: Limits = DEFAULT_LIMITS) -> str | None:
         where = path or "<root>"
         if depth > limits.max_depth:
             return f"at {where}: nested deeper than {limits.max_depth} levels (Limits.max_depth)"
-        if item is None or isinstance(item, bool | str):
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            problem = _text_problem(item)
+            if problem:
+                return f"at {where}: a string that {problem}"
             continue
         if isinstance(item, int):
             if not -INT64 <= item < INT64:
@@ -114,6 +150,9 @@ def json_problem(value: Any, *, limits: Limits = DEFAULT_LIMITS) -> str | None:
             for key, sub in item.items():
                 if not isinstance(key, str):
                     return f"at {where}: key {safe_repr(key)} is not a string"
+                problem = _text_problem(key)
+                if problem:
+                    return f"at {where}: a key that {problem}"
                 stack.append((sub, depth + 1, f"{path}/{key}"[:200]))
         elif isinstance(item, list | tuple):
             for i, sub in enumerate(item):
