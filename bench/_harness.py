@@ -10,6 +10,8 @@ same ``CLOCK_MONOTONIC`` in every process): total work / (last finish - first st
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,9 +61,20 @@ def run_workers(target: Worker, jobs: list[Job], timeout_s: float) -> list[Worke
         p.start()
     results: list[WorkerResult] = []
     errors: list[str] = []
+    deadline = time.monotonic() + timeout_s
     try:
-        for _ in jobs:
-            item = out.get(timeout=timeout_s)
+        while len(results) + len(errors) < len(jobs):
+            try:
+                item = out.get(timeout=1.0)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise
+                codes = [p.exitcode for p in procs]
+                if any(code not in (None, 0) for code in codes) and out.empty():
+                    # died outside _entry (an import failed, say): no answer is coming
+                    barrier.abort()
+                    raise RuntimeError(f"a worker process died: exit codes {codes}") from None
+                continue
             if isinstance(item, WorkerResult):
                 results.append(item)
             else:

@@ -13,19 +13,32 @@ Worker's overhead: the per-task ``get_run``s, ``last_seq``, building the agent's
 including ``messages(run, limit=50)``, the agent's task and heartbeat, the idempotency
 key on submit, the watchdog duty), and each one's cost per task at a size against its
 cost per task at the smallest size (does it grow with the run?).
+
+Every Worker holds (or competes for) the singleton watchdog duty, and its holder runs
+one orchestrator pass per ``tick_s`` (2 s) in the same event loop as the agents; a pass
+reads all of the run's tasks. So the Worker's rate can depend on the run's size through
+the watchdog alone. To tell the two apart, "Worker, no watchdog"
+(``Worker(..., watchdog=False)``) can be measured too, and one watchdog pass
+(``Orchestrator.tick(run_id=...)``, what the duty runs, alone on a board of that size
+and shape, median of ``PASS_REPS``) is timed beside the drains.
 """
 
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rich.table import Table
 
+from baton.board import BoardAPI
+from baton.runtime.watchdog import WatchdogDuty
+
 ROLE = "worker"
-KINDS = ("worker", "loop")
+WORKER, BARE, LOOP = "worker", "worker_no_watchdog", "loop"
+PASS_REPS = 3
 TARGET_GROWTH = 1.2  # the Worker's time per task at the largest size / at the smallest
 TARGET_TO_LOOP = 1 / 1.5  # the Worker's rate / the loop's, at every size
 
@@ -60,11 +73,29 @@ async def noop(ctx: Any) -> dict[str, Any]:
     return {}
 
 
+def order(kinds: Sequence[str], rep: int) -> Sequence[str]:
+    """The kinds back to back, in the opposite order every other repetition."""
+    return kinds if rep % 2 == 0 else kinds[::-1]
+
+
+async def watchdog_pass_s(board: BoardAPI, run_id: str) -> float:
+    """Seconds one watchdog pass takes on ``run_id`` (median of ``PASS_REPS``): the
+    orchestrator the duty runs, with the duty's settings, alone on the board. On a
+    healthy run it changes nothing (nothing to reap, nothing to escalate)."""
+    duty = WatchdogDuty(board, participant="bench:watchdog")
+    took = []
+    for _ in range(PASS_REPS):
+        start = time.perf_counter()
+        await duty.orchestrator.tick(run_id=run_id)
+        took.append(time.perf_counter() - start)
+    return statistics.median(took)
+
+
 @dataclass(frozen=True)
 class Sample:
     """One drain of a fresh board by one process."""
 
-    kind: str  # "worker" | "loop"
+    kind: str  # WORKER | BARE | LOOP
     shape: str
     size: int  # tasks in the run
     tasks: int  # tasks this drain completed (the run's last ``tasks`` ones)
@@ -77,47 +108,53 @@ class Sample:
 
 
 def summarise(
-    samples: Sequence[Sample], shapes: Sequence[Shape], reps: dict[int, int], note: str
+    samples: Sequence[Sample],
+    shapes: Sequence[Shape],
+    passes: dict[tuple[str, int], float],
+    reps: dict[int, int],
+    note: str,
 ) -> dict[str, Any]:
-    """Medians per (shape, size, kind); the Worker/loop ratio paired within each
+    """Medians per (shape, size, kind); ratios to the loop paired within each
     repetition (they run back to back); growth = time per task at a size / at the
-    smallest size of the same shape (1.0: flat; 1.2: 20% more per task)."""
+    smallest size of the same shape and kind (1.0: flat; 1.2: 20% more per task)."""
     by: dict[tuple[str, int, str], list[Sample]] = {}
     for s in samples:
         by.setdefault((s.shape, s.size, s.kind), []).append(s)
+    kinds = [k for k in (WORKER, BARE, LOOP) if any(key[2] == k for key in by)]
     rows: list[dict[str, Any]] = []
-    passes: dict[str, bool] = {}
+    verdicts: dict[str, bool] = {}
     for shape in shapes:
         sizes = sorted({size for (name, size, _k) in by if name == shape.name})
         if not sizes:
             continue
         base: dict[str, float] = {}
+        mine: list[dict[str, Any]] = []
         for size in sizes:
-            w, lp = by[(shape.name, size, "worker")], by[(shape.name, size, "loop")]
-            rate_w = statistics.median(s.rate for s in w)
-            rate_l = statistics.median(s.rate for s in lp)
-            base.setdefault("worker", rate_w)
-            base.setdefault("loop", rate_l)
-            ratio = statistics.median(a.rate / b.rate for a, b in zip(w, lp, strict=True))
-            rows.append(
-                {
-                    "shape": shape.name,
-                    "size": size,
-                    "measured_tasks": w[0].tasks,
-                    "reps": len(w),
-                    "worker_tasks_per_s": rate_w,
-                    "loop_tasks_per_s": rate_l,
-                    "worker_to_loop": ratio,
-                    "worker_per_task_growth": base["worker"] / rate_w,
-                    "loop_per_task_growth": base["loop"] / rate_l,
-                    "worker_samples_per_s": [round(s.rate) for s in w],
-                    "loop_samples_per_s": [round(s.rate) for s in lp],
-                    "create_s": statistics.median(s.create_s for s in w + lp),
-                }
-            )
-        mine = [r for r in rows if r["shape"] == shape.name]
-        passes[f"{shape.name}_growth"] = mine[-1]["worker_per_task_growth"] <= TARGET_GROWTH
-        passes[f"{shape.name}_worker_to_loop"] = all(
+            loop = by[(shape.name, size, LOOP)]
+            row: dict[str, Any] = {
+                "shape": shape.name,
+                "size": size,
+                "measured_tasks": loop[0].tasks,
+                "reps": len(loop),
+            }
+            for kind in kinds:
+                got = by[(shape.name, size, kind)]
+                rate = statistics.median(s.rate for s in got)
+                base.setdefault(kind, rate)
+                row[f"{kind}_tasks_per_s"] = rate
+                row[f"{kind}_per_task_growth"] = base[kind] / rate
+                if kind != LOOP:
+                    pairs = zip(got, loop, strict=True)
+                    row[f"{kind}_to_loop"] = statistics.median(a.rate / b.rate for a, b in pairs)
+            if (shape.name, size) in passes:
+                row["watchdog_pass_ms"] = passes[(shape.name, size)] * 1e3
+            for kind in kinds:
+                row[f"{kind}_samples_per_s"] = [round(s.rate) for s in by[(shape.name, size, kind)]]
+            row["create_s"] = statistics.median(s.create_s for s in loop)
+            mine.append(row)
+        rows.extend(mine)
+        verdicts[f"{shape.name}_growth"] = mine[-1]["worker_per_task_growth"] <= TARGET_GROWTH
+        verdicts[f"{shape.name}_worker_to_loop"] = all(
             r["worker_to_loop"] >= TARGET_TO_LOOP for r in mine
         )
     return {
@@ -126,16 +163,19 @@ def summarise(
             "worker_per_task_growth_largest_vs_smallest": TARGET_GROWTH,
             "worker_to_loop_min": round(TARGET_TO_LOOP, 4),
         },
-        "pass": passes,
+        "pass": verdicts,
         "method": {
             "worker": "baton.Worker(board, {'worker': noop}, concurrency=1) in one process; "
             "rate = tasks completed / wall time of worker.run(run_id=...) (returns when the "
             "run has ended); create_run not timed",
+            "worker_no_watchdog": "the same with watchdog=False (no watchdog duty)",
             "loop": "claim + submit with the Board API in one process, same board, until the "
             "run has ended",
+            "watchdog_pass": "one Orchestrator.tick(run_id) with the watchdog duty's settings, "
+            f"alone, on a board of that size and shape; median of {PASS_REPS}",
             "growth": "time per task at a size / time per task at the smallest size, same "
             "shape and kind (median rates)",
-            "ratio": "Worker rate / loop rate, median of pairs run back to back",
+            "ratio": "rate / loop rate, median of pairs run back to back",
             "reps_by_size": {f"{k}": v for k, v in reps.items()},
             "boards": note,
         },
@@ -143,36 +183,48 @@ def summarise(
 
 
 def table(summary: dict[str, Any], title: str, caption: str = "") -> Table:
-    t = Table(title=title, caption=caption or None)
-    for name, justify in (
+    rows = summary["rows"]
+    bare = bool(rows) and f"{BARE}_tasks_per_s" in rows[0]
+    t = Table(title=title)
+    columns = [
         ("shape", "left"),
         ("tasks in run", "right"),
         ("timed", "right"),
         ("runs", "right"),
-        ("Worker tasks/s", "right"),
-        ("loop tasks/s", "right"),
+        ("Worker /s", "right"),
+        *([("no watchdog /s", "right")] if bare else []),
+        ("loop /s", "right"),
         ("Worker / loop", "right"),
+        *([("no watchdog / loop", "right")] if bare else []),
         ("Worker growth", "right"),
+        *([("no watchdog growth", "right")] if bare else []),
         ("loop growth", "right"),
-    ):
+        ("watchdog pass", "right"),
+    ]
+    for name, justify in columns:
         t.add_column(name, justify=justify)  # type: ignore[arg-type]
 
     def mark(ok: bool, text: str) -> str:
         return f"[green]{text}[/]" if ok else f"[red]{text}[/]"
 
-    for r in summary["rows"]:
+    for r in rows:
         ratio_ok = r["worker_to_loop"] >= TARGET_TO_LOOP
         growth_ok = r["worker_per_task_growth"] <= TARGET_GROWTH
+        pass_ms = r.get("watchdog_pass_ms")
         t.add_row(
             r["shape"],
             f"{r['size']:,}",
             f"{r['measured_tasks']:,}",
             str(r["reps"]),
             f"{r['worker_tasks_per_s']:,.0f}",
+            *([f"{r[f'{BARE}_tasks_per_s']:,.0f}"] if bare else []),
             f"{r['loop_tasks_per_s']:,.0f}",
             mark(ratio_ok, f"{r['worker_to_loop']:.2f}"),
+            *([f"{r[f'{BARE}_to_loop']:.2f}"] if bare else []),
             mark(growth_ok, f"{r['worker_per_task_growth']:.2f}x"),
+            *([f"{r[f'{BARE}_per_task_growth']:.2f}x"] if bare else []),
             f"{r['loop_per_task_growth']:.2f}x",
+            "-" if pass_ms is None else f"{pass_ms:,.0f} ms",
         )
     targets = (
         f"targets: Worker / loop >= {TARGET_TO_LOOP:.2f} (within 1.5x) at every size; "

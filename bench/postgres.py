@@ -58,6 +58,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import queue
 import random
 import statistics
 import sys
@@ -261,8 +262,15 @@ class Crew:
         for inbox, job in zip(self.inboxes, jobs, strict=False):
             inbox.put(job)
         results, errors = [], []
-        for _ in jobs:
-            item = self.out.get(timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while len(results) + len(errors) < len(jobs):
+            try:
+                item = self.out.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p.exitcode for p in self.procs if not p.is_alive()]
+                if time.monotonic() > deadline or (dead and self.out.empty()):
+                    raise RuntimeError(f"no answer from the crew (dead: {dead})") from None
+                continue
             (results if isinstance(item, sides.Result) else errors).append(item)
         if errors:
             raise RuntimeError("a benchmark process failed:\n" + "\n".join(map(str, errors)))

@@ -14,11 +14,12 @@ from baton.board.transitions import Later
 from baton.model import Duty, Event, Lease, LeaseKind, Run, Task
 from baton.model.errors import (
     IdempotencyConflict,
+    InvalidArgument,
     LeaseLost,
     NotFound,
     TransientConflict,
 )
-from baton.model.limits import DEFAULT_LIMITS, Limits
+from baton.model.limits import DEFAULT_LIMITS, Limits, lookup_id
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.store import Store, Tx
 
@@ -126,7 +127,7 @@ class BoardCore:
 
 async def load_task(tx: Tx, task_id: str) -> Task:
     """The task, locked for this transaction; :class:`NotFound` if there is none."""
-    task = await tx.get_task(task_id)
+    task = await tx.get_task(lookup_id("task", task_id))
     if task is None:
         raise NotFound("task", task_id)
     return task
@@ -134,6 +135,7 @@ async def load_task(tx: Tx, task_id: str) -> Task:
 
 async def load_run(tx: Tx, run_id: str, *, lock: bool = False) -> Run:
     """The run (locked for this transaction with ``lock``); :class:`NotFound` if none."""
+    lookup_id("run", run_id)
     run = await (tx.lock_run(run_id) if lock else tx.get_run(run_id))
     if run is None:
         raise NotFound("run", run_id)
@@ -146,6 +148,8 @@ def check_lease(task: Task, token: int, participant: str, kind: LeaseKind, now: 
     An expired lease is lost even before the reaper returns the task: its holder
     cannot know whether someone else is about to claim it, so it must not write.
     """
+    if isinstance(token, bool) or not isinstance(token, int):
+        raise InvalidArgument(f"a fencing token is a whole number, got {type(token).__name__}")
     if token > task.token or token < 1:
         raise LeaseLost(task.id, token, "that token is not one this task ever issued")
     if task.token != token:

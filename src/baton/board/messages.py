@@ -13,7 +13,7 @@ from baton.board.transitions import Later
 from baton.model import Event
 from baton.model.errors import InvalidArgument, NotFound
 from baton.model.events import MESSAGE_PREFIX, message_kind
-from baton.model.limits import check_json, check_name
+from baton.model.limits import MAX_ROWS, check_count, check_json, check_name, lookup_id
 from baton.model.messages import validate_message
 from baton.store import Tx
 
@@ -38,10 +38,10 @@ class MessageService:
         content = validate_message(self.core.message_kinds, kind, body)
 
         async def write(tx: Tx, now: float) -> Later[Event]:
-            if await tx.get_run(run_id) is None:
+            if await tx.get_run(lookup_id("run", run_id)) is None:
                 raise NotFound("run", run_id)
             if task_id is not None:
-                task = await tx.get_task(task_id)
+                task = await tx.get_task(lookup_id("task", task_id))
                 if task is None:
                     raise NotFound("task", task_id)
                 if task.run_id != run_id:
@@ -58,6 +58,7 @@ class MessageService:
         )
 
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
-        if await self.core.store.get_run(run_id) is None:
+        check_count("limit", limit, low=1, high=MAX_ROWS)
+        if await self.core.store.get_run(lookup_id("run", run_id)) is None:
             raise NotFound("run", run_id)
         return await self.core.store.latest_events(run_id, MESSAGE_PREFIX, limit)

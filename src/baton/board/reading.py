@@ -14,6 +14,7 @@ from baton.model.errors import (
     NotFound,
 )
 from baton.model.events import ESCALATION_PREFIX
+from baton.model.limits import MAX_ROWS, check_count, check_text, lookup_id
 
 
 class ReadService:
@@ -21,7 +22,7 @@ class ReadService:
         self.core = core
 
     async def get_run(self, run_id: str) -> Run:
-        run = await self.core.store.get_run(run_id)
+        run = await self.core.store.get_run(lookup_id("run", run_id))
         if run is None:
             raise NotFound("run", run_id)
         return run
@@ -30,7 +31,7 @@ class ReadService:
         return await self.core.store.list_runs()
 
     async def get_task(self, task_id: str) -> Task:
-        task = await self.core.store.get_task(task_id)
+        task = await self.core.store.get_task(lookup_id("task", task_id))
         if task is None:
             raise NotFound("task", task_id)
         return task
@@ -42,6 +43,8 @@ class ReadService:
     async def events(
         self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000
     ) -> list[Event]:
+        check_count("since", since)
+        check_count("limit", limit, low=1, high=MAX_ROWS)
         if run_id is not None:
             await self.get_run(run_id)
         return await self.core.store.read_events(since=since, run_id=run_id, limit=limit)
@@ -53,6 +56,7 @@ class ReadService:
             return await tx.forget_idempotency(self.core.clock() - older_than_s)
 
     async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]:
+        check_count("limit", limit, low=1, high=MAX_ROWS)
         await self.get_run(run_id)
         return await self.core.store.latest_events(run_id, ESCALATION_PREFIX, limit)
 
@@ -60,6 +64,8 @@ class ReadService:
         self, run_id: str, *, kind_prefix: str = "", limit: int = 500
     ) -> list[Event]:
         await self.get_run(run_id)
+        check_text("kind_prefix", kind_prefix)
+        check_count("limit", limit, low=1, high=MAX_ROWS)
         return await self.core.store.latest_events(run_id, kind_prefix, limit)
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:
@@ -83,6 +89,7 @@ class ReadService:
         kinds: Sequence[str] = (),
         idle_timeout: float | None = None,
     ) -> AsyncGenerator[Event, None]:
+        check_count("since", since)
         last = since
         while True:
             head = await self.last_seq()

@@ -80,6 +80,11 @@ class ReviewService:
         idempotency_key: str | None = None,
     ) -> Task:
         check_name("actor", actor)
+        if not isinstance(feedback, str | list | tuple):
+            raise InvalidArgument(
+                f"feedback for {task_id!r} must be text or a list of texts, "
+                f"got {type(feedback).__name__}"
+            )
         items = [feedback] if isinstance(feedback, str) else list(feedback)
         for item in items:
             check_text(f"feedback for {task_id!r}", item, limits=self.core.limits)

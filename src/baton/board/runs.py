@@ -19,7 +19,14 @@ from baton.model.budgets import over_budget
 from baton.model.changes import TaskChanges
 from baton.model.errors import InvalidArgument, InvalidPlan, NotFound
 from baton.model.events import EventKind
-from baton.model.limits import check_amount, check_id, check_json, check_name, check_text
+from baton.model.limits import (
+    check_amount,
+    check_id,
+    check_json,
+    check_name,
+    check_text,
+    lookup_id,
+)
 from baton.model.states import TERMINAL, Action, TaskState
 from baton.planning.additions import validate_additions
 from baton.planning.bounds import check_plan_limits, limit_problems
@@ -130,7 +137,7 @@ class RunService:
 
     @staticmethod
     async def _active_run(tx: Tx, run_id: str) -> Run:
-        run = await tx.lock_run(run_id)
+        run = await tx.lock_run(lookup_id("run", run_id))
         if run is None:
             raise NotFound("run", run_id)
         if run.ended:
@@ -281,6 +288,11 @@ class RunService:
         check_name("actor", actor)
         check_id("escalation kind", kind)
         check_text("the reason", reason, limits=self.core.limits)
+        if evidence is not None and not isinstance(evidence, Mapping):
+            raise InvalidArgument(
+                f"the evidence of an escalation on {run_id!r} must be an object, "
+                f"got {type(evidence).__name__}"
+            )
         check_json(
             f"the evidence of an escalation on {run_id!r}",
             dict(evidence or {}),
@@ -288,7 +300,7 @@ class RunService:
         )
 
         async def body(tx: Tx, now: float) -> Later[Event]:
-            if await tx.get_run(run_id) is None:
+            if await tx.get_run(lookup_id("run", run_id)) is None:
                 raise NotFound("run", run_id)
             return await escalate_in(
                 tx, run_id, kind, reason, dict(evidence or {}), task_id, now, actor

@@ -23,6 +23,8 @@ from baton.model.errors import (
 )
 from baton.model.events import EventKind
 from baton.model.limits import (
+    MAX_ROWS,
+    check_count,
     check_duration,
     check_id,
     check_json,
@@ -411,6 +413,7 @@ class WorkService:
     ) -> list[Task]:
 
         check_name("actor", actor)
+        check_count("limit", limit, low=1, high=MAX_ROWS)
 
         async def body(tx: Tx, now: float) -> list[Task]:
             out = []

@@ -20,11 +20,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from baton.model.errors import InvalidArgument
+from baton.model.errors import InvalidArgument, NotFound
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
 ID_RULE = "1 to 200 letters, digits, '_', '.' or '-'"
 INT64 = 2**63
+#: The most rows one read returns (``events(limit=...)``, ``messages(limit=...)``).
+MAX_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,24 @@ def check_id(kind: str, value: object) -> str:
     :class:`InvalidArgument` naming it, printed safely."""
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise InvalidArgument(f"invalid {kind} id {safe_repr(value)}: use {ID_RULE}")
+    return value
+
+
+def lookup_id(kind: str, value: object) -> str:
+    """``value`` as an id to look up. An id that no store could hold (not text, NUL,
+    an unpaired surrogate, absurdly long) names nothing: :class:`NotFound`, printed
+    safely, instead of a driver's encoding error."""
+    if not isinstance(value, str) or len(value) > 1000 or _text_problem(value):
+        raise NotFound(kind, safe_repr(value))
+    return value
+
+
+def check_count(name: str, value: object, *, low: int = 0, high: int = INT64 - 1) -> int:
+    """A whole number from ``low`` to ``high`` (a seq, a limit on rows, a token)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(
+            f"{name} must be a whole number from {low} to {high}, got {safe_repr(value)}"
+        )
     return value
 
 
