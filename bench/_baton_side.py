@@ -117,9 +117,9 @@ def worker(job: Job, barrier: Barrier) -> WorkerResult:
     return asyncio.run(_work(job, barrier))
 
 
-async def _agent_worker(job: Job, barrier: Barrier) -> WorkerResult:
+async def _agent_worker(job: Job, barrier: Barrier, watchdog: bool) -> WorkerResult:
     board = open_board(job.path, job.durability)
-    agent = Worker(board, {ROLE: worker_path.noop}, name=job.name, concurrency=1)
+    agent = Worker(board, {ROLE: worker_path.noop}, name=job.name, concurrency=1, watchdog=watchdog)
     await board.get_run(job.run_id)  # connections open and schema checked before the start
     barrier.wait()
     started = time.monotonic()
@@ -132,7 +132,25 @@ async def _agent_worker(job: Job, barrier: Barrier) -> WorkerResult:
 def agent_worker(job: Job, barrier: Barrier) -> WorkerResult:
     """One process running the documented ``Worker`` with a no-op agent until the run
     ``job.run_id`` has ended; the time is that of ``Worker.run``."""
-    return asyncio.run(_agent_worker(job, barrier))
+    return asyncio.run(_agent_worker(job, barrier, watchdog=True))
+
+
+def agent_worker_no_watchdog(job: Job, barrier: Barrier) -> WorkerResult:
+    """The same, with ``Worker(..., watchdog=False)``."""
+    return asyncio.run(_agent_worker(job, barrier, watchdog=False))
+
+
+async def _watchdog_pass(path: str, durability: str, run_id: str) -> float:
+    board = open_board(path, durability)
+    try:
+        return await worker_path.watchdog_pass_s(board, run_id)
+    finally:
+        await board.close()
+
+
+def watchdog_pass(path: str, durability: str, run_id: str) -> float:
+    """Seconds one watchdog pass takes on the run (bench/_worker_path.py)."""
+    return asyncio.run(_watchdog_pass(path, durability, run_id))
 
 
 async def _count_by_state(path: str, run_id: str) -> dict[str, int]:

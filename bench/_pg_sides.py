@@ -102,9 +102,11 @@ async def _baton(job: Job, submit: bool) -> Result:
 
 async def _agent_worker(job: Job) -> Result:
     """The documented ``Worker`` with a no-op agent, until the run has ended; the time
-    is that of ``Worker.run`` (bench/_worker_path.py)."""
+    is that of ``Worker.run`` (bench/_worker_path.py). ``extra["watchdog"]``: False for
+    ``Worker(..., watchdog=False)``."""
     board = Board.open(job.url)
-    agent = Worker(board, {ROLE: worker_path.noop}, name=job.name, concurrency=1)
+    watchdog = bool(job.extra.get("watchdog", True))
+    agent = Worker(board, {ROLE: worker_path.noop}, name=job.name, concurrency=1, watchdog=watchdog)
     try:
         await board.get_run(job.run_id)  # pool open, schema checked, before the start
         _wait_until(job.start_at)

@@ -188,18 +188,18 @@ def table(summary: dict[str, Any], title: str, caption: str = "") -> Table:
     t = Table(title=title)
     columns = [
         ("shape", "left"),
-        ("tasks in run", "right"),
+        ("tasks", "right"),
         ("timed", "right"),
         ("runs", "right"),
         ("Worker /s", "right"),
-        *([("no watchdog /s", "right")] if bare else []),
+        *([("no wd /s", "right")] if bare else []),
         ("loop /s", "right"),
         ("Worker / loop", "right"),
-        *([("no watchdog / loop", "right")] if bare else []),
+        *([("no wd / loop", "right")] if bare else []),
         ("Worker growth", "right"),
-        *([("no watchdog growth", "right")] if bare else []),
+        *([("no wd growth", "right")] if bare else []),
         ("loop growth", "right"),
-        ("watchdog pass", "right"),
+        ("wd pass", "right"),
     ]
     for name, justify in columns:
         t.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -226,6 +226,12 @@ def table(summary: dict[str, Any], title: str, caption: str = "") -> Table:
             f"{r['loop_per_task_growth']:.2f}x",
             "-" if pass_ms is None else f"{pass_ms:,.0f} ms",
         )
+    legend = (
+        "tasks: in the run; timed: the run's last ones, drained; /s: tasks per second "
+        "(medians); growth: time per task / that in the smallest run of the same shape; "
+        + ("no wd: Worker(watchdog=False); " if bare else "")
+        + "wd pass: one watchdog pass (Orchestrator.tick), alone.\n"
+    )
     targets = (
         f"targets: Worker / loop >= {TARGET_TO_LOOP:.2f} (within 1.5x) at every size; "
         f"Worker per task at the largest size <= {TARGET_GROWTH}x the smallest. "
@@ -233,5 +239,5 @@ def table(summary: dict[str, Any], title: str, caption: str = "") -> Table:
     verdicts = ", ".join(
         f"{k}: {'PASS' if v else 'FALL SHORT'}" for k, v in summary["pass"].items()
     )
-    t.caption = (caption + "\n" if caption else "") + targets + verdicts
+    t.caption = (caption + "\n" if caption else "") + legend + targets + verdicts
     return t

@@ -20,9 +20,10 @@ What it measures, all in the same run so that the ratios compare like with like:
 (d) ``claim`` latency p50/p99 on boards of 1,000 and 100,000 ready tasks.
 (e) The path users run (bench/_worker_path.py): the documented ``Worker`` with a no-op
     agent, one process, draining runs of 500 / 5,000 / 50,000 tasks (independent, and
-    chains of ``CHAIN_LEN``), beside the bare claim + submit loop on identical boards;
-    Worker / loop, and each one's time per task against the smallest run's. Always at
-    the default durability; reported under ``worker_path``.
+    chains of ``CHAIN_LEN``), beside the same Worker without its watchdog duty and the
+    bare claim + submit loop, on identical boards; Worker / loop, each one's time per
+    task against the smallest run's, and one watchdog pass timed alone. Always at the
+    default durability; reported under ``worker_path``.
 
 Everything is measured at ``synchronous=NORMAL`` (Baton's default) and ``FULL``. Each
 throughput figure is the median of ``--reps`` runs, each on a fresh database file.
@@ -202,6 +203,12 @@ def _latency(cfg: Config, base: Path) -> tuple[dict[str, Any], dict[int, float]]
 
 
 WORKER_SHAPES = (wp.FLAT, wp.Shape("chains", CHAIN_LEN))
+WORKER_KINDS = (wp.WORKER, wp.BARE, wp.LOOP)
+WORKER_TARGETS: dict[str, Callable[..., WorkerResult]] = {
+    wp.WORKER: baton_side.agent_worker,
+    wp.BARE: baton_side.agent_worker_no_watchdog,
+    wp.LOOP: baton_side.worker,
+}
 WORKER_DEADLINE_S = 900.0  # the drains end with the run; this only guards against a hang
 
 
@@ -212,9 +219,8 @@ def _drain(kind: str, shape: wp.Shape, size: int, base: Path) -> wp.Sample:
     path = str(folder / "board.db")
     try:
         run_id, create_s = baton_side.create(path, DEFAULT_DURABILITY, wp.plan(size, shape))
-        target = baton_side.agent_worker if kind == "worker" else baton_side.worker
         job = Job(path, DEFAULT_DURABILITY, "w1", WORKER_DEADLINE_S, run_id)
-        results = run_workers(target, [job], timeout_s=WORKER_DEADLINE_S + 60)
+        results = run_workers(WORKER_TARGETS[kind], [job], timeout_s=WORKER_DEADLINE_S + 60)
         states = baton_side.count_by_state(path, run_id)
         completed = results[0].lifecycles
         if completed != size or states.get("done", 0) != size:
@@ -224,23 +230,39 @@ def _drain(kind: str, shape: wp.Shape, size: int, base: Path) -> wp.Sample:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _pass(shape: wp.Shape, size: int, base: Path) -> float:
+    """One watchdog pass, alone, on a fresh board of that size and shape."""
+    folder = Path(tempfile.mkdtemp(prefix=f"wp-pass-{shape.name}-{size}-", dir=base))
+    path = str(folder / "board.db")
+    try:
+        run_id, _ = baton_side.create(path, DEFAULT_DURABILITY, wp.plan(size, shape))
+        return baton_side.watchdog_pass(path, DEFAULT_DURABILITY, run_id)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _worker_path(cfg: Config, base: Path) -> dict[str, Any]:
-    """(e): Worker and loop back to back at every size (the order alternating between
-    repetitions), at the default durability."""
+    """(e): the Worker, the Worker without its watchdog duty and the loop back to back
+    at every size (the order alternating between repetitions), at the default
+    durability; and one watchdog pass per size."""
     samples: list[wp.Sample] = []
+    passes: dict[tuple[str, int], float] = {}
     for shape in WORKER_SHAPES:
         for size, reps in cfg.worker_reps.items():
+            passes[(shape.name, size)] = took = _pass(shape, size, base)
+            err.print(f"  watchdog pass, {shape.name:6} {size:>6,} tasks: {took * 1e3:,.0f} ms")
             for rep in range(reps):
-                for kind in wp.KINDS if rep % 2 == 0 else wp.KINDS[::-1]:
+                for kind in wp.order(WORKER_KINDS, rep):
                     s = _drain(kind, shape, size, base)
                     err.print(
-                        f"  [{rep + 1}/{reps}] {kind:6} {shape.name:6} {size:>6,} tasks: "
+                        f"  [{rep + 1}/{reps}] {kind:18} {shape.name:6} {size:>6,} tasks: "
                         f"{s.rate:8,.0f} tasks/s ({s.wall_s:.2f}s; created in {s.create_s:.2f}s)"
                     )
                     samples.append(s)
     return wp.summarise(
         samples,
         WORKER_SHAPES,
+        passes,
         cfg.worker_reps,
         f"a fresh SQLite file per drain (synchronous={DEFAULT_DURABILITY}); every run "
         "drained whole",
@@ -491,7 +513,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker_path,
         f"Worker path on SQLite ({DEFAULT_DURABILITY}), 1 process: the documented Worker with a "
         "no-op agent vs the bare claim + submit loop",
-        "medians; growth = time per task / that in the smallest run of the same shape",
     )
     if args.json:  # stdout carries the JSON alone; the tables go to stderr for people
         print(json.dumps(result, indent=2))

@@ -14,7 +14,7 @@ BATON = {
     "IdempotencyConflict", "InvalidArgument", "InvalidMessage", "InvalidPlan",
     "InvalidTransition", "Lease", "LeaseKind", "LeaseLost", "Limits", "NotFound", "Orchestrator",
     "Plan", "PlanProblem", "RUN_ENDED", "RetryLater", "Run", "RunFailed", "RunState",
-    "SchemaTooNew", "Signal", "SqliteStore", "Store", "StoreUnavailable", "SubPlan",
+    "SchemaTooNew", "Signal", "SqliteStore", "Store", "StoreNotFound", "StoreUnavailable", "SubPlan",
     "SubmitResult", "SyncBoard", "TERMINAL", "Task", "TaskBudget", "TaskChanges",
     "TaskContext", "TaskSpec", "TaskState", "TransientConflict", "UsageError", "Verdict",
     "Worker", "agent", "load_plan", "narrate", "open_store",

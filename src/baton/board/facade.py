@@ -75,11 +75,18 @@ class Board:
         rng: random.Random | None = None,
         message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
         limits: Limits = DEFAULT_LIMITS,
+        create: bool = True,
     ) -> Board:
         """A board on the store at ``url``: a file path or ``sqlite:///path`` (embedded),
-        or ``postgresql://…`` (many machines)."""
+        or ``postgresql://…`` (many machines). A missing SQLite file becomes a new store
+        unless ``create=False``, which refuses it with :class:`StoreNotFound` (what
+        every command but ``baton run`` and ``baton plan`` does)."""
         return cls(
-            open_store(url), clock=clock, rng=rng, message_kinds=message_kinds, limits=limits
+            open_store(url, create=create),
+            clock=clock,
+            rng=rng,
+            message_kinds=message_kinds,
+            limits=limits,
         )
 
     @property
@@ -503,6 +510,17 @@ class Board:
         """Wait until an event after ``after_seq`` is committed, by any process; ``False``
         after ``timeout`` seconds. Driven by the store's commit wake-up, not a loop."""
         return await self._reads.wait_for_change(after_seq, timeout)
+
+    async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]:
+        """Ids of ``kind`` ("run" or "task") that look like ``ident``, for a door to ask
+        "did you mean …?" after a :class:`NotFound`."""
+        return await self._reads.similar_ids(kind, ident, limit=limit)
+
+    async def backup(self, destination: str) -> int:
+        """Write a consistent copy of the live store to the file ``destination`` (SQLite:
+        the online backup API, safe while workers write; PostgreSQL: use ``pg_dump``)
+        and return its size in bytes. See docs/backup.md."""
+        return await self._reads.backup(destination)
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the store, sorted: compare two to prove that nothing changed."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Sequence
+from difflib import get_close_matches
 from typing import Any
 
 from baton.board.core import BoardCore
@@ -77,6 +78,33 @@ class ReadService:
 
     async def wait_for_change(self, after_seq: int, timeout: float) -> bool:
         return await self.core.store.wait_for_commit(after_seq, timeout)
+
+    async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]:
+        """Ids of ``kind`` ("run" or "task") on this board that look like ``ident``: for
+        "did you mean …?" when a lookup failed. A task key given without its run
+        (``draft`` for ``mr1/draft``) finds the tasks of that key in the latest runs."""
+        runs = await self.core.store.list_runs()
+        if kind == "run":
+            return get_close_matches(ident, [r.id for r in runs], n=limit, cutoff=0.5)
+        if kind != "task":
+            return []
+        run_part, _, key = ident.rpartition("/")
+        if run_part:
+            run_ids = [r.id for r in runs if r.id == run_part]
+            run_ids = run_ids or get_close_matches(run_part, [r.id for r in runs], n=2)
+        else:
+            key, run_ids = ident, [r.id for r in runs[-20:]]
+        found: list[str] = []
+        for run_id in run_ids:
+            tasks = await self.core.store.list_tasks(run_id)
+            found += [t.id for t in tasks if t.key == key]
+            found += [
+                f"{run_id}/{k}" for k in get_close_matches(key, [t.key for t in tasks], n=limit)
+            ]
+        return list(dict.fromkeys(found))[:limit]
+
+    async def backup(self, destination: str) -> int:
+        return await self.core.store.backup(destination)
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         return await self.core.store.snapshot()

@@ -95,6 +95,8 @@ class SyncBoard:
     last_seq = _blocking(Board.last_seq)
     wait_for_change = _blocking(Board.wait_for_change)
     snapshot = _blocking(Board.snapshot)
+    backup = _blocking(Board.backup)
+    similar_ids = _blocking(Board.similar_ids)
     claim_duty = _blocking(Board.claim_duty)
     renew_duty = _blocking(Board.renew_duty)
     release_duty = _blocking(Board.release_duty)

@@ -81,6 +81,17 @@ class NotFound(UsageError):
         super().__init__(f"no {kind} with id {ident!r}")
 
 
+class StoreNotFound(UsageError):
+    """There is no store where one was expected, and creating one was not asked for."""
+
+    def __init__(self, path: str, why: str = "no Baton store") -> None:
+        self.path = path
+        super().__init__(
+            f"{why} at {path}; `baton run PLAN --db {path}` creates one, or point --db "
+            "(BATON_DB) at an existing store"
+        )
+
+
 class IdempotencyConflict(UsageError):
     """An idempotency key was reused for a different operation."""
 

@@ -14,7 +14,7 @@ def until_signalled(db: str, work: Callable[[Board, asyncio.Event], Awaitable[No
     """Run a long-lived process (worker, orchestrator) until SIGINT/SIGTERM sets ``stop``."""
 
     async def main() -> None:
-        board = Board.open(db)
+        board = Board.open(db, create=False)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,12 +17,13 @@ from baton.store.sqlite import SqliteStore
 __all__ = ["SqliteStore", "Store", "Tx", "open_store"]
 
 
-def open_store(url: str | Path) -> Store:
+def open_store(url: str | Path, *, create: bool = True) -> Store:
     """A store from a URL: a file path or ``sqlite:///path`` (the embedded default), or
-    ``postgresql://…``."""
+    ``postgresql://…``. With ``create=False`` a SQLite file that does not exist yet is
+    refused (:class:`~baton.model.errors.StoreNotFound`) instead of created."""
     text = str(url)
     if text.startswith("sqlite:///"):
-        return SqliteStore(text.removeprefix("sqlite:///"))
+        return SqliteStore(text.removeprefix("sqlite:///"), create=create)
     if text.startswith(("postgresql://", "postgres://")):
         from baton.store.postgres import PostgresStore  # psycopg only when asked for
 
@@ -33,4 +34,4 @@ def open_store(url: str | Path) -> Store:
             f"unsupported store URL scheme {scheme!r}; use a file path, sqlite:///path "
             "or postgresql://user:password@host:port/dbname"
         )
-    return SqliteStore(text)
+    return SqliteStore(text, create=create)

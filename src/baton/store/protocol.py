@@ -199,4 +199,9 @@ class Store(Protocol):
         """Every row of every table, sorted: for audits and "nothing changed" checks."""
         ...
 
+    async def backup(self, destination: str) -> int:
+        """A consistent copy of the store at ``destination`` (a file); its size. Stores
+        with tools of their own for this (PostgreSQL) raise ``UsageError`` naming them."""
+        ...
+
     async def close(self) -> None: ...

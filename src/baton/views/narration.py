@@ -16,7 +16,15 @@ def _name(task: Task) -> str:
     return f"'{task.title or task.key}'"
 
 
-def narrate(run: Run, tasks: Sequence[Task], escalations: Sequence[Event] = ()) -> str:
+#: Ready work unclaimed for this long is worth saying out loud: maybe nobody serves it.
+UNCLAIMED_AFTER_S = 10.0
+
+
+def narrate(
+    run: Run, tasks: Sequence[Task], escalations: Sequence[Event] = (), *, now: float | None = None
+) -> str:
+    """The run in plain words. With ``now``, ready work nobody has claimed for
+    :data:`UNCLAIMED_AFTER_S` is named by role, with how to start a worker for it."""
     by_id = {t.id: t for t in tasks}
     done = sum(t.state is TaskState.DONE for t in tasks)
     lines = [f"{done} of {len(tasks)} tasks done."]
@@ -33,10 +41,30 @@ def narrate(run: Run, tasks: Sequence[Task], escalations: Sequence[Event] = ()) 
         lines.append(f"The run is paused: {run.paused_reason}.")
     for t in tasks:
         lines.extend(_sentences(t, by_id))
+    if now is not None and run.state is RunState.ACTIVE:
+        lines.extend(unclaimed_work(tasks, now))
     if escalations:
         last = escalations[-1].payload.get("reason", "")
         lines.append(f"{len(escalations)} escalation(s) for a human; the latest: {last}.")
     return " ".join(lines)
+
+
+def unclaimed_work(tasks: Sequence[Task], now: float) -> list[str]:
+    """One sentence per role whose ready work nobody has claimed for a while."""
+    waiting: dict[str, float] = {}
+    for t in tasks:
+        ready_for = now - max(t.updated_at, t.not_before)
+        if t.state is TaskState.READY and ready_for >= UNCLAIMED_AFTER_S:
+            waiting[t.role] = max(waiting.get(t.role, 0.0), ready_for)
+        review = t.state is TaskState.IN_REVIEW and t.lease_owner is None and t.reviewer_role
+        if review and now - t.updated_at >= UNCLAIMED_AFTER_S:
+            role = str(t.reviewer_role)
+            waiting[role] = max(waiting.get(role, 0.0), now - t.updated_at)
+    return [
+        f"Work for role {role!r} has been ready for {age:.0f}s and no worker has claimed it: "
+        f"start one (baton worker --agents MODULE:AGENTS) for role {role!r}."
+        for role, age in sorted(waiting.items())
+    ]
 
 
 def _sentences(t: Task, by_id: dict[str, Task]) -> list[str]:

@@ -12,18 +12,21 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.live import Live
-from rich.markup import escape
+from rich.text import Text
 
 from baton.board import Board, SyncBoard
 from baton.interfaces.cli.render import board_view, usage_table
+from baton.interfaces.cli.text import plain
 from baton.model import Event, RunState
-from baton.model.errors import BatonError, InvalidArgument, RunFailed, UsageError
+from baton.model.errors import BatonError, InvalidArgument, NotFound, RunFailed, UsageError
 from baton.planning.files import load_plan
 from baton.runtime.loading import load_agents
 from baton.runtime.orchestrator import Orchestrator
@@ -41,8 +44,9 @@ app = typer.Typer(
 task_app = typer.Typer(help="Inspect tasks.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 
-out = Console()
-err = Console(stderr=True)
+# Stored text is never markup (see text.py); styling is done with Text objects.
+out = Console(markup=False, highlight=False)
+err = Console(stderr=True, markup=False, highlight=False)
 
 Db = Annotated[
     str,
@@ -79,8 +83,31 @@ def _default_actor() -> str:
 DEFAULT_ACTOR = _default_actor()
 
 
-def _open(db: str) -> SyncBoard:
-    return SyncBoard.open(db)
+@contextmanager
+def _open(db: str, *, create: bool = False) -> Iterator[SyncBoard]:
+    """The board at ``db``. Only ``run`` and ``plan`` create a store; every other command
+    refuses a missing one, naming the path. An unknown id is told with the store it was
+    looked up in and the ids that look like it."""
+    is_new = create and "://" not in db and not Path(db).exists()
+    with SyncBoard.open(db, create=create) as board:
+        if is_new:
+            err.print(plain(f"created a new store at {db}"))
+        try:
+            yield board
+        except NotFound as exc:
+            raise _explained(board, exc, db) from None
+
+
+def _explained(board: SyncBoard, exc: NotFound, db: str) -> NotFound:
+    hint = ""
+    if exc.kind == "task" and "/" not in exc.ident:
+        hint = "; task ids are written run/key"
+    similar = board.similar_ids(exc.kind, exc.ident) if exc.kind in ("run", "task") else []
+    if similar:
+        hint += f" — did you mean {' or '.join(similar)}?"
+    explained = NotFound(exc.kind, exc.ident)
+    explained.args = (f"{exc} in the store at {db}{hint}",)
+    return explained
 
 
 def _dump(value: Any) -> None:
@@ -101,15 +128,17 @@ def run(
 ) -> None:
     """Validate a plan and put it on the board as a new run."""
     valid = load_plan(plan)
-    with _open(db) as board:
+    with _open(db, create=True) as board:
         created = board.create_run(valid, actor=actor, run_id=run_id)
         if as_json:
             _dump(created.model_dump(mode="json"))
         else:
             out.print(
-                f"[green]run {created.id}[/] created with {len(valid.tasks)} tasks: {valid.goal}"
+                Text(plain(f"run {created.id}"), style="green"),
+                plain(f" created with {len(valid.tasks)} tasks: {valid.goal}"),
+                sep="",
             )
-            out.print(f"watch it: baton board {created.id} --db {db}")
+            out.print(plain(f"watch it: baton board {created.id} --db {db}"))
         if wait:
             _wait_for_end(board, created.id, timeout)
 
@@ -133,7 +162,7 @@ def _wait_for_end(board: SyncBoard, run_id: str, timeout: float) -> None:
         r = board.wait_ended(run_id, timeout=timeout or None)
     except TimeoutError:
         raise InvalidArgument(f"run {run_id} still not ended after {timeout}s") from None
-    out.print(narrate(r, board.tasks(run_id), board.escalations(run_id)), markup=False)
+    out.print(plain(narrate(r, board.tasks(run_id), board.escalations(run_id), now=time.time())))
     _outcome(board, run_id)
 
 
@@ -146,7 +175,7 @@ def runs(db: Db = DEFAULT_DB, as_json: AsJson = False) -> None:
         _dump([r.model_dump(mode="json") for r in found])
         return
     for r in found:
-        out.print(f"{r.id}  {r.state.value:9}  {r.goal}")
+        out.print(plain(f"{r.id}  {r.state.value:9}  {r.goal}"))
 
 
 @app.command("board")
@@ -162,10 +191,20 @@ def board_cmd(
     with _open(db) as board:
         r = board.get_run(run_id)
         if once:
-            out.print(board_view(r, board.tasks(run_id)))
+            out.print(board_view(r, board.tasks(run_id), time.time()))
             return
         deadline = time.monotonic() + timeout if timeout else None
-        with Live(board_view(r, board.tasks(run_id)), console=out, refresh_per_second=10) as live:
+        if not out.is_terminal:  # redirected: no live redraws, one final board
+            try:
+                r = board.wait_ended(run_id, timeout=timeout or None)
+            except TimeoutError:
+                raise InvalidArgument(f"run {run_id} still active after {timeout}s") from None
+            out.print(board_view(r, board.tasks(run_id), time.time()))
+            _outcome(board, run_id)
+            return
+        with Live(
+            board_view(r, board.tasks(run_id), time.time()), console=out, refresh_per_second=10
+        ) as live:
             last_seq, last_draw = 0, 0.0
             while r.state is RunState.ACTIVE:
                 # Redraw at most every 0.1 s while events flow, and once when they pause.
@@ -174,12 +213,10 @@ def board_cmd(
                     if time.monotonic() - last_draw > 0.1:
                         break
                 r = board.get_run(run_id)
-                live.update(board_view(r, board.tasks(run_id)))
+                live.update(board_view(r, board.tasks(run_id), time.time()))
                 last_draw = time.monotonic()
                 if deadline and time.monotonic() > deadline:
                     raise InvalidArgument(f"run {run_id} still active after {timeout}s")
-        if not out.is_terminal:  # Live draws only its first frame off a terminal
-            out.print(board_view(board.get_run(run_id), board.tasks(run_id)))
         _outcome(board, run_id)
 
 
@@ -188,7 +225,7 @@ def _event_line(e: Event) -> str:
     subject = e.task_id or e.run_id
     detail = {k: v for k, v in e.payload.items() if k not in ("spec",)}
     body = json.dumps(detail, default=str)
-    return f"{e.seq:>6} {when} {e.kind:<24} {subject:<32} {e.actor:<16} {body}"
+    return plain(f"{e.seq:>6} {when} {e.kind:<24} {subject:<32} {e.actor:<16} {body}")
 
 
 _RUN_END_EVENTS = frozenset({"run.finished", "run.failed", "run.cancelled"})
@@ -214,7 +251,7 @@ def events(
             if as_json:
                 print(e.model_dump_json(), flush=True)
             else:
-                out.print(_event_line(e), markup=False, highlight=False)
+                out.print(_event_line(e), soft_wrap=True)
             if follow and e.kind in _RUN_END_EVENTS:
                 break  # the run ended: nothing more will come
 
@@ -232,7 +269,7 @@ def task_show(
     if as_json:
         _dump(data)
         return
-    out.print(f"[bold]{t.id}[/] — {t.title or t.key} [{t.state.value}]")
+    out.print(Text(plain(f"{t.id} — {t.title or t.key} [{t.state.value}]"), style="bold"))
     for key in (
         "role",
         "reviewer_role",
@@ -246,7 +283,7 @@ def task_show(
         "blocked_reason",
     ):
         if data.get(key) not in (None, [], ""):
-            out.print(f"  {key}: {data[key]}")
+            out.print(plain(f"  {key}: {data[key]}"))
     for key in ("input", "output", "last_error", "feedback", "acceptance_criteria"):
         if data.get(key) not in (None, [], {}):
             out.print(f"  {key}:")
@@ -263,7 +300,7 @@ def approve(
     """Approve a task in review or at its approval gate."""
     with _open(db) as board:
         t = board.approve(task_id, actor=actor, comment=comment)
-    out.print(f"{t.id} approved by {actor}: now {t.state.value}")
+    out.print(plain(f"{t.id} approved by {actor}: now {t.state.value}"))
 
 
 @app.command()
@@ -278,7 +315,7 @@ def reject(
     """Send a task back with feedback the next attempt will see."""
     with _open(db) as board:
         t = board.reject(task_id, feedback, actor=actor)
-    out.print(f"{t.id} rejected by {actor}: now {t.state.value}")
+    out.print(plain(f"{t.id} rejected by {actor}: now {t.state.value}"))
 
 
 @app.command()
@@ -290,7 +327,7 @@ def unblock(
     """Let a blocked task go on."""
     with _open(db) as board:
         t = board.unblock(task_id, actor=actor)
-    out.print(f"{t.id} unblocked by {actor}: now {t.state.value}")
+    out.print(plain(f"{t.id} unblocked by {actor}: now {t.state.value}"))
 
 
 @app.command()
@@ -304,10 +341,10 @@ def cancel(
     with _open(db) as board:
         if "/" in target:
             t = board.cancel_task(target, actor=actor, reason=reason)
-            out.print(f"task {t.id} cancelled")
+            out.print(plain(f"task {t.id} cancelled"))
         else:
             r = board.cancel_run(target, actor=actor, reason=reason)
-            out.print(f"run {r.id} cancelled")
+            out.print(plain(f"run {r.id} cancelled"))
 
 
 @app.command()
@@ -315,7 +352,9 @@ def status(run_id: Annotated[str, typer.Argument(help="Run id.")], db: Db = DEFA
     """A plain-language summary of the run."""
     with _open(db) as board:
         run = board.get_run(run_id)
-        out.print(narrate(run, board.tasks(run_id), board.escalations(run_id)))
+        out.print(
+            plain(narrate(run, board.tasks(run_id), board.escalations(run_id), now=time.time()))
+        )
 
 
 @app.command()
@@ -335,7 +374,7 @@ def plan(
     """Start a run from a goal: a planner agent turns it into a validated plan."""
     team = [r.strip() for r in roles.split(",") if r.strip()]
     budget = {k: v for k, v in (("tokens", tokens), ("cost_usd", cost)) if v is not None}
-    with _open(db) as board:
+    with _open(db, create=True) as board:
         created = board.create_goal_run(
             goal,
             roles=team,
@@ -347,7 +386,11 @@ def plan(
         if as_json:
             _dump(created.model_dump(mode="json"))
         else:
-            out.print(f"[green]run {created.id}[/] created: {planner_role} will plan {goal!r}")
+            out.print(
+                Text(plain(f"run {created.id}"), style="green"),
+                plain(f" created: {planner_role} will plan {goal!r}"),
+                sep="",
+            )
         if wait:
             _wait_for_end(board, created.id, timeout)
 
@@ -368,9 +411,8 @@ def escalations(
         out.print("no escalations")
     for e in found:
         subject = e.task_id or e.run_id
-        out.print(
-            f"#{e.seq} {e.kind.removeprefix('escalation.')} on {subject}: {e.payload['reason']}"
-        )
+        kind = e.kind.removeprefix("escalation.")
+        out.print(plain(f"#{e.seq} {kind} on {subject}: {e.payload['reason']}"))
 
 
 @app.command()
@@ -391,7 +433,7 @@ def pause(
     """Stop new claims on a run (work in progress may finish)."""
     with _open(db) as board:
         board.pause_run(run_id, actor=actor, reason=reason)
-    out.print(f"run {run_id} paused")
+    out.print(plain(f"run {run_id} paused"))
 
 
 @app.command()
@@ -408,7 +450,19 @@ def resume(
         budget = dict(run.budget or {})
         budget.update({k: v for k, v in (("tokens", tokens), ("cost_usd", cost)) if v is not None})
         board.resume_run(run_id, actor=actor, budget=budget if (tokens or cost) else None)
-    out.print(f"run {run_id} resumed")
+    out.print(plain(f"run {run_id} resumed"))
+
+
+@app.command()
+def backup(
+    destination: Annotated[Path, typer.Argument(help="A new file for the copy.")],
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Copy the live store to a new file, consistently, while workers keep writing
+    (SQLite's online backup; for PostgreSQL it names the pg_dump command)."""
+    with _open(db) as board:
+        size = board.backup(str(destination))
+    out.print(plain(f"backed up {db} to {destination} ({size:,} bytes)"))
 
 
 @app.command()
@@ -517,7 +571,7 @@ def worker(
             stall_s=stall_s,
         )
         await w.run(run_id=run_id, stop=stop)
-        err.print(f"{participant}: finished {w.completed} task(s)")
+        err.print(plain(f"{participant}: finished {w.completed} task(s)"))
         if run_id is not None and not stop.is_set():
             ended = await board.get_run(run_id)
             if ended.state in (RunState.FAILED, RunState.CANCELLED):
@@ -531,8 +585,8 @@ def main() -> None:
     try:
         app()
     except UsageError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(Text("error: ", style="red"), plain(exc), sep="", soft_wrap=True)
         sys.exit(2)
     except BatonError as exc:
-        err.print(f"[red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(Text("failed: ", style="red"), plain(exc), sep="", soft_wrap=True)
         sys.exit(1)

@@ -9,8 +9,10 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from baton.model import Run, Task
+from baton.interfaces.cli.text import plain
+from baton.model import Run, RunState, Task
 from baton.model.states import TaskState
+from baton.views.narration import unclaimed_work
 from baton.views.reporting import RoleUsage
 
 STATE_STYLE = {
@@ -41,39 +43,42 @@ def _note(t: Task) -> str:
     return ""
 
 
-def board_view(run: Run, tasks: Sequence[Task]) -> RenderableType:
-    table = Table(title=f"{run.id} — {run.goal} [{run.state.value}]", expand=True)
+def board_view(run: Run, tasks: Sequence[Task], now: float | None = None) -> RenderableType:
+    table = Table(title=plain(f"{run.id} — {run.goal} [{run.state.value}]"), expand=True)
     for col in ("task", "role", "state", "try", "holder", "note"):
         table.add_column(col, overflow="fold", ratio=3 if col == "note" else None)
     for t in tasks:
         table.add_row(
-            t.title or t.key,
-            t.role,
+            Text(plain(t.title or t.key)),
+            Text(plain(t.role)),
             Text(t.state.value, style=STATE_STYLE[t.state]),
             str(t.attempts),
-            t.lease_owner or "",
-            _note(t),
+            Text(plain(t.lease_owner or "")),
+            Text(plain(_note(t))),
         )
     done = sum(t.state is TaskState.DONE for t in tasks)
     terminal = sum(t.state.value in ("done", "failed", "skipped", "cancelled") for t in tasks)
     bar = ProgressBar(total=max(1, len(tasks)), completed=terminal, width=50)
     caption = Text(f"{done}/{len(tasks)} done, {terminal}/{len(tasks)} finished")
-    return Group(table, bar, caption)
+    notes = unclaimed_work(tasks, now) if now is not None and run.state is RunState.ACTIVE else []
+    return Group(table, bar, caption, *(Text(plain(n), style="yellow") for n in notes))
 
 
 def usage_table(rows: Sequence[RoleUsage]) -> Table:
     table = Table(title="Tokens and cost per role")
     for col in ("role", "calls", "tokens in", "tokens out", "USD", "model"):
         numeric = col not in ("role", "model")
-        table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
+        table.add_column(
+            col, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold"
+        )
     for r in rows:
         table.add_row(
-            r.role,
+            Text(plain(r.role)),
             str(r.calls),
             f"{r.input_tokens:,}",
             f"{r.output_tokens:,}",
             f"{r.cost_usd:.4f}",
-            ", ".join(sorted(r.models or ())),
+            Text(plain(", ".join(sorted(r.models or ())))),
         )
     if not rows:
         table.add_row("(no model usage recorded)", "", "", "", "", "")

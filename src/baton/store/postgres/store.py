@@ -42,7 +42,13 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from baton.model import Duty, Event, Run, Task
-from baton.model.errors import BatonRuntimeError, SchemaTooNew, StoreUnavailable, TransientConflict
+from baton.model.errors import (
+    BatonRuntimeError,
+    SchemaTooNew,
+    StoreUnavailable,
+    TransientConflict,
+    UsageError,
+)
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Row
@@ -385,6 +391,14 @@ class PostgresStore:
                 cur = await conn.execute(f"SELECT * FROM {t}")
                 out[t] = sorted(await cur.fetchall())
         return out
+
+    async def backup(self, destination: str) -> int:
+        """Not done from here: PostgreSQL has its own tools for consistent copies."""
+        raise UsageError(
+            f"back up PostgreSQL with its own tools, e.g. `pg_dump --format=custom "
+            f"--file {destination} {describe(self.url)}` (and pg_restore to restore); "
+            "see docs/backup.md"
+        )
 
     async def close(self) -> None:
         self._closed = True

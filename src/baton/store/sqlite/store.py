@@ -34,7 +34,12 @@ from types import TracebackType
 from typing import Any, Literal
 
 from baton.model import Duty, Event, Run, RunState, Task
-from baton.model.errors import SchemaTooNew, StoreUnavailable
+from baton.model.errors import (
+    InvalidArgument,
+    SchemaTooNew,
+    StoreNotFound,
+    StoreUnavailable,
+)
 from baton.store import rows as _rows
 from baton.store.protocol import Claimable, EventRef
 from baton.store.sql_files import load_migrations, load_queries
@@ -219,15 +224,72 @@ class _Transaction(AbstractAsyncContextManager[SqliteTx]):
         store = self._store
         try:
             store._w.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        except sqlite3.Error as failed:  # disk full at COMMIT, a page found corrupt
+            with suppress(sqlite3.Error):
+                store._w.execute("ROLLBACK")
+            raise _unavailable(store.path, failed) from failed
         finally:
             store._lock.release()
+        if isinstance(exc, sqlite3.Error):  # raised inside the transaction, rolled back
+            raise _unavailable(store.path, exc) from exc
         if exc_type is None and self._tx.wrote_events:
             store._committed.set()
             store._committed = asyncio.Event()
 
 
+def _unavailable(path: str, exc: sqlite3.Error) -> StoreUnavailable:
+    """A driver error as one line a person can act on; nothing of the call was kept."""
+    text = str(exc)
+    hint = {
+        "database or disk is full": "free disk space and retry",
+        "database disk image is malformed": "restore it from a backup (`baton backup`)",
+        "file is not a database": "it is not a Baton store",
+    }.get(text, "")
+    return StoreUnavailable(
+        f"SQLite store {path} failed: {text}"
+        + (f"; {hint}" if hint else "")
+        + " (nothing of this call was written)"
+    )
+
+
+#: The first bytes of every SQLite database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_path(path: str, *, create: bool) -> bool:
+    """Whether opening ``path`` creates a new store; refuse what is not a store.
+
+    A missing file (or an empty one) is a new store only when ``create`` is asked for:
+    every other use refuses it, naming the path, so that a typo never leaves an empty
+    board behind. A file that exists and is not an SQLite database is never touched.
+    """
+    if path in ("", ":memory:") or path.startswith("file:"):
+        raise InvalidArgument(
+            f"SQLite store {path!r} is not supported: an in-memory database is private to "
+            "one connection, and URIs are not accepted; give a file path"
+        )
+    p = Path(path)
+    if p.is_dir():
+        raise InvalidArgument(f"store path {path} is a directory; give a file path")
+    size = p.stat().st_size if p.exists() else None
+    if size is None or size == 0:
+        if not create:
+            raise StoreNotFound(path, "no Baton store" if size is None else "an empty file")
+        return True
+    with p.open("rb") as f:
+        header = f.read(len(_SQLITE_HEADER))
+    if header != _SQLITE_HEADER:
+        raise StoreUnavailable(
+            f"{path} is not a Baton store (not an SQLite database); refusing to touch it"
+        )
+    return False
+
+
 class SqliteStore:
-    """The :class:`~baton.store.Store` on one SQLite file. See the module docstring."""
+    """The :class:`~baton.store.Store` on one SQLite file. See the module docstring.
+
+    ``create`` (the default, for the embedded API) makes a missing file a new store;
+    ``create=False`` refuses a missing or empty file with :class:`StoreNotFound`."""
 
     def __init__(
         self,
@@ -236,12 +298,14 @@ class SqliteStore:
         durability: Durability = "normal",
         busy_timeout_s: float = 30.0,
         poll_interval_s: float = 0.05,
+        create: bool = True,
     ) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         self.durability = durability
         self.poll_interval_s = poll_interval_s
-        if self.path != ":memory:":
+        self.created = _check_path(self.path, create=create)
+        if self.created:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._refuse_newer_schema()
@@ -286,50 +350,62 @@ class SqliteStore:
                 self._w.execute("ROLLBACK")
                 raise
 
+    def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Every row of a read on the reader connection; a driver error (a page found
+        corrupt while reading, say) is StoreUnavailable."""
+        try:
+            return self._r.execute(query, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _unavailable(self.path, exc) from exc
+
+    def _read_one(self, query: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._read(query, params)
+        return rows[0] if rows else None
+
     def transaction(self) -> _Transaction:
         return _Transaction(self)
 
     async def get_run(self, run_id: str) -> Run | None:
-        row = self._r.execute(_Q["get_run"], (run_id,)).fetchone()
+        row = self._read_one(_Q["get_run"], (run_id,))
         return None if row is None else _rows.run_from_row(row)
 
     async def list_runs(self) -> list[Run]:
-        return [_rows.run_from_row(r) for r in self._r.execute(_Q["list_runs"])]
+        return [_rows.run_from_row(r) for r in self._read(_Q["list_runs"])]
 
     async def get_task(self, task_id: str) -> Task | None:
-        row = self._r.execute(_Q["get_task"], (task_id,)).fetchone()
+        row = self._read_one(_Q["get_task"], (task_id,))
         return None if row is None else _rows.task_from_row(row)
 
     async def list_tasks(self, run_id: str) -> list[Task]:
-        return [_rows.task_from_row(r) for r in self._r.execute(_Q["list_tasks"], (run_id,))]
+        return [_rows.task_from_row(r) for r in self._read(_Q["list_tasks"], (run_id,))]
 
     async def count_by_state(self, run_id: str) -> dict[str, int]:
-        return {s: n for s, n in self._r.execute(_Q["count_by_state"], (run_id,))}
+        return {s: n for s, n in self._read(_Q["count_by_state"], (run_id,))}
 
     async def read_events(self, *, since: int, run_id: str | None, limit: int) -> list[Event]:
         if run_id is None:
-            rows = self._r.execute(_Q["read_events"], (since, limit))
+            rows = self._read(_Q["read_events"], (since, limit))
         else:
-            rows = self._r.execute(_Q["read_run_events"], (run_id, since, limit))
+            rows = self._read(_Q["read_run_events"], (run_id, since, limit))
         return [_rows.event_from_row(r) for r in rows]
 
     async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
         indexed = _rows.INDEXED_FAMILIES.get(kind_prefix)
         if indexed is not None:
-            rows = self._r.execute(_Q[indexed], (run_id, limit))
+            rows = self._read(_Q[indexed], (run_id, limit))
         else:
-            rows = self._r.execute(_Q["latest_run_events_like"], (run_id, f"{kind_prefix}%", limit))
-        return [_rows.event_from_row(r) for r in reversed(rows.fetchall())]
+            rows = self._read(_Q["latest_run_events_like"], (run_id, f"{kind_prefix}%", limit))
+        return [_rows.event_from_row(r) for r in reversed(rows)]
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:
-        row = self._r.execute(_Q["last_progress"], (run_id,)).fetchone()
+        row = self._read_one(_Q["last_progress"], (run_id,))
         return None if row is None or row[0] is None else (int(row[0]), float(row[1]))
 
     async def last_seq(self) -> int:
-        return int(self._r.execute(_Q["last_seq"]).fetchone()[0])
+        return int(self._read_one(_Q["last_seq"])[0])
 
     async def get_duty(self, name: str) -> Duty | None:
-        row = self._r.execute(_Q["read_duty"], (name,)).fetchone()
+        row = self._read_one(_Q["read_duty"], (name,))
         return (
             None if row is None else Duty(name=name, holder=row[0], token=row[1], expires_at=row[2])
         )
@@ -349,7 +425,27 @@ class SqliteStore:
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         tables = ("runs", "tasks", "deps", "events", "idempotency", "duties")
-        return {t: sorted(self._r.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+        return {t: sorted(self._read(f"SELECT * FROM {t}")) for t in tables}
+
+    async def backup(self, destination: str) -> int:
+        """A consistent copy of the live store (WAL included) at ``destination``, made
+        with SQLite's online backup API while writers go on; returns its size in bytes.
+        Refuses to overwrite an existing file."""
+        target = Path(destination)
+        if target.exists():
+            raise InvalidArgument(f"backup target {destination} exists; pick a new file")
+        if not target.parent.is_dir():
+            raise InvalidArgument(f"backup target's folder {target.parent} does not exist")
+        try:
+            copy = sqlite3.connect(str(target))
+            try:
+                self._r.backup(copy, pages=1024)
+            finally:
+                copy.close()
+        except sqlite3.Error as exc:
+            target.unlink(missing_ok=True)
+            raise _unavailable(self.path, exc) from exc
+        return target.stat().st_size
 
     async def close(self) -> None:
         self._r.close()
