@@ -36,7 +36,7 @@ class ReviewService:
             and (task.lease_expires_at or 0) > now
         ):
             raise InvalidTransition(
-                task.id, task.state.value, verb, f"claimed for review by {task.lease_owner}"
+                task.id, task.state.value, verb, f"it is claimed for review by {task.lease_owner}"
             )
 
     async def approve(

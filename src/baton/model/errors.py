@@ -67,10 +67,9 @@ class InvalidPlan(UsageError):
 class InvalidTransition(UsageError):
     """The task's state does not allow that action; nothing was changed."""
 
-    def __init__(self, task_id: str, state: str, action: str, hint: str = "") -> None:
+    def __init__(self, task_id: str, state: str, action: str, why: str = "") -> None:
         self.task_id, self.state, self.action = task_id, state, action
-        msg = f"task {task_id!r} is {state}; cannot {action}"
-        super().__init__(f"{msg} ({hint})" if hint else msg)
+        super().__init__(f"cannot {action} {task_id} [{state}]: {why or f'it is {state}'}")
 
 
 class NotFound(UsageError):

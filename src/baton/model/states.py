@@ -124,9 +124,22 @@ def next_state(task_id: str, state: TaskState, action: Action) -> TaskState:
     try:
         return TRANSITIONS[(state, action)]
     except KeyError:
-        allowed = sorted({verb(a) for (s, a) in TRANSITIONS if s == state})
-        hint = f"allowed from {state.value}: {', '.join(allowed)}" if allowed else "terminal"
-        raise InvalidTransition(task_id, state.value, verb(action), hint) from None
+        raise InvalidTransition(task_id, state.value, verb(action), WHY[state]) from None
+
+
+#: Why a task in each state refuses what a person tried, and what they can do instead.
+WHY: dict[TaskState, str] = {
+    S.PENDING: "it is waiting on its dependencies",
+    S.READY: "it is ready and nobody has claimed it yet",
+    S.RUNNING: "it is being worked on",
+    S.IN_REVIEW: "it is in review: approve or reject it",
+    S.AWAITING_APPROVAL: "it awaits approval: approve or reject it",
+    S.BLOCKED: "it is blocked: unblock or cancel it",
+    S.DONE: "it is done; nothing can change it",
+    S.FAILED: "it failed for good; nothing can change it",
+    S.SKIPPED: "it was skipped; nothing can change it",
+    S.CANCELLED: "it was cancelled; nothing can change it",
+}
 
 
 def is_terminal(state: TaskState) -> bool:

@@ -42,10 +42,28 @@ AgentsLike = Agent | Sequence[Agent] | Mapping[str, Callable[[TaskContext], Any]
 
 
 def as_agents(spec: AgentsLike) -> list[Agent]:
+    """The agents ``spec`` names: agents, one agent, or a mapping of role -> function.
+
+    Raises:
+        InvalidArgument: anything else, said plainly (``os:system`` is a function of a
+            string, not a mapping of roles to agents).
+    """
     if isinstance(spec, Mapping):
+        bad_roles = [r for r in spec if not isinstance(r, str) or not r]
+        not_callable = [r for r, fn in spec.items() if not callable(fn)]
+        if bad_roles or not_callable:
+            raise InvalidArgument(
+                "a mapping of agents needs role names mapped to functions of the task "
+                f"context; bad entries: {sorted(map(repr, bad_roles + not_callable))}"
+            )
         return [FunctionAgent(fn, roles=[role], name=role) for role, fn in spec.items()]
     if isinstance(spec, Agent):
         return [spec]
+    if isinstance(spec, str | bytes) or not isinstance(spec, Sequence | set | tuple):
+        raise InvalidArgument(
+            f"{type(spec).__name__} {getattr(spec, '__name__', '')!s} is not agents: give a "
+            "list of agents, one agent, or a mapping of role -> function of the task context"
+        )
     agents = list(spec)
     bad = [a for a in agents if not isinstance(a, Agent)]
     if bad:

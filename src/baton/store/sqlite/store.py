@@ -223,10 +223,14 @@ class _Transaction(AbstractAsyncContextManager[SqliteTx]):
     ) -> None:
         store = self._store
         try:
-            store._w.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        except sqlite3.Error as failed:  # disk full at COMMIT, a page found corrupt
-            with suppress(sqlite3.Error):
+            if exc_type is None:
+                store._w.execute("COMMIT")
+            elif store._w.in_transaction:  # SQLite may have rolled back already (disk full)
                 store._w.execute("ROLLBACK")
+        except sqlite3.Error as failed:  # disk full at COMMIT, a page found corrupt
+            if store._w.in_transaction:
+                with suppress(sqlite3.Error):
+                    store._w.execute("ROLLBACK")
             raise _unavailable(store.path, failed) from failed
         finally:
             store._lock.release()
