@@ -3,8 +3,9 @@
 A planner agent turns the goal into a plan; backend, frontend, infra and docs agents
 work it in parallel from three worker processes; a reviewer agent returns the UI with
 two issues and approves the rework; the deploy waits at a human approval gate, which
-this script approves the way a person would (``baton approve``). An orchestrator
-process reaps leases and watches for trouble. Then: the narration, tokens and cost per
+this script approves the way a person would (``baton approve``) — it says so, and waits
+for you to do it yourself when run in a terminal. No orchestrator process: one of the
+workers holds the watchdog duty (reaping, stalls, escalations). Then: the narration, tokens and cost per
 role, and where the database and the event log are.
 
 Offline (no ``BATON_MODEL``), every agent runs on Baton's deterministic offline model —
@@ -71,11 +72,7 @@ def main() -> int:
         )
         for i in range(1, 4)
     ]
-    procs.append(
-        subprocess.Popen(
-            [*BATON, "orchestrate", "--run", run_id, "--stall-s", "30"], cwd=ROOT, env=env
-        )
-    )
+    # No orchestrator process: one of the workers holds the watchdog duty.
     viewer = subprocess.Popen([*BATON, "board", run_id, "--timeout", "120"], cwd=ROOT, env=env)
     with SyncBoard.open(db) as board:
         stream = board.subscribe(
@@ -83,7 +80,25 @@ def main() -> int:
         )
         for event in stream:
             if event.kind == "task.submit_for_approval" and event.task_id:
-                time.sleep(1.0)  # let the viewer see the gate before the "human" acts
+                command = (
+                    f"baton approve {event.task_id} --db {db} --as human:you "
+                    '--comment "release window is open"'
+                )
+                if sys.stdin.isatty():  # a person is watching: let them be the human
+                    console.print(
+                        f"\n[bold magenta]Human step:[/] {event.task_id} waits at its approval "
+                        f"gate. Approve it in another terminal:\n  {command}\n"
+                        "or press Enter and this demo approves it as human:demo."
+                    )
+                    input()
+                else:
+                    console.print(
+                        f"\n[bold magenta]Human step:[/] {event.task_id} waits at its approval "
+                        "gate; no terminal here, so the demo acts as the human (human:demo) "
+                        f"and types what a person would:\n  {command}\n"
+                    )
+                if board.get_task(event.task_id).state is not TaskState.AWAITING_APPROVAL:
+                    continue  # the person approved (or rejected) it themselves
                 baton(
                     "approve",
                     event.task_id,
