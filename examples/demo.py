@@ -5,8 +5,8 @@ work it in parallel from three worker processes; a reviewer agent returns the UI
 two issues and approves the rework; the deploy waits at a human approval gate, which
 this script approves the way a person would (``baton approve``) — it says so, and waits
 for you to do it yourself when run in a terminal. No orchestrator process: one of the
-workers holds the watchdog duty (reaping, stalls, escalations). Then: the narration, tokens and cost per
-role, and where the database and the event log are.
+workers holds the watchdog duty (reaping, stalls, escalations). Then: the narration,
+tokens and cost per role, and where the database and the event log are.
 
 Offline (no ``BATON_MODEL``), every agent runs on Baton's deterministic offline model —
 not a language model, and it says so. With ``BATON_MODEL`` and a key set, every agent
