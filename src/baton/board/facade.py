@@ -476,6 +476,18 @@ class Board:
     async def tasks(self, run_id: str) -> list[Task]:
         return await self._reads.tasks(run_id)
 
+    async def count_by_state(self, run_id: str) -> dict[str, int]:
+        """How many of the run's tasks are in each state (one aggregate query)."""
+        return await self._reads.count_by_state(run_id)
+
+    async def watched_tasks(self, run_id: str, *, review_rounds_at_least: int) -> list[Task]:
+        """The run's open tasks that are blocked, or were returned by review at least
+        ``review_rounds_at_least`` times: what the watchdog checks every pass, read
+        without loading the whole run."""
+        return await self._reads.watched_tasks(
+            run_id, review_rounds_at_least=review_rounds_at_least
+        )
+
     async def events(
         self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000
     ) -> list[Event]:

@@ -41,6 +41,15 @@ class ReadService:
         await self.get_run(run_id)
         return await self.core.store.list_tasks(run_id)
 
+    async def count_by_state(self, run_id: str) -> dict[str, int]:
+        await self.get_run(run_id)
+        return await self.core.store.count_by_state(run_id)
+
+    async def watched_tasks(self, run_id: str, *, review_rounds_at_least: int) -> list[Task]:
+        await self.get_run(run_id)
+        check_count("review_rounds_at_least", review_rounds_at_least)
+        return await self.core.store.watched_tasks(run_id, review_rounds_at_least)
+
     async def events(
         self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000
     ) -> list[Event]:

@@ -96,6 +96,8 @@ class SyncBoard:
     wait_for_change = _blocking(Board.wait_for_change)
     snapshot = _blocking(Board.snapshot)
     backup = _blocking(Board.backup)
+    count_by_state = _blocking(Board.count_by_state)
+    watched_tasks = _blocking(Board.watched_tasks)
     similar_ids = _blocking(Board.similar_ids)
     claim_duty = _blocking(Board.claim_duty)
     renew_duty = _blocking(Board.renew_duty)

@@ -76,15 +76,19 @@ class Orchestrator:
         return raised
 
     async def check_run(self, run: Run) -> list[Event]:
-        tasks = await self.board.tasks(run.id)
+        """One pass over one run. Its cost does not grow with the run: it reads the
+        counts by state, the tasks worth watching (blocked, or returned by review
+        ``review_alert`` times) and the last 500 events — the whole run's tasks only when
+        a stall is found, for the evidence."""
+        watched = await self.board.watched_tasks(run.id, review_rounds_at_least=self.review_alert)
         recent = await self.board.recent_events(run.id, limit=500)
         found: list[Event | None] = []
         now = self.board.clock()
         found.append(await self._wall_time(run, now))
         run = await self.board.get_run(run.id)  # the wall-time check may have paused it
-        found.append(await self._stall(run, tasks, now))
-        found.extend([await self._review_loop(run, t) for t in tasks])
-        found.append(await self._wait_cycle(run, tasks))
+        found.append(await self._stall(run, now))
+        found.extend([await self._review_loop(run, t) for t in watched])
+        found.append(await self._wait_cycle(run, watched))
         found.extend(await self._failing_agents(run, recent))
         return [e for e in found if e is not None]
 
@@ -123,16 +127,19 @@ class Orchestrator:
         await self.board.pause_run(run.id, actor=self.name, reason=reason)
         return await self._raise(run, "budget", reason, {"wall_s": limit}, f"wall:{run.id}:{limit}")
 
-    async def _stall(self, run: Run, tasks: Sequence[Task], now: float) -> Event | None:
-        if run.state is not RunState.ACTIVE or all(t.state in TERMINAL for t in tasks):
+    async def _stall(self, run: Run, now: float) -> Event | None:
+        if run.state is not RunState.ACTIVE:
             return None
         last = await self.board.last_progress(run.id)
         last_seq, last_at = last if last else (0, run.created_at)
         since = now - last_at
         if since < self.stall_s:
             return None
+        counts = await self.board.count_by_state(run.id)
+        if not any(n for s, n in counts.items() if TaskState(s) not in TERMINAL):
+            return None
         states: dict[str, list[str]] = defaultdict(list)
-        for t in tasks:
+        for t in await self.board.tasks(run.id):
             if t.state not in TERMINAL:
                 states[t.state.value].append(t.key)
         reason = f"no progress on run {run.id!r} for {since:.0f}s"

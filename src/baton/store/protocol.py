@@ -171,6 +171,11 @@ class Store(Protocol):
 
     async def count_by_state(self, run_id: str) -> dict[str, int]: ...
 
+    async def watched_tasks(self, run_id: str, review_rounds_at_least: int) -> list[Task]:
+        """The run's open tasks that are blocked or have at least that many review
+        rounds, by creation: what a watchdog pass needs, without reading the whole run."""
+        ...
+
     async def read_events(self, *, since: int, run_id: str | None, limit: int) -> list[Event]:
         """Committed events with ``seq > since``, in ``seq`` order."""
         ...

@@ -327,6 +327,10 @@ class PostgresStore:
     async def list_tasks(self, run_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in await self._read("list_tasks", (run_id,))]
 
+    async def watched_tasks(self, run_id: str, review_rounds_at_least: int) -> list[Task]:
+        rows = await self._read("watched_tasks", (run_id, review_rounds_at_least))
+        return [_rows.task_from_row(r) for r in rows]
+
     async def count_by_state(self, run_id: str) -> dict[str, int]:
         return {s: int(n) for s, n in await self._read("count_by_state", (run_id,))}
 

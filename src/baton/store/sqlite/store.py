@@ -383,6 +383,10 @@ class SqliteStore:
     async def list_tasks(self, run_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in self._read(_Q["list_tasks"], (run_id,))]
 
+    async def watched_tasks(self, run_id: str, review_rounds_at_least: int) -> list[Task]:
+        rows = self._read(_Q["watched_tasks"], (run_id, review_rounds_at_least))
+        return [_rows.task_from_row(r) for r in rows]
+
     async def count_by_state(self, run_id: str) -> dict[str, int]:
         return {s: n for s, n in self._read(_Q["count_by_state"], (run_id,))}
 

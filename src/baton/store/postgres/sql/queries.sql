@@ -185,3 +185,11 @@ SELECT holder, token, expires_at FROM duties WHERE name = %s;
 
 -- name: put_duty
 UPDATE duties SET holder = %s, token = %s, expires_at = %s WHERE name = %s;
+
+-- name: watched_tasks
+-- What the watchdog looks at on every pass: open tasks that are blocked or were
+-- returned by review often. Reads the open-tasks index, returns only those rows.
+SELECT {task_columns} FROM tasks t
+WHERE t.run_id = %s AND t.state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
+  AND (t.state = 'blocked' OR t.review_rounds >= %s)
+ORDER BY t.created_seq;

@@ -148,3 +148,11 @@ SELECT holder, token, expires_at FROM duties WHERE name = ?;
 
 -- name: put_duty
 UPDATE duties SET holder = ?, token = ?, expires_at = ? WHERE name = ?;
+
+-- name: watched_tasks
+-- What the watchdog looks at on every pass: open tasks that are blocked or were
+-- returned by review often. Reads the open-tasks index, returns only those rows.
+SELECT {task_columns} FROM tasks t
+WHERE t.run_id = ? AND t.state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
+  AND (t.state = 'blocked' OR t.review_rounds >= ?)
+ORDER BY t.created_seq;
