@@ -34,7 +34,7 @@ from baton.board.reading import ReadService
 from baton.board.reviews import ReviewService
 from baton.board.runs import RunService
 from baton.board.work import WorkService
-from baton.model import Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
 from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.store import Store, open_store
@@ -464,6 +464,11 @@ class Board:
         return await self._messages.messages(run_id, limit=limit)
 
     # --- reading -----------------------------------------------------------
+    async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing:
+        """The run and its latest ``messages`` messages in one call: what a worker
+        reads before each attempt (one round trip to a remote board instead of two)."""
+        return await self._messages.briefing(run_id, messages=messages)
+
     async def get_run(self, run_id: str) -> Run:
         return await self._reads.get_run(run_id)
 

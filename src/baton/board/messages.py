@@ -10,7 +10,7 @@ from typing import Any
 from baton.board.core import BoardCore
 from baton.board.escalations import append_returned
 from baton.board.transitions import Later
-from baton.model import Event
+from baton.model import Briefing, Event
 from baton.model.errors import InvalidArgument, NotFound
 from baton.model.events import MESSAGE_PREFIX, message_kind
 from baton.model.limits import MAX_ROWS, check_count, check_json, check_name, lookup_id
@@ -59,6 +59,15 @@ class MessageService:
 
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
         check_count("limit", limit, low=1, high=MAX_ROWS)
-        if await self.core.store.get_run(lookup_id("run", run_id)) is None:
+        found = await self.core.store.latest_events(lookup_id("run", run_id), MESSAGE_PREFIX, limit)
+        if not found and await self.core.store.get_run(run_id) is None:  # asked only then
             raise NotFound("run", run_id)
-        return await self.core.store.latest_events(run_id, MESSAGE_PREFIX, limit)
+        return found
+
+    async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing:
+        check_count("messages", messages, low=1, high=MAX_ROWS)
+        run = await self.core.store.get_run(lookup_id("run", run_id))
+        if run is None:
+            raise NotFound("run", run_id)
+        found = await self.core.store.latest_events(run_id, MESSAGE_PREFIX, messages)
+        return Briefing(run=run, messages=found)

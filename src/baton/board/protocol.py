@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from baton.model import Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
 from baton.model.limits import Limits
 
 
@@ -215,6 +215,8 @@ class BoardAPI(Protocol):
     ) -> Event: ...
 
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]: ...
+
+    async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing: ...
 
     async def get_run(self, run_id: str) -> Run: ...
 

@@ -96,6 +96,7 @@ class SyncBoard:
     wait_for_change = _blocking(Board.wait_for_change)
     snapshot = _blocking(Board.snapshot)
     backup = _blocking(Board.backup)
+    briefing = _blocking(Board.briefing)
     count_by_state = _blocking(Board.count_by_state)
     watched_tasks = _blocking(Board.watched_tasks)
     similar_ids = _blocking(Board.similar_ids)

@@ -6,7 +6,17 @@ May import: nothing else of Baton. No I/O happens here.
 
 from __future__ import annotations
 
-from baton.model.records import RUN_ENDED, Duty, Event, Lease, LeaseKind, Run, RunState, Task
+from baton.model.records import (
+    RUN_ENDED,
+    Briefing,
+    Duty,
+    Event,
+    Lease,
+    LeaseKind,
+    Run,
+    RunState,
+    Task,
+)
 from baton.model.specs import (
     JSON,
     TASK_FIELDS,
@@ -26,6 +36,7 @@ __all__ = [
     "TASK_FIELDS",
     "TERMINAL",
     "Action",
+    "Briefing",
     "Budget",
     "Duty",
     "Event",

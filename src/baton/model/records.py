@@ -134,3 +134,13 @@ class Duty(BaseModel):
     holder: str
     token: int
     expires_at: float
+
+
+class Briefing(BaseModel):
+    """What a worker reads before an attempt, in one call: the run (its goal, budget
+    and spending) and its latest messages, oldest first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run: Run
+    messages: list[Event]

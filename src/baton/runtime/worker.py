@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from baton.board import BoardAPI
-from baton.model import RUN_ENDED, Lease, LeaseKind, Run
+from baton.model import Lease, LeaseKind, Run
 from baton.model.budgets import remaining
 from baton.model.errors import (
     ContractViolation,
@@ -184,15 +184,21 @@ class Worker:
 
     async def _slot(self, index: int, run_id: str | None, stop: asyncio.Event) -> None:
         me = f"{self.name}#{index}" if self.concurrency > 1 else self.name
+        roles = list(self.by_role)
         backoff = _Backoff()
         while not stop.is_set():
             try:
-                if run_id is not None:
-                    state = (await self.board.get_run(run_id)).state
-                    if state in RUN_ENDED:
+                # The busy path is one claim per task: the run's state and the last seq
+                # are read only when nothing was claimable (a claim finds nothing on a
+                # run that ended or was paused, so that is when to look).
+                lease = await self.board.claim(me, roles, run_id=run_id)
+                if lease is None:
+                    if run_id is not None and (await self.board.get_run(run_id)).ended:
                         return
-                head = await self.board.last_seq()
-                lease = await self.board.claim(me, list(self.by_role), run_id=run_id)
+                    head = await self.board.last_seq()
+                    # Claim again after reading head: work committed between the first
+                    # claim and head is seen now; anything later wakes the wait.
+                    lease = await self.board.claim(me, roles, run_id=run_id)
                 if lease is None:
                     await self.board.reap_expired(actor=me)
                     await self._prune_idempotency()
@@ -212,7 +218,8 @@ class Worker:
         """Everything the agent sees: the task, its dependencies' results, messages,
         what is left of the budget."""
         task = lease.task
-        run = await self.board.get_run(task.run_id)
+        briefing = await self.board.briefing(task.run_id, messages=50)
+        run = briefing.run
         deps = {}
         for dep_id in task.depends_on:
             d = await self.board.get_task(dep_id)
@@ -223,7 +230,7 @@ class Worker:
             run=run,
             board=self.board,
             dependencies=deps,
-            messages=await self.board.messages(run.id, limit=50),
+            messages=briefing.messages,
             tools=self.tools,
             budget=_budget_left(run, task.budget, task.tokens_used, task.cost_used),
             loop=asyncio.get_running_loop(),
@@ -234,7 +241,14 @@ class Worker:
         role = task.role if lease.kind is LeaseKind.WORK else task.reviewer_role
         agent = self.by_role[role or task.role]
         running = asyncio.create_task(self._run_agent(agent, lease))
-        beat = asyncio.create_task(self._heartbeat(lease, running))
+        # The heartbeat task starts only when the agent is still running at the first
+        # renewal: most tasks end sooner, and a timer costs less than a task.
+        loop = asyncio.get_running_loop()
+        beats: list[asyncio.Task[None]] = []
+        timer = loop.call_later(
+            _beat_interval(lease),
+            lambda: beats.append(asyncio.create_task(self._heartbeat(lease, running))),
+        )
         try:
             await asyncio.shield(running)
         except asyncio.CancelledError:
@@ -249,7 +263,9 @@ class Worker:
             log.warning("%s: released %s at shutdown", lease.owner, task.id)
             raise
         finally:
-            beat.cancel()
+            timer.cancel()
+            for beat in beats:
+                beat.cancel()
 
     async def _run_agent(self, agent: Agent, lease: Lease) -> None:
         task = lease.task
@@ -367,9 +383,14 @@ class Worker:
                 await asyncio.sleep(backoff.next())
 
     async def _heartbeat(self, lease: Lease, running: asyncio.Task[None]) -> None:
-        interval = max(0.05, lease.task.lease_s / 3)
+        """Renew the lease every third of it while the agent runs (started one interval
+        after the claim, so the first renewal is at once)."""
+        interval = _beat_interval(lease)
+        first = True
         while not running.done():
-            await asyncio.sleep(interval)
+            if not first:
+                await asyncio.sleep(interval)
+            first = False
             try:
                 renewed = await self.board.heartbeat(lease.task.id, lease.token, lease.owner)
                 lease = lease.model_copy(update={"expires_at": renewed.expires_at})
@@ -379,6 +400,10 @@ class Worker:
                 return
             except (StoreUnavailable, TransientConflict) as exc:
                 log.warning("%s: heartbeat for %s failed: %s", lease.owner, lease.task.id, exc)
+
+
+def _beat_interval(lease: Lease) -> float:
+    return max(0.05, lease.task.lease_s / 3)
 
 
 def _error(agent: Agent, exc: BaseException, *, kind: str = "exception") -> dict[str, Any]:
