@@ -224,7 +224,7 @@ def table(summary: dict[str, Any], title: str, caption: str = "") -> Table:
             mark(growth_ok, f"{r['worker_per_task_growth']:.2f}x"),
             *([f"{r[f'{BARE}_per_task_growth']:.2f}x"] if bare else []),
             f"{r['loop_per_task_growth']:.2f}x",
-            "-" if pass_ms is None else f"{pass_ms:,.0f} ms",
+            _ms(pass_ms),
         )
     legend = (
         "tasks: in the run; timed: the run's last ones, drained; /s: tasks per second "
@@ -241,3 +241,9 @@ def table(summary: dict[str, Any], title: str, caption: str = "") -> Table:
     )
     t.caption = (caption + "\n" if caption else "") + legend + targets + verdicts
     return t
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f} ms" if value < 1_000 else f"{value / 1e3:.2f} s"

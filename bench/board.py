@@ -88,7 +88,7 @@ class Config:
     def make(cls, quick: bool, reps: int | None) -> Config:
         if quick:
             return cls(True, reps or 1, 5_000, 35_000, 1.0, 400, 30, {500: 3, 5_000: 1})
-        worker_reps = {500: 5, 5_000: reps or 3, 50_000: 1}
+        worker_reps = {500: 3, 5_000: reps or 2, 50_000: 1}
         return cls(False, reps or 3, 30_000, 150_000, 5.0, 1_000, 50, worker_reps)
 
 

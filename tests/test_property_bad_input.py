@@ -132,7 +132,7 @@ def _throw_everything(board: SyncBoard, lease: Lease, v: Any, i: Any, n: Any, x:
             assert board.snapshot() == before, f"a TypeError left changes: {exc}"
 
 
-EXAMPLES = {"sqlite": 150, "postgres": 30}
+EXAMPLES = {"sqlite": 400, "postgres": 40}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

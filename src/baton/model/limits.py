@@ -60,7 +60,7 @@ def lookup_id(kind: str, value: object) -> str:
     """``value`` as an id to look up. An id that no store could hold (not text, NUL,
     an unpaired surrogate, absurdly long) names nothing: :class:`NotFound`, printed
     safely, instead of a driver's encoding error."""
-    if not isinstance(value, str) or len(value) > 1000 or _text_problem(value):
+    if not isinstance(value, str) or len(value) > 1000 or text_problem(value):
         raise NotFound(kind, safe_repr(value))
     return value
 
@@ -113,7 +113,7 @@ def check_text(name: str, value: object, *, limits: Limits = DEFAULT_LIMITS) -> 
             f"{name} is {len(value):,} characters; the limit is {limits.max_text:,} "
             "(Limits.max_text)"
         )
-    problem = _text_problem(value)
+    problem = text_problem(value)
     if problem:
         raise InvalidArgument(f"{name} {problem}")
     return value
@@ -125,7 +125,7 @@ def check_name(kind: str, value: object) -> str:
         not isinstance(value, str)
         or not 0 < len(value) <= 200
         or not value.isprintable()
-        or _text_problem(value)
+        or text_problem(value)
     ):
         raise InvalidArgument(
             f"invalid {kind} name {safe_repr(value)}: use 1 to 200 printable characters"
@@ -133,7 +133,8 @@ def check_name(kind: str, value: object) -> str:
     return value
 
 
-def _text_problem(value: str) -> str:
+def text_problem(value: str) -> str:
+    """Why no store could keep ``value`` (a NUL, an unpaired surrogate); empty if none."""
     if "\x00" in value:
         return "contains a NUL character"
     if not value.isascii():
@@ -156,7 +157,7 @@ def json_problem(value: Any, *, limits: Limits = DEFAULT_LIMITS) -> str | None:
         if item is None or isinstance(item, bool):
             continue
         if isinstance(item, str):
-            problem = _text_problem(item)
+            problem = text_problem(item)
             if problem:
                 return f"at {where}: a string that {problem}"
             continue
@@ -170,7 +171,7 @@ def json_problem(value: Any, *, limits: Limits = DEFAULT_LIMITS) -> str | None:
             for key, sub in item.items():
                 if not isinstance(key, str):
                     return f"at {where}: key {safe_repr(key)} is not a string"
-                problem = _text_problem(key)
+                problem = text_problem(key)
                 if problem:
                     return f"at {where}: a key that {problem}"
                 stack.append((sub, depth + 1, f"{path}/{key}"[:200]))

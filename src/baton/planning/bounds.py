@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from baton.model import Plan, TaskSpec
 from baton.model.errors import InvalidPlan, PlanProblem
-from baton.model.limits import Limits, json_problem
+from baton.model.limits import Limits, json_problem, text_problem
 
 
 def limit_problems(goal: str, tasks: Sequence[TaskSpec], limits: Limits) -> list[PlanProblem]:
@@ -30,6 +30,16 @@ def limit_problems(goal: str, tasks: Sequence[TaskSpec], limits: Limits) -> list
                 f"{limits.max_text:,} (Limits.max_text)",
             )
         )
+    if text_problem(goal):
+        problems.append(PlanProblem("not_text", f"the goal {text_problem(goal)}"))
+    for spec in tasks:
+        strings = [spec.title, spec.description, spec.role, spec.reviewer_role or ""]
+        strings += [spec.parent or "", *spec.acceptance_criteria, *spec.labels, *spec.depends_on]
+        bad = next((text_problem(s) for s in strings if text_problem(s)), "")
+        if bad:
+            problems.append(
+                PlanProblem("not_text", f"task {spec.id!r} has text that {bad}", (spec.id,))
+            )
     for spec in tasks:
         for field in ("input", "input_contract", "output_contract"):
             problem = json_problem(getattr(spec, field), limits=limits)
