@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from baton import EventKind, SyncBoard, TaskChanges
+from baton import EventKind, PermissionDenied, SyncBoard, TaskChanges
 from baton.model.events import ESCALATION_KINDS, TRANSITION_EVENT, validate_payload
 from baton.model.states import Action
 from tests.conformance._util import claim, finish, tid
@@ -78,7 +78,12 @@ def _scenario(board: SyncBoard, clock: ManualClock) -> str:
 
 def test_every_event_fits_the_catalogue(board: SyncBoard, clock: ManualClock) -> None:
     run_id = _scenario(board, clock)
-    events = board.events(run_id)
+    _, token = board.add_participant("p1", kind="agent", roles=["worker"], runs=[run_id])
+    with pytest.raises(PermissionDenied):
+        board.login(token).claim("p1", ["reviewer"], run_id=run_id)
+    board.rotate_token("p1")
+    board.revoke_participant("p1")
+    events = board.events()
     seen = set()
     for e in events:
         validate_payload(e.kind, e.payload)  # raises on a payload the model does not allow

@@ -19,6 +19,9 @@ BATON = {
     "SubmitResult", "SyncBoard", "TERMINAL", "Task", "TaskBudget", "TaskChanges",
     "TaskContext", "TaskSpec", "TaskState", "TransientConflict", "UsageError", "Verdict",
     "Worker", "agent", "load_plan", "narrate", "open_store",
+    # participants and permissions
+    "Grant", "OWNER", "Participant", "ParticipantKind", "PermissionDenied", "Principal",
+    "Unauthenticated",
 }  # fmt: skip
 
 AGENTS = {

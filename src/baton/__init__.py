@@ -40,6 +40,7 @@ from baton.model.errors import (
     InvalidTransition,
     LeaseLost,
     NotFound,
+    PermissionDenied,
     PlanProblem,
     RetryLater,
     RunFailed,
@@ -48,11 +49,13 @@ from baton.model.errors import (
     StoreNotFound,
     StoreUnavailable,
     TransientConflict,
+    Unauthenticated,
     UsageError,
 )
 from baton.model.events import EventKind
 from baton.model.limits import Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
+from baton.model.participants import OWNER, Grant, Participant, ParticipantKind, Principal
 from baton.planning.files import load_plan
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent, agent
@@ -63,6 +66,7 @@ from baton.views.narration import narrate
 
 __all__ = [
     "DEFAULT_MESSAGE_KINDS",
+    "OWNER",
     "RUN_ENDED",
     "TERMINAL",
     "Action",
@@ -82,6 +86,7 @@ __all__ = [
     "FailurePolicy",
     "FunctionAgent",
     "GiveUp",
+    "Grant",
     "IdempotencyConflict",
     "InvalidArgument",
     "InvalidMessage",
@@ -93,8 +98,12 @@ __all__ = [
     "Limits",
     "NotFound",
     "Orchestrator",
+    "Participant",
+    "ParticipantKind",
+    "PermissionDenied",
     "Plan",
     "PlanProblem",
+    "Principal",
     "RetryLater",
     "Run",
     "RunFailed",
@@ -115,6 +124,7 @@ __all__ = [
     "TaskSpec",
     "TaskState",
     "TransientConflict",
+    "Unauthenticated",
     "UsageError",
     "Verdict",
     "Worker",

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
+from baton.board.authorization import require_run
 from baton.board.transitions import Later
 from baton.model import Duty, Event, Lease, LeaseKind, Run, Task
 from baton.model.errors import (
@@ -17,10 +18,14 @@ from baton.model.errors import (
     InvalidArgument,
     LeaseLost,
     NotFound,
+    PermissionDenied,
     TransientConflict,
+    Unauthenticated,
 )
+from baton.model.events import BOARD_SCOPE, EventKind
 from baton.model.limits import DEFAULT_LIMITS, Limits, lookup_id
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
+from baton.model.participants import OWNER, Principal, same_hash
 from baton.store import Store, Tx
 
 T = TypeVar("T")
@@ -66,20 +71,80 @@ class BoardCore:
         rng: random.Random | None = None,
         message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
         limits: Limits = DEFAULT_LIMITS,
+        principal: Principal = OWNER,
     ) -> None:
         self.store = store
+        self.principal = principal
         self.limits = limits
         self.clock = clock
         self.rng = rng or random.Random()
         self.message_kinds = message_kinds
         self.max_conflict_retries = 8
 
+    def acting_as(self, principal: Principal) -> BoardCore:
+        """The same store, clock and limits, acting as ``principal``."""
+        return BoardCore(
+            self.store,
+            clock=self.clock,
+            rng=self.rng,
+            message_kinds=self.message_kinds,
+            limits=self.limits,
+            principal=principal,
+        )
+
+    async def verify(self, tx: Tx | None = None) -> Principal:
+        """The acting principal, fresh from the store: a revoked participant or a
+        rotated token is refused at once (:class:`Unauthenticated`), and changed roles
+        or grants apply to this very call. The owner needs no lookup."""
+        if self.principal.owner:
+            return self.principal
+        pid = self.principal.id
+        found = await (tx.lock_participant(pid) if tx else self.store.get_participant(pid))
+        if found is None:
+            raise Unauthenticated(f"participant {pid} is not registered")
+        participant, token_hash = found
+        if participant.revoked_at is not None:
+            raise Unauthenticated(f"participant {pid} was revoked")
+        if not same_hash(token_hash, self.principal.token_hash):
+            raise Unauthenticated(f"the token of {pid} was rotated")
+        return Principal.of(participant, token_hash)
+
+    async def read(self, body: Callable[[Principal], Awaitable[T]]) -> T:
+        """Run a read as the verified principal; a refusal is recorded like a write's."""
+        try:
+            return await body(await self.verify())
+        except PermissionDenied as denied:
+            await self.record_denied(denied)
+            raise
+
+    async def visible_run(self, who: Principal, run_id: str, action: str) -> Run:
+        """The run, if ``who`` may see it: :class:`NotFound` if there is none,
+        :class:`PermissionDenied` if it is not granted."""
+        run = await self.store.get_run(lookup_id("run", run_id))
+        if run is None:
+            raise NotFound("run", run_id)
+        require_run(who, run, action)
+        return run
+
+    async def record_denied(self, denied: PermissionDenied) -> None:
+        """An ``access.denied`` event for the audit trail, in a transaction of its own
+        (the refused call changed nothing)."""
+        async with self.store.transaction() as tx:
+            await tx.append_event(
+                denied.run_id or BOARD_SCOPE,
+                None,
+                EventKind.ACCESS_DENIED,
+                denied.participant,
+                {"action": denied.action, "target": denied.target, "missing": denied.missing},
+                self.clock(),
+            )
+
     async def write(
         self,
         op: str,
         codec: str,
         key: str | None,
-        body: Callable[[Tx, float], Awaitable[T | Later[T]]],
+        body: Callable[[Tx, float, Principal], Awaitable[T | Later[T]]],
     ) -> T:
         """Run ``body`` in one transaction, honouring the idempotency key.
 
@@ -91,6 +156,9 @@ class BoardCore:
         for attempt in range(1, self.max_conflict_retries + 1):
             try:
                 return await self._write_once(op, codec, key, body)
+            except PermissionDenied as denied:
+                await self.record_denied(denied)
+                raise
             except TransientConflict:
                 if attempt == self.max_conflict_retries:
                     raise
@@ -102,9 +170,12 @@ class BoardCore:
         op: str,
         codec: str,
         key: str | None,
-        body: Callable[[Tx, float], Awaitable[T | Later[T]]],
+        body: Callable[[Tx, float, Principal], Awaitable[T | Later[T]]],
     ) -> T:
         async with self.store.transaction() as tx:
+            who = await self.verify(tx)
+            if not who.owner:
+                op = f"{op} as {who.id}"  # another participant's key replays nothing
             if key is not None:
                 prior = await tx.get_idempotent(key)
                 if prior is not None:
@@ -113,7 +184,7 @@ class BoardCore:
                     replayed: T = _CODECS[codec].validate_json(prior[1])
                     return replayed
             now = self.clock()
-            outcome = await body(tx, now)
+            outcome = await body(tx, now, who)
             if isinstance(outcome, Later):
                 await tx.flush()  # the result names its events' seqs
                 result: T = outcome.make()

@@ -9,10 +9,12 @@ learns on its next renewal (``LeaseLost``) that it must stop.
 
 from __future__ import annotations
 
+from baton.board.authorization import require_self
 from baton.board.core import BoardCore
 from baton.model import Duty
 from baton.model.errors import InvalidArgument, LeaseLost
 from baton.model.limits import check_name
+from baton.model.participants import Principal
 from baton.store import Tx
 
 
@@ -24,7 +26,8 @@ class DutyService:
         check_name("participant", participant)
         _check(name, participant, lease_s)
 
-        async def body(tx: Tx, now: float) -> Duty | None:
+        async def body(tx: Tx, now: float, who: Principal) -> Duty | None:
+            _require_own_name(who, participant)
             duty = await tx.lock_duty(name)
             if duty.holder == participant and duty.expires_at >= now:
                 renewed = duty.model_copy(update={"expires_at": now + lease_s})
@@ -43,7 +46,8 @@ class DutyService:
         check_name("participant", participant)
         _check(name, participant, lease_s)
 
-        async def body(tx: Tx, now: float) -> Duty:
+        async def body(tx: Tx, now: float, who: Principal) -> Duty:
+            _require_own_name(who, participant)
             duty = await tx.lock_duty(name)
             if duty.token != token or duty.holder != participant or duty.expires_at < now:
                 raise LeaseLost(
@@ -60,7 +64,8 @@ class DutyService:
     async def release_duty(self, name: str, token: int, participant: str) -> None:
         check_name("participant", participant)
 
-        async def body(tx: Tx, now: float) -> None:
+        async def body(tx: Tx, now: float, who: Principal) -> None:
+            _require_own_name(who, participant)
             duty = await tx.lock_duty(name)
             if duty.token == token and duty.holder == participant:
                 await tx.put_duty(duty.model_copy(update={"holder": "", "expires_at": 0.0}))
@@ -76,3 +81,7 @@ def _check(name: str, participant: str, lease_s: float) -> None:
         raise InvalidArgument("a duty needs a name and a participant")
     if not (0 < lease_s < 86_400):  # also refuses NaN, which compares false
         raise InvalidArgument(f"a duty's lease_s must be between 0 and 86400, got {lease_s}")
+
+
+def _require_own_name(who: Principal, participant: str) -> None:
+    require_self(who, participant, "hold duties")

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from baton.board.core import BoardCore
 from baton.board.duties import DutyService
 from baton.board.messages import MessageService
+from baton.board.participants import ParticipantService
 from baton.board.reading import ReadService
 from baton.board.reviews import ReviewService
 from baton.board.runs import RunService
@@ -37,6 +38,7 @@ from baton.board.work import WorkService
 from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
 from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
+from baton.model.participants import OWNER, Grant, Participant, ParticipantKind, Principal
 from baton.store import Store, open_store
 
 
@@ -55,10 +57,22 @@ class Board:
         rng: random.Random | None = None,
         message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
         limits: Limits = DEFAULT_LIMITS,
+        principal: Principal = OWNER,
     ) -> None:
-        self.core = BoardCore(
-            store, clock=clock, rng=rng, message_kinds=message_kinds, limits=limits
+        self._bind(
+            BoardCore(
+                store,
+                clock=clock,
+                rng=rng,
+                message_kinds=message_kinds,
+                limits=limits,
+                principal=principal,
+            )
         )
+
+    def _bind(self, core: BoardCore) -> None:
+        self.core = core
+        self._participants = ParticipantService(core)
         self._runs = RunService(self.core)
         self._work = WorkService(self.core)
         self._reviews = ReviewService(self.core)
@@ -80,7 +94,10 @@ class Board:
         """A board on the store at ``url``: a file path or ``sqlite:///path`` (embedded),
         or ``postgresql://…`` (many machines). A missing SQLite file becomes a new store
         unless ``create=False``, which refuses it with :class:`StoreNotFound` (what
-        every command but ``baton run`` and ``baton plan`` does)."""
+        every command but ``baton run`` and ``baton plan`` does).
+
+        The board acts as the store's local owner; ``await board.login(token)`` gives
+        the same board acting as a registered participant."""
         return cls(
             open_store(url, create=create),
             clock=clock,
@@ -108,12 +125,65 @@ class Board:
     async def close(self) -> None:
         await self.core.store.close()
 
+    # --- who acts ------------------------------------------------------------
+    @property
+    def principal(self) -> Principal:
+        """Who this board's calls act as (:data:`~baton.model.participants.OWNER`
+        unless it was opened with a token or made by :meth:`acting_as`)."""
+        return self.core.principal
+
+    def acting_as(self, principal: Principal) -> Board:
+        """The same board (store, clock, limits), acting as ``principal``: what a door
+        does per request once it has authenticated the caller."""
+        view = object.__new__(Board)
+        view._bind(self.core.acting_as(principal))
+        return view
+
+    async def authenticate(self, token: str) -> Principal:
+        """The participant a bearer token stands for; :class:`Unauthenticated` for a
+        token this board never issued, revoked, or rotated since."""
+        return await self._participants.authenticate(token)
+
+    async def login(self, token: str) -> Board:
+        """This board acting as the participant ``token`` was issued to."""
+        return self.acting_as(await self.authenticate(token))
+
+    async def add_participant(
+        self,
+        participant_id: str,
+        *,
+        kind: ParticipantKind | str,
+        name: str | None = None,
+        roles: Sequence[str] = (),
+        grants: Sequence[Grant | str] = (),
+        runs: Sequence[str] = (),
+    ) -> tuple[Participant, str]:
+        """Register a participant (admin grant); returns it and its token — the only
+        time the token is shown. ``runs`` may hold ``"*"`` for every run."""
+        return await self._participants.add(
+            participant_id, kind=kind, name=name, roles=roles, grants=grants, runs=runs
+        )
+
+    async def rotate_token(self, participant_id: str) -> str:
+        """A new token for the participant; the old one stops working at once."""
+        return await self._participants.rotate(participant_id)
+
+    async def revoke_participant(self, participant_id: str) -> Participant:
+        """Revoke a participant: its token stops working at once, on every door."""
+        return await self._participants.revoke(participant_id)
+
+    async def get_participant(self, participant_id: str) -> Participant:
+        return await self._participants.get(participant_id)
+
+    async def participants(self) -> list[Participant]:
+        return await self._participants.list()
+
     # --- runs --------------------------------------------------------------
     async def create_run(
         self,
         plan: Plan | Mapping[str, Any],
         *,
-        actor: str = "api",
+        actor: str | None = None,
         run_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
@@ -134,7 +204,7 @@ class Board:
         planner_role: str = "planner",
         budget: Budget | Mapping[str, Any] | None = None,
         max_planning_attempts: int = 3,
-        actor: str = "api",
+        actor: str | None = None,
         run_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
@@ -177,7 +247,7 @@ class Board:
         self,
         run_id: str,
         *,
-        actor: str = "api",
+        actor: str | None = None,
         reason: str = "",
         idempotency_key: str | None = None,
     ) -> Run:
@@ -369,7 +439,7 @@ class Board:
         return await self._work.unblock(task_id, actor=actor, idempotency_key=idempotency_key)
 
     async def reap_expired(
-        self, *, actor: str = "reaper", limit: int = 1000, idempotency_key: str | None = None
+        self, *, actor: str | None = None, limit: int = 1000, idempotency_key: str | None = None
     ) -> list[Task]:
         """Return expired leases: work goes back to ``ready`` (a failed attempt), or to
         ``failed`` past ``max_attempts``; an expired review lease just frees the review.

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from baton.board.authorization import require_grant, require_run, require_self
 from baton.board.core import BoardCore
 from baton.board.escalations import append_returned
 from baton.board.transitions import Later
@@ -15,6 +16,7 @@ from baton.model.errors import InvalidArgument, NotFound
 from baton.model.events import MESSAGE_PREFIX, message_kind
 from baton.model.limits import MAX_ROWS, check_count, check_json, check_name, lookup_id
 from baton.model.messages import validate_message
+from baton.model.participants import Grant, Principal
 from baton.store import Tx
 
 
@@ -37,9 +39,14 @@ class MessageService:
         check_json(f"the body of a {kind!r} message", body, limits=self.core.limits)
         content = validate_message(self.core.message_kinds, kind, body)
 
-        async def write(tx: Tx, now: float) -> Later[Event]:
-            if await tx.get_run(lookup_id("run", run_id)) is None:
+        async def write(tx: Tx, now: float, who: Principal) -> Later[Event]:
+            run = await tx.get_run(lookup_id("run", run_id))
+            if run is None:
                 raise NotFound("run", run_id)
+            require_self(who, sender, "post messages", run_id=run_id)
+            require_run(who, run, "post messages on")
+            if kind == "answer":
+                require_grant(who, Grant.ANSWER, "answer questions and escalations", run_id=run_id)
             if task_id is not None:
                 task = await tx.get_task(lookup_id("task", task_id))
                 if task is None:
@@ -59,15 +66,24 @@ class MessageService:
 
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
         check_count("limit", limit, low=1, high=MAX_ROWS)
-        found = await self.core.store.latest_events(lookup_id("run", run_id), MESSAGE_PREFIX, limit)
-        if not found and await self.core.store.get_run(run_id) is None:  # asked only then
-            raise NotFound("run", run_id)
-        return found
+
+        async def read(who: Principal) -> list[Event]:
+            if not who.owner:
+                await self.core.visible_run(who, run_id, "read messages of")
+            store = self.core.store
+            found = await store.latest_events(lookup_id("run", run_id), MESSAGE_PREFIX, limit)
+            if not found and await store.get_run(run_id) is None:  # asked only then
+                raise NotFound("run", run_id)
+            return found
+
+        return await self.core.read(read)
 
     async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing:
         check_count("messages", messages, low=1, high=MAX_ROWS)
-        run = await self.core.store.get_run(lookup_id("run", run_id))
-        if run is None:
-            raise NotFound("run", run_id)
-        found = await self.core.store.latest_events(run_id, MESSAGE_PREFIX, messages)
-        return Briefing(run=run, messages=found)
+
+        async def read(who: Principal) -> Briefing:
+            run = await self.core.visible_run(who, run_id, "read the briefing of")
+            found = await self.core.store.latest_events(run_id, MESSAGE_PREFIX, messages)
+            return Briefing(run=run, messages=found)
+
+        return await self.core.read(read)

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
 from baton.model.limits import Limits
+from baton.model.participants import Grant, Participant, ParticipantKind, Principal
 
 
 @runtime_checkable
@@ -25,13 +26,49 @@ class BoardAPI(Protocol):
     @property
     def limits(self) -> Limits: ...
 
+    @property
+    def principal(self) -> Principal:
+        """Who this board's calls act as."""
+        ...
+
     async def close(self) -> None: ...
+
+    async def authenticate(self, token: str) -> Principal:
+        """The participant a bearer token stands for; :class:`Unauthenticated` for a
+        token this board never issued, revoked, or rotated since."""
+        ...
+
+    async def add_participant(
+        self,
+        participant_id: str,
+        *,
+        kind: ParticipantKind | str,
+        name: str | None = None,
+        roles: Sequence[str] = (),
+        grants: Sequence[Grant | str] = (),
+        runs: Sequence[str] = (),
+    ) -> tuple[Participant, str]:
+        """Register a participant (admin grant); returns it and its token — the only
+        time the token is shown. ``runs`` may hold ``"*"`` for every run."""
+        ...
+
+    async def rotate_token(self, participant_id: str) -> str:
+        """A new token for the participant; the old one stops working at once."""
+        ...
+
+    async def revoke_participant(self, participant_id: str) -> Participant:
+        """Revoke a participant: its token stops working at once, on every door."""
+        ...
+
+    async def get_participant(self, participant_id: str) -> Participant: ...
+
+    async def participants(self) -> list[Participant]: ...
 
     async def create_run(
         self,
         plan: Plan | Mapping[str, Any],
         *,
-        actor: str = "api",
+        actor: str | None = None,
         run_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Run: ...
@@ -44,7 +81,7 @@ class BoardAPI(Protocol):
         planner_role: str = "planner",
         budget: Budget | Mapping[str, Any] | None = None,
         max_planning_attempts: int = 3,
-        actor: str = "api",
+        actor: str | None = None,
         run_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Run: ...
@@ -62,7 +99,7 @@ class BoardAPI(Protocol):
         self,
         run_id: str,
         *,
-        actor: str = "api",
+        actor: str | None = None,
         reason: str = "",
         idempotency_key: str | None = None,
     ) -> Run: ...
@@ -165,7 +202,7 @@ class BoardAPI(Protocol):
     ) -> Task: ...
 
     async def reap_expired(
-        self, *, actor: str = "reaper", limit: int = 1000, idempotency_key: str | None = None
+        self, *, actor: str | None = None, limit: int = 1000, idempotency_key: str | None = None
     ) -> list[Task]: ...
 
     async def approve(

@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from difflib import get_close_matches
 from typing import Any
 
+from baton.board.authorization import require_every_run, require_grant
 from baton.board.core import BoardCore
 from baton.model import Event, Run, RunState, Task
 from baton.model.errors import (
@@ -16,25 +17,31 @@ from baton.model.errors import (
 )
 from baton.model.events import ESCALATION_PREFIX
 from baton.model.limits import MAX_ROWS, check_count, check_text, lookup_id
+from baton.model.participants import Grant, Principal
 
 
 class ReadService:
     def __init__(self, core: BoardCore) -> None:
         self.core = core
 
-    async def get_run(self, run_id: str) -> Run:
-        run = await self.core.store.get_run(lookup_id("run", run_id))
-        if run is None:
-            raise NotFound("run", run_id)
-        return run
+    async def get_run(self, run_id: str, action: str = "read") -> Run:
+        """The run, if the acting principal may see it (every read of a run's contents
+        starts here)."""
+        return await self.core.read(lambda who: self.core.visible_run(who, run_id, action))
 
     async def list_runs(self) -> list[Run]:
-        return await self.core.store.list_runs()
+        async def read(who: Principal) -> list[Run]:
+            runs = await self.core.store.list_runs()
+            return runs if who.owner else [r for r in runs if who.sees_run(r.id, r.created_by)]
+
+        return await self.core.read(read)
 
     async def get_task(self, task_id: str) -> Task:
         task = await self.core.store.get_task(lookup_id("task", task_id))
         if task is None:
             raise NotFound("task", task_id)
+        if not self.core.principal.owner:
+            await self.get_run(task.run_id, f"read task {task_id} of")
         return task
 
     async def tasks(self, run_id: str) -> list[Task]:
@@ -55,13 +62,24 @@ class ReadService:
     ) -> list[Event]:
         check_count("since", since)
         check_count("limit", limit, low=1, high=MAX_ROWS)
-        if run_id is not None:
-            await self.get_run(run_id)
+        await self._scope(run_id, "read events of")
         return await self.core.store.read_events(since=since, run_id=run_id, limit=limit)
+
+    async def _scope(self, run_id: str | None, action: str) -> None:
+        """A read of one run's events (which must be visible) or of every run's."""
+        if run_id is not None:
+            await self.get_run(run_id, action)
+        elif not self.core.principal.owner:
+
+            async def every(who: Principal) -> None:
+                require_every_run(who, f"{action} every run")
+
+            await self.core.read(every)
 
     async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int:
         if older_than_s <= 0:
             raise InvalidArgument(f"older_than_s must be positive, got {older_than_s}")
+        await self.core.verify()  # housekeeping any participant's worker may do
         async with self.core.store.transaction() as tx:
             return await tx.forget_idempotency(self.core.clock() - older_than_s)
 
@@ -83,6 +101,7 @@ class ReadService:
         return await self.core.store.last_progress(run_id)
 
     async def last_seq(self) -> int:
+        await self.core.verify()
         return await self.core.store.last_seq()
 
     async def wait_for_change(self, after_seq: int, timeout: float) -> bool:
@@ -92,7 +111,7 @@ class ReadService:
         """Ids of ``kind`` ("run" or "task") on this board that look like ``ident``: for
         "did you mean …?" when a lookup failed. A task key given without its run
         (``draft`` for ``mr1/draft``) finds the tasks of that key in the latest runs."""
-        runs = await self.core.store.list_runs()
+        runs = await self.list_runs()  # only what the acting principal may see
         if kind == "run":
             return get_close_matches(ident, [r.id for r in runs], n=limit, cutoff=0.5)
         if kind != "task":
@@ -113,10 +132,18 @@ class ReadService:
         return list(dict.fromkeys(found))[:limit]
 
     async def backup(self, destination: str) -> int:
+        await self._admin("back up the store")
         return await self.core.store.backup(destination)
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        await self._admin("snapshot the store")
         return await self.core.store.snapshot()
+
+    async def _admin(self, action: str) -> None:
+        async def check(who: Principal) -> None:
+            require_grant(who, Grant.ADMIN, action)
+
+        await self.core.read(check)
 
     async def subscribe(
         self,
@@ -127,6 +154,7 @@ class ReadService:
         idle_timeout: float | None = None,
     ) -> AsyncGenerator[Event, None]:
         check_count("since", since)
+        await self._scope(run_id, "follow events of")
         last = since
         while True:
             head = await self.last_seq()

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from baton.board.core import BoardCore, check_lease, load_task
+from baton.board.authorization import (
+    require_reviewer,
+    require_run,
+    require_self,
+    require_steer,
+)
+from baton.board.core import BoardCore, check_lease, load_run, load_task
 from baton.board.settle import settle
 from baton.board.transitions import apply, record
 from baton.model import LeaseKind, Task
@@ -17,6 +23,7 @@ from baton.model.errors import (
 )
 from baton.model.events import EventKind
 from baton.model.limits import check_name, check_text
+from baton.model.participants import Principal
 from baton.model.states import Action, TaskState
 from baton.store import Tx
 
@@ -25,9 +32,14 @@ class ReviewService:
     def __init__(self, core: BoardCore) -> None:
         self.core = core
 
-    def _check_reviewer(
-        self, task: Task, actor: str, token: int | None, now: float, verb: str
+    @staticmethod
+    async def _check_reviewer(
+        tx: Tx, who: Principal, task: Task, actor: str, token: int | None, now: float, verb: str
     ) -> None:
+        if not who.owner:
+            require_self(who, actor, verb, run_id=task.run_id)
+            require_run(who, await load_run(tx, task.run_id), f"{verb} in")
+            require_reviewer(who, task, verb, leased=token is not None)
         if token is not None:
             check_lease(task, token, actor, LeaseKind.REVIEW, now)
         elif (
@@ -51,9 +63,9 @@ class ReviewService:
         check_name("actor", actor)
         check_text("the comment", comment, limits=self.core.limits)
 
-        async def body(tx: Tx, now: float) -> Task:
+        async def body(tx: Tx, now: float, who: Principal) -> Task:
             task = await load_task(tx, task_id)
-            self._check_reviewer(task, actor, token, now, "approve")
+            await self._check_reviewer(tx, who, task, actor, token, now, "approve")
             gate = task.state is TaskState.IN_REVIEW and task.requires_approval
             action = Action.APPROVE_TO_GATE if gate else Action.APPROVE
             task = await apply(
@@ -91,9 +103,9 @@ class ReviewService:
         if not items or not all(i.strip() for i in items):
             raise InvalidArgument(f"rejecting task {task_id!r} needs non-empty feedback")
 
-        async def body(tx: Tx, now: float) -> Task:
+        async def body(tx: Tx, now: float, who: Principal) -> Task:
             task = await load_task(tx, task_id)
-            self._check_reviewer(task, actor, token, now, "reject")
+            await self._check_reviewer(tx, who, task, actor, token, now, "reject")
             rounds = task.review_rounds + 1
             note = {
                 "round": rounds,
@@ -142,8 +154,9 @@ class ReviewService:
 
         check_name("participant", participant)
 
-        async def body(tx: Tx, now: float) -> Task:
+        async def body(tx: Tx, now: float, who: Principal) -> Task:
             task = await load_task(tx, task_id)
+            require_self(who, participant, "abandon a review", run_id=task.run_id)
             check_lease(task, token, participant, LeaseKind.REVIEW, now)
             return await record(
                 tx,
@@ -165,8 +178,10 @@ class ReviewService:
 
         check_name("actor", actor)
 
-        async def body(tx: Tx, now: float) -> Task:
+        async def body(tx: Tx, now: float, who: Principal) -> Task:
             task = await load_task(tx, task_id)
+            require_self(who, actor, "cancel tasks", run_id=task.run_id)
+            require_steer(who, await load_run(tx, task.run_id), "cancel tasks of")
             task = await apply(
                 tx,
                 task,

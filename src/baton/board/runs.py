@@ -9,6 +9,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from baton.board.authorization import (
+    acting_name,
+    require_grant,
+    require_run,
+    require_self,
+    require_steer,
+)
 from baton.board.budgets import pause_if_over, run_exhausted
 from baton.board.core import BoardCore, load_run, load_task
 from baton.board.escalations import escalate_in
@@ -27,6 +34,7 @@ from baton.model.limits import (
     check_text,
     lookup_id,
 )
+from baton.model.participants import Grant, Principal
 from baton.model.states import TERMINAL, Action, TaskState
 from baton.planning.additions import validate_additions
 from baton.planning.bounds import check_plan_limits, limit_problems
@@ -42,25 +50,29 @@ class RunService:
         self,
         plan: Plan | Mapping[str, Any],
         *,
-        actor: str = "api",
+        actor: str | None = None,
         run_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
-        check_name("actor", actor)
+        if actor is not None:
+            check_name("actor", actor)
         valid = check_plan_limits(parse_plan(plan), self.core.limits)
         rid = f"r-{secrets.token_hex(5)}" if run_id is None else check_id("run", run_id)
-        check_text("the actor", actor, limits=self.core.limits)
 
-        async def body(tx: Tx, now: float) -> Run:
+        async def body(tx: Tx, now: float, who: Principal) -> Run:
+            name = acting_name(who, actor, "api", "create runs")
+            require_grant(who, Grant.CREATE_RUNS, "create runs")
             if await tx.get_run(rid) is not None:
                 raise InvalidArgument(f"a run with id {rid!r} already exists")
             run = plan_run(valid, rid, now)
+            if not who.owner:
+                run = run.model_copy(update={"created_by": who.id})
             await tx.insert_run(run)
             payload = {"goal": run.goal, "roles": run.roles, "tasks": len(valid.tasks)}
             if run.budget:
                 payload["budget"] = run.budget
-            await tx.append_event(rid, None, EventKind.RUN_CREATED, actor, payload, now)
-            await put_tasks(tx, rid, valid.tasks, existing={}, parent_id=None, actor=actor, now=now)
+            await tx.append_event(rid, None, EventKind.RUN_CREATED, name, payload, now)
+            await put_tasks(tx, rid, valid.tasks, existing={}, parent_id=None, actor=name, now=now)
             return run
 
         return await self.core.write("create_run", "create_run", idempotency_key, body)
@@ -73,11 +85,10 @@ class RunService:
         planner_role: str = "planner",
         budget: Budget | Mapping[str, Any] | None = None,
         max_planning_attempts: int = 3,
-        actor: str = "api",
+        actor: str | None = None,
         run_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
-        check_name("actor", actor)
         plan = {
             "goal": goal,
             "roles": list(dict.fromkeys([planner_role, *roles])),
@@ -115,9 +126,16 @@ class RunService:
 
         check_name("actor", actor)
 
-        async def body(tx: Tx, now: float) -> list[Task]:
+        async def body(tx: Tx, now: float, who: Principal) -> list[Task]:
+            require_self(who, actor, "add tasks", run_id=run_id)
             run = await self._active_run(tx, run_id)
             existing = {t.key: t for t in await tx.run_tasks(run_id)}
+            working = any(  # an agent at work on the run may grow it (ctx.add_tasks)
+                t.lease_owner == who.id and (t.lease_expires_at or 0) >= now
+                for t in existing.values()
+            )
+            if not working:
+                require_steer(who, run, "add tasks to")
             specs = validate_additions(run, tasks, existing)
             over = limit_problems(run.goal, specs, self.core.limits)
             if over:
@@ -148,29 +166,32 @@ class RunService:
         self,
         run_id: str,
         *,
-        actor: str = "api",
+        actor: str | None = None,
         reason: str = "",
         idempotency_key: str | None = None,
     ) -> Run:
-        check_name("actor", actor)
+        if actor is not None:
+            check_name("actor", actor)
         check_text("the reason", reason, limits=self.core.limits)
 
-        async def body(tx: Tx, now: float) -> Run:
+        async def body(tx: Tx, now: float, who: Principal) -> Run:
+            name = acting_name(who, actor, "api", "cancel runs")
             run = await self._active_run(tx, run_id)
+            require_steer(who, run, "cancel")
             for task in await tx.run_tasks(run_id):
                 if task.state not in TERMINAL:
                     await apply(
                         tx,
                         task,
                         Action.CANCEL,
-                        actor=actor,
+                        actor=name,
                         now=now,
                         payload={"reason": reason},
                         changes=TaskChanges(clear_lease=True),
                     )
             await tx.set_run_state(run_id, RunState.CANCELLED, now)
             await tx.append_event(
-                run_id, None, EventKind.RUN_CANCELLED, actor, {"reason": reason}, now
+                run_id, None, EventKind.RUN_CANCELLED, name, {"reason": reason}, now
             )
             return run.model_copy(update={"state": RunState.CANCELLED, "finished_at": now})
 
@@ -196,8 +217,10 @@ class RunService:
         check_amount(f"cost_usd for {task_id!r}", cost_usd)
         check_text("the model name", model, limits=self.core.limits)
 
-        async def body(tx: Tx, now: float) -> Task:
+        async def body(tx: Tx, now: float, who: Principal) -> Task:
             task = await load_task(tx, task_id)
+            require_self(who, actor, "record usage", run_id=task.run_id)
+            require_run(who, await load_run(tx, task.run_id), "record usage on")
             tokens = input_tokens + output_tokens
             await tx.add_usage(task.id, task.run_id, tokens=tokens, cost=cost_usd, claims=0)
             usage = {
@@ -236,8 +259,10 @@ class RunService:
         check_name("actor", actor)
         check_text("the reason", reason, limits=self.core.limits)
 
-        async def body(tx: Tx, now: float) -> Run:
+        async def body(tx: Tx, now: float, who: Principal) -> Run:
+            require_self(who, actor, "pause runs", run_id=run_id)
             run = await self._active_run(tx, run_id)
+            require_steer(who, run, "pause")
             if run.state is RunState.PAUSED:
                 return run
             await tx.set_run_state(run_id, RunState.PAUSED, None, reason)
@@ -259,8 +284,10 @@ class RunService:
         check_name("actor", actor)
         new_budget = None if budget is None else _valid_budget(run_id, budget)
 
-        async def body(tx: Tx, now: float) -> Run:
+        async def body(tx: Tx, now: float, who: Principal) -> Run:
+            require_self(who, actor, "resume runs", run_id=run_id)
             run = await self._active_run(tx, run_id)
+            require_steer(who, run, "resume")
             if new_budget is not None:
                 await tx.set_run_budget(run_id, new_budget)
                 run = run.model_copy(update={"budget": new_budget})
@@ -299,9 +326,12 @@ class RunService:
             limits=self.core.limits,
         )
 
-        async def body(tx: Tx, now: float) -> Later[Event]:
-            if await tx.get_run(lookup_id("run", run_id)) is None:
+        async def body(tx: Tx, now: float, who: Principal) -> Later[Event]:
+            require_self(who, actor, "escalate", run_id=run_id)
+            run = await tx.get_run(lookup_id("run", run_id))
+            if run is None:
                 raise NotFound("run", run_id)
+            require_run(who, run, "escalate on")
             return await escalate_in(
                 tx, run_id, kind, reason, dict(evidence or {}), task_id, now, actor
             )

@@ -14,6 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from baton.board.facade import Board
 from baton.model import Event
+from baton.model.participants import Principal
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -37,16 +38,31 @@ async def _next(stream: AsyncGenerator[Event, None]) -> Event:
 class SyncBoard:
     """Blocking twin of :class:`Board`: same methods, same arguments, same errors."""
 
-    def __init__(self, board: Board) -> None:
+    def __init__(self, board: Board, *, _runner: asyncio.Runner | None = None) -> None:
         self.board = board
-        self._runner = asyncio.Runner()
+        self._owns = _runner is None  # a view made by acting_as/login shares the loop
+        self._runner = _runner or asyncio.Runner()
         self._closed = False
+
+    @property
+    def principal(self) -> Principal:
+        return self.board.principal
+
+    def acting_as(self, principal: Principal) -> SyncBoard:
+        """This board acting as ``principal`` (closing the view closes nothing)."""
+        return SyncBoard(self.board.acting_as(principal), _runner=self._runner)
+
+    def login(self, token: str) -> SyncBoard:
+        """This board acting as the participant ``token`` was issued to."""
+        return self.acting_as(self.authenticate(token))
 
     @classmethod
     def open(cls, url: str | Path, **kwargs: Any) -> SyncBoard:
         return cls(Board.open(url, **kwargs))
 
     def close(self) -> None:
+        if not self._owns:
+            return
         self._closed = True
         try:
             self._runner.run(self.board.close())
@@ -104,6 +120,12 @@ class SyncBoard:
     renew_duty = _blocking(Board.renew_duty)
     release_duty = _blocking(Board.release_duty)
     get_duty = _blocking(Board.get_duty)
+    authenticate = _blocking(Board.authenticate)
+    add_participant = _blocking(Board.add_participant)
+    rotate_token = _blocking(Board.rotate_token)
+    revoke_participant = _blocking(Board.revoke_participant)
+    get_participant = _blocking(Board.get_participant)
+    participants = _blocking(Board.participants)
 
     def subscribe(
         self,

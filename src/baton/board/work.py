@@ -5,6 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from baton.board.authorization import (
+    acting_name,
+    require_every_run,
+    require_roles,
+    require_run,
+    require_self,
+    require_steer,
+)
 from baton.board.budgets import pause_if_over, retry_delay
 from baton.board.core import BoardCore, SubmitResult, check_lease, load_run, load_task
 from baton.board.escalations import escalate_failure
@@ -32,6 +40,7 @@ from baton.model.limits import (
     check_text,
     safe_repr,
 )
+from baton.model.participants import Principal
 from baton.model.states import Action, TaskState
 from baton.planning.additions import validate_additions
 from baton.store import Tx
@@ -61,11 +70,16 @@ class WorkService:
         if lease_s is not None:
             check_duration("lease_s", lease_s, limits=self.core.limits)
 
-        async def body(tx: Tx, now: float) -> Lease | None:
+        async def body(tx: Tx, now: float, who: Principal) -> Lease | None:
+            if not who.owner:
+                self._may_claim(who, participant, roles, run_id)
+                if run_id is not None:
+                    require_run(who, await load_run(tx, run_id), "claim in")
+            mine = "" if who.owner else who.id  # the owner's names are not identities
             best: Task | None = None
             budget: dict[str, Any] | None = None
             for role in dict.fromkeys(roles):
-                found = await tx.find_claimable(role, run_id, now)
+                found = await tx.find_claimable(role, run_id, now, not_reviewed_by=mine)
                 if found is not None and (
                     best is None
                     or (-found.task.priority, found.task.created_seq)
@@ -122,6 +136,13 @@ class WorkService:
 
         return await self.core.write(f"claim by {participant}", "claim", idempotency_key, body)
 
+    @staticmethod
+    def _may_claim(who: Principal, participant: str, roles: list[str], run_id: str | None) -> None:
+        require_self(who, participant, "claim", run_id=run_id or "")
+        require_roles(who, roles, "claim for", run_id=run_id or "")
+        if run_id is None:
+            require_every_run(who, "claim across runs")
+
     async def _count_attempt(self, tx: Tx, run_id: str, now: float) -> bool:
         """Count a claim against the run's attempts budget, if it has one; ``False``
         (and the run paused, a human asked) when the budget is already used up.
@@ -160,8 +181,9 @@ class WorkService:
         if lease_s is not None:
             check_duration("lease_s", lease_s, limits=self.core.limits)
 
-        async def body(tx: Tx, now: float) -> Lease:
+        async def body(tx: Tx, now: float, who: Principal) -> Lease:
             task = await load_task(tx, task_id)
+            require_self(who, participant, "renew a lease", run_id=task.run_id)
             kind = LeaseKind(task.lease_kind) if task.lease_kind else LeaseKind.WORK
             check_lease(task, token, participant, kind, now)
             expires = now + (lease_s or task.lease_s)
@@ -194,8 +216,9 @@ class WorkService:
         check_name("participant", participant)
         check_json(f"the output of task {task_id!r}", output, limits=self.core.limits)
 
-        async def body(tx: Tx, now: float) -> SubmitResult:
+        async def body(tx: Tx, now: float, who: Principal) -> SubmitResult:
             task = await load_task(tx, task_id)
+            require_self(who, participant, "submit", run_id=task.run_id)
             check_lease(task, token, participant, LeaseKind.WORK, now)
             errors = violations(output, task.output_contract)
             if not errors and task.expand:
@@ -222,7 +245,12 @@ class WorkService:
                 actor=participant,
                 now=now,
                 payload={"output": output},
-                changes=TaskChanges(output=output, last_error=None, clear_lease=True),
+                changes=TaskChanges(
+                    output=output,
+                    last_error=None,
+                    clear_lease=True,
+                    worked_by=participant if who.owner else who.id,
+                ),
             )
             await settle(tx, [task], actor=participant, now=now)
             return SubmitResult.model_construct(task=task)
@@ -284,8 +312,9 @@ class WorkService:
         else:
             err = dict(check_json(f"error for task {task_id!r}", dict(error), limits=limits))
 
-        async def body(tx: Tx, now: float) -> Task:
+        async def body(tx: Tx, now: float, who: Principal) -> Task:
             task = await load_task(tx, task_id)
+            require_self(who, participant, "fail", run_id=task.run_id)
             check_lease(task, token, participant, LeaseKind.WORK, now)
             return await self._failed_attempt(
                 tx, task, err, final=not retryable, actor=participant, now=now
@@ -342,8 +371,9 @@ class WorkService:
         if not reason.strip():
             raise InvalidArgument(f"blocking task {task_id!r} needs a reason")
 
-        async def body(tx: Tx, now: float) -> Task:
+        async def body(tx: Tx, now: float, who: Principal) -> Task:
             task = await load_task(tx, task_id)
+            require_self(who, participant, "block", run_id=task.run_id)
             check_lease(task, token, participant, LeaseKind.WORK, now)
             return await apply(
                 tx,
@@ -365,8 +395,9 @@ class WorkService:
 
         check_name("participant", participant)
 
-        async def body(tx: Tx, now: float) -> Task:
+        async def body(tx: Tx, now: float, who: Principal) -> Task:
             task = await load_task(tx, task_id)
+            require_self(who, participant, "release", run_id=task.run_id)
             if task.lease_kind == LeaseKind.REVIEW.value:
                 check_lease(task, token, participant, LeaseKind.REVIEW, now)
                 return await record(
@@ -399,8 +430,10 @@ class WorkService:
 
         check_name("actor", actor)
 
-        async def body(tx: Tx, now: float) -> Task:
+        async def body(tx: Tx, now: float, who: Principal) -> Task:
             task = await load_task(tx, task_id)
+            require_self(who, actor, "unblock", run_id=task.run_id)
+            require_steer(who, await load_run(tx, task.run_id), "unblock tasks of")
             action = Action.UNBLOCK if task.pending_deps <= 0 else Action.UNBLOCK_TO_PENDING
             return await apply(
                 tx, task, action, actor=actor, now=now, changes=TaskChanges(blocked_reason=None)
@@ -409,13 +442,16 @@ class WorkService:
         return await self.core.write(f"unblock {task_id}", "task", idempotency_key, body)
 
     async def reap_expired(
-        self, *, actor: str = "reaper", limit: int = 1000, idempotency_key: str | None = None
+        self, *, actor: str | None = None, limit: int = 1000, idempotency_key: str | None = None
     ) -> list[Task]:
-
-        check_name("actor", actor)
+        if actor is not None:
+            check_name("actor", actor)
         check_count("limit", limit, low=1, high=MAX_ROWS)
 
-        async def body(tx: Tx, now: float) -> list[Task]:
+        async def body(tx: Tx, now: float, who: Principal) -> list[Task]:
+            # Any participant may return expired leases: it only undoes what a dead
+            # holder can no longer finish, exactly as the rules say.
+            name = acting_name(who, actor, "reaper", "reap expired leases")
             out = []
             for task in await tx.expired_leases(now, limit):
                 if task.lease_kind == LeaseKind.REVIEW.value:
@@ -424,7 +460,7 @@ class WorkService:
                             tx,
                             task,
                             EventKind.TASK_REVIEW_LEASE_EXPIRED,
-                            actor=actor,
+                            actor=name,
                             now=now,
                             changes=TaskChanges(clear_lease=True),
                         )
@@ -432,7 +468,7 @@ class WorkService:
                     continue
                 error = {"kind": "lease_expired", "owner": task.lease_owner, "token": task.token}
                 out.append(
-                    await self._failed_attempt(tx, task, error, final=False, actor=actor, now=now)
+                    await self._failed_attempt(tx, task, error, final=False, actor=name, now=now)
                 )
             return out
 

@@ -40,6 +40,7 @@ class TaskChanges:
     last_error: dict[str, Any] | _Unset | None = UNSET
     feedback: list[dict[str, Any]] | _Unset = UNSET
     blocked_reason: str | _Unset | None = UNSET
+    worked_by: str | _Unset | None = UNSET
 
     def updates(self) -> dict[str, Any]:
         """The fields to write, by name (for ``Task.model_copy(update=...)``)."""

@@ -110,6 +110,30 @@ class InvalidArgument(UsageError, ValueError):
     ``ValueError``, so code written against the built-in keeps working.)"""
 
 
+class Unauthenticated(UsageError):
+    """The token is not one this board issued, or it was revoked or rotated since."""
+
+    def __init__(self, why: str = "") -> None:
+        super().__init__(
+            "the token is not valid on this board"
+            + (f" ({why})" if why else "")
+            + "; `baton participant rotate ID` issues a new one"
+        )
+
+
+class PermissionDenied(UsageError):
+    """The acting participant may not do this; nothing was changed (the refusal is
+    recorded as an ``access.denied`` event)."""
+
+    def __init__(
+        self, participant: str, action: str, missing: str, *, run_id: str = "", target: str = ""
+    ) -> None:
+        self.participant, self.action, self.missing = participant, action, missing
+        self.run_id, self.target = run_id, target
+        on = f" {target}" if target else ""
+        super().__init__(f"{participant} may not {action}{on}: {missing}")
+
+
 # --- failures at run time ----------------------------------------------------------
 
 

@@ -65,6 +65,16 @@ class EventKind(StrEnum):
     TASK_EXPAND = "task.expand"
     TASK_CHILDREN_DONE = "task.children_done"
 
+    PARTICIPANT_ADDED = "participant.added"
+    PARTICIPANT_ROTATED = "participant.rotated"
+    PARTICIPANT_REVOKED = "participant.revoked"
+    ACCESS_DENIED = "access.denied"
+
+
+#: The ``run_id`` of events about the board itself rather than one run (participants,
+#: a refusal that concerns no run).
+BOARD_SCOPE = ""
+
 
 #: The event each transition of the table writes.
 TRANSITION_EVENT: dict[Action, EventKind] = {a: EventKind(f"task.{a.value}") for a in Action}
@@ -193,6 +203,25 @@ class Message(_Payload):
     body: JSON
 
 
+class ParticipantChange(_Payload):
+    """``participant.added``, ``participant.rotated``, ``participant.revoked``: who,
+    as registered (never a token or its hash)."""
+
+    participant: str
+    kind: str
+    roles: list[str]
+    grants: list[str]
+    runs: list[str]
+
+
+class AccessDenied(_Payload):
+    """``access.denied``: a refused call, for the audit trail (no state changed)."""
+
+    action: str
+    target: str
+    missing: str
+
+
 PAYLOADS: dict[EventKind, type[BaseModel]] = {
     EventKind.RUN_CREATED: RunCreated,
     EventKind.RUN_PAUSED: Reason,
@@ -208,6 +237,10 @@ PAYLOADS: dict[EventKind, type[BaseModel]] = {
     EventKind.TASK_REVIEW_FAILED: LeaseChange,
     EventKind.TASK_REVIEW_LEASE_EXPIRED: LeaseChange,
     **{kind: Transition for kind in TRANSITION_EVENT.values()},
+    EventKind.PARTICIPANT_ADDED: ParticipantChange,
+    EventKind.PARTICIPANT_ROTATED: ParticipantChange,
+    EventKind.PARTICIPANT_REVOKED: ParticipantChange,
+    EventKind.ACCESS_DENIED: AccessDenied,
 }
 
 

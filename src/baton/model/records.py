@@ -45,6 +45,7 @@ class Run(BaseModel):
     cost_used: float = 0.0
     claims: int = 0
     paused_reason: str | None = None
+    created_by: str | None = None  # the participant that created it (sees it)
 
     @property
     def ended(self) -> bool:
@@ -83,6 +84,7 @@ class Task(TaskFields):
     updated_at: float = 0.0
     tokens_used: int = 0
     cost_used: float = 0.0
+    worked_by: str | None = None  # who submitted the current work (may not review it)
 
 
 class LeaseKind(StrEnum):

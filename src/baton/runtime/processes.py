@@ -10,18 +10,21 @@ from collections.abc import Awaitable, Callable
 from baton.board import Board
 
 
-def until_signalled(db: str, work: Callable[[Board, asyncio.Event], Awaitable[None]]) -> None:
-    """Run a long-lived process (worker, orchestrator) until SIGINT/SIGTERM sets ``stop``."""
+def until_signalled(
+    db: str, work: Callable[[Board, asyncio.Event], Awaitable[None]], *, token: str | None = None
+) -> None:
+    """Run a long-lived process (worker, orchestrator) until SIGINT/SIGTERM sets ``stop``,
+    acting as ``token``'s participant if one is given."""
 
     async def main() -> None:
-        board = Board.open(db, create=False)
+        owned = Board.open(db, create=False)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await work(board, stop)
+            await work(owned if token is None else await owned.login(token), stop)
         finally:
-            await board.close()
+            await owned.close()
 
     asyncio.run(main())

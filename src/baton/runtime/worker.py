@@ -27,10 +27,12 @@ from baton.model.errors import (
     GiveUp,
     InvalidArgument,
     LeaseLost,
+    PermissionDenied,
     RetryLater,
     StoreUnavailable,
     TransientConflict,
 )
+from baton.model.participants import Principal
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent
 from baton.runtime.watchdog import WatchdogDuty
@@ -100,6 +102,7 @@ class Worker:
             for role in a.roles:
                 self.by_role.setdefault(role, a)
         self.name = name
+        _check_identity(board.principal, name, set(self.by_role))
         self.concurrency = concurrency
         self.idle_wait_s = idle_wait_s
         self.grace_s = grace_s
@@ -447,3 +450,20 @@ def _budget_left(
 
 
 __all__ = ["AgentsLike", "Verdict", "Worker", "as_agents"]
+
+
+def _check_identity(me: Principal, name: str, roles: set[str]) -> None:
+    """A worker on a participant's board works as that participant, for its roles: say
+    so at start rather than have every claim refused."""
+    if me.owner:
+        return
+    if name != me.id and not name.startswith((f"{me.id}#", f"{me.id}:")):
+        raise InvalidArgument(
+            f"this board acts as participant {me.id}, so the worker must be named {me.id!r}, "
+            f"not {name!r}"
+        )
+    missing = sorted(roles - me.roles)
+    if missing:
+        raise PermissionDenied(
+            me.id, "work for", f"it does not have the role(s) {', '.join(missing)}"
+        )

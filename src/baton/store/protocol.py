@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from baton.model import Duty, Event, Run, RunState, Task
+from baton.model.participants import Participant
 
 
 class Claimable(NamedTuple):
@@ -74,13 +75,17 @@ class Tx(Protocol):
 
     async def run_tasks(self, run_id: str) -> list[Task]: ...
 
-    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Claimable | None:
+    async def find_claimable(
+        self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""
+    ) -> Claimable | None:
         """The best task that ``role`` may claim now (priority, then age), locked, with
         its run's budget (so a claim needs no second read).
 
         Claimable means ready for the worker role, or in review with no review lease
         for the reviewer role, and past its retry backoff. Rows that another
-        transaction has locked are skipped, never waited on.
+        transaction has locked are skipped, never waited on. A task in review whose
+        work ``not_reviewed_by`` did (its ``worked_by``) is skipped: nobody reviews
+        their own work.
         """
         ...
 
@@ -143,6 +148,17 @@ class Tx(Protocol):
         """Write the duty's holder, token and expiry."""
         ...
 
+    async def insert_participant(self, participant: Participant, token_hash: str) -> None:
+        """Register a participant; :class:`~baton.model.errors.InvalidArgument` if its
+        id is taken."""
+        ...
+
+    async def lock_participant(self, participant_id: str) -> tuple[Participant, str] | None:
+        """The participant and its token hash, locked until the transaction ends."""
+        ...
+
+    async def update_participant(self, participant: Participant, token_hash: str) -> None: ...
+
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         """``(op, result_json)`` recorded under ``key``, if any."""
         ...
@@ -190,6 +206,16 @@ class Store(Protocol):
         ...
 
     async def last_seq(self) -> int: ...
+
+    async def get_participant(self, participant_id: str) -> tuple[Participant, str] | None:
+        """The participant and its token hash."""
+        ...
+
+    async def participant_by_token(self, token_hash: str) -> tuple[Participant, str] | None:
+        """The participant whose current token hashes to ``token_hash``."""
+        ...
+
+    async def list_participants(self) -> list[Participant]: ...
 
     async def get_duty(self, name: str) -> Duty | None:
         """The duty as last committed, or ``None`` if nobody ever took it."""

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from baton.model import Event, FailurePolicy, Run, RunState, Task
+from baton.model.participants import Participant
 from baton.model.states import TaskState
 
 M = TypeVar("M", bound=BaseModel)
@@ -128,6 +129,7 @@ TASK_COLUMNS: tuple[str, ...] = (
     "feedback",
     "blocked_reason",
     "updated_at",
+    "worked_by",
     "depends_on",
     "tokens_used",
     "cost_used",
@@ -184,6 +186,7 @@ def _result_columns(task: Task) -> tuple[Any, ...]:
         dumps(task.feedback) if task.feedback else "[]",
         task.blocked_reason,
         task.updated_at,
+        task.worked_by,
     )
 
 
@@ -249,6 +252,7 @@ def run_row(run: Run) -> tuple[Any, ...]:
         run.created_at,
         run.finished_at,
         None if run.budget is None else dumps(run.budget),
+        run.created_by,
     )
 
 
@@ -271,3 +275,33 @@ def event_from_row(row: Any) -> Event:
     if isinstance(col["payload"], str):
         col["payload"] = loads(col["payload"])
     return Event.model_construct(**col)
+
+
+#: The columns of every participant query (the ``participant_columns`` fragment).
+PARTICIPANT_COLUMNS: tuple[str, ...] = (*Participant.model_fields, "token_hash")
+
+
+def participant_row(participant: Participant, token_hash: str) -> tuple[Any, ...]:
+    """Parameters for ``insert_participant`` (and, id last, ``update_participant``)."""
+    return (
+        participant.id,
+        participant.kind.value,
+        participant.name,
+        dumps(participant.roles),
+        dumps([g.value for g in participant.grants]),
+        dumps(participant.runs),
+        participant.created_at,
+        participant.rotated_at,
+        participant.revoked_at,
+        participant.token_hint,
+        token_hash,
+    )
+
+
+def participant_from_row(row: Any) -> tuple[Participant, str]:
+    """The participant and its token hash, by the names in :data:`PARTICIPANT_COLUMNS`."""
+    col = dict(zip(PARTICIPANT_COLUMNS, row, strict=True))
+    token_hash = col.pop("token_hash")
+    for name in ("roles", "grants", "runs"):
+        col[name] = loads(col[name])
+    return Participant.model_validate(col), token_hash

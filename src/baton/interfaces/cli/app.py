@@ -7,26 +7,38 @@ traceback for a user error.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
 from baton.board import Board, SyncBoard
+from baton.interfaces.cli.common import (
+    DEFAULT_ACTOR,
+    DEFAULT_DB,
+    Actor,
+    AsJson,
+    Db,
+    Token,
+    Wait,
+    WaitTimeout,
+    acting,
+    dump,
+    err,
+    open_board,
+    out,
+)
+from baton.interfaces.cli.participants import participant_app
 from baton.interfaces.cli.render import board_view, usage_table
 from baton.interfaces.cli.text import plain
 from baton.model import Event, RunState
-from baton.model.errors import BatonError, InvalidArgument, NotFound, RunFailed, UsageError
+from baton.model.errors import BatonError, InvalidArgument, RunFailed, UsageError
 from baton.planning.files import load_plan
 from baton.runtime.loading import load_agents
 from baton.runtime.orchestrator import Orchestrator
@@ -43,81 +55,14 @@ app = typer.Typer(
 )
 task_app = typer.Typer(help="Inspect tasks.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
-
-# Stored text is never markup (see text.py); styling is done with Text objects.
-out = Console(markup=False, highlight=False)
-err = Console(stderr=True, markup=False, highlight=False)
-
-Db = Annotated[
-    str,
-    typer.Option(
-        "--db", envvar="BATON_DB", show_envvar=True, help="Store: file path or sqlite:///path."
-    ),
-]
-Actor = Annotated[
-    str,
-    typer.Option("--as", envvar="BATON_ACTOR", show_envvar=True, help="Who you are, for the log."),
-]
-AsJson = Annotated[
-    bool, typer.Option("--json", envvar="BATON_JSON", help="Machine-readable output.")
-]
-Wait = Annotated[
-    bool,
-    typer.Option(
-        "--wait", envvar="BATON_WAIT", help="Wait until the run ends; exit 1 unless it succeeded."
-    ),
-]
-WaitTimeout = Annotated[
-    float, typer.Option(envvar="BATON_TIMEOUT", help="With --wait: give up after seconds.")
-]
-DEFAULT_DB = ".baton/board.db"
-
-
-def _default_actor() -> str:
-    try:
-        return f"human:{getpass.getuser()}"
-    except (OSError, KeyError):
-        return "human"
-
-
-DEFAULT_ACTOR = _default_actor()
-
-
-@contextmanager
-def _open(db: str, *, create: bool = False) -> Iterator[SyncBoard]:
-    """The board at ``db``. Only ``run`` and ``plan`` create a store; every other command
-    refuses a missing one, naming the path. An unknown id is told with the store it was
-    looked up in and the ids that look like it."""
-    is_new = create and "://" not in db and not Path(db).exists()
-    with SyncBoard.open(db, create=create) as board:
-        if is_new:
-            err.print(plain(f"created a new store at {db}"))
-        try:
-            yield board
-        except NotFound as exc:
-            raise _explained(board, exc, db) from None
-
-
-def _explained(board: SyncBoard, exc: NotFound, db: str) -> NotFound:
-    hint = ""
-    if exc.kind == "task" and "/" not in exc.ident:
-        hint = "; task ids are written run/key"
-    similar = board.similar_ids(exc.kind, exc.ident) if exc.kind in ("run", "task") else []
-    if similar:
-        hint += f" — did you mean {' or '.join(similar)}?"
-    explained = NotFound(exc.kind, exc.ident)
-    explained.args = (f"{exc} in the store at {db}{hint}",)
-    return explained
-
-
-def _dump(value: Any) -> None:
-    out.print_json(json.dumps(value, default=str))
+app.add_typer(participant_app, name="participant")
 
 
 @app.command()
 def run(
     plan: Annotated[Path, typer.Argument(help="Plan file (.yaml, .yml or .json).")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     run_id: Annotated[
         str | None, typer.Option(envvar="BATON_RUN_ID", help="Pick the run id.")
     ] = None,
@@ -128,10 +73,10 @@ def run(
 ) -> None:
     """Validate a plan and put it on the board as a new run."""
     valid = load_plan(plan)
-    with _open(db, create=True) as board:
-        created = board.create_run(valid, actor=actor, run_id=run_id)
+    with open_board(db, token=token, create=True) as board:
+        created = board.create_run(valid, actor=acting(board, actor), run_id=run_id)
         if as_json:
-            _dump(created.model_dump(mode="json"))
+            dump(created.model_dump(mode="json"))
         else:
             out.print(
                 Text(plain(f"run {created.id}"), style="green"),
@@ -167,12 +112,12 @@ def _wait_for_end(board: SyncBoard, run_id: str, timeout: float) -> None:
 
 
 @app.command()
-def runs(db: Db = DEFAULT_DB, as_json: AsJson = False) -> None:
+def runs(db: Db = DEFAULT_DB, token: Token = None, as_json: AsJson = False) -> None:
     """List the runs in the store."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         found = board.list_runs()
     if as_json:
-        _dump([r.model_dump(mode="json") for r in found])
+        dump([r.model_dump(mode="json") for r in found])
         return
     for r in found:
         out.print(plain(f"{r.id}  {r.state.value:9}  {r.goal}"))
@@ -182,13 +127,14 @@ def runs(db: Db = DEFAULT_DB, as_json: AsJson = False) -> None:
 def board_cmd(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     once: Annotated[bool, typer.Option(help="Print the board once and exit.")] = False,
     timeout: Annotated[
         float, typer.Option(envvar="BATON_TIMEOUT", help="Give up after seconds.")
     ] = 0,
 ) -> None:
     """Show the run's board, live, updated from the event stream until the run ends."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         r = board.get_run(run_id)
         if once:
             out.print(board_view(r, board.tasks(run_id), time.time()))
@@ -235,6 +181,7 @@ _RUN_END_EVENTS = frozenset({"run.finished", "run.failed", "run.cancelled"})
 def events(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     since: Annotated[
         int, typer.Option(envvar="BATON_SINCE", help="Only events after this seq.")
     ] = 0,
@@ -244,7 +191,7 @@ def events(
     as_json: AsJson = False,
 ) -> None:
     """Print the run's event log (one JSON object per line with --json)."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         board.get_run(run_id)
         stream = board.subscribe(since=since, run_id=run_id, idle_timeout=None if follow else 0)
         for e in stream:
@@ -260,14 +207,15 @@ def events(
 def task_show(
     task_id: Annotated[str, typer.Argument(help="Task id (run/key).")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """Show one task: spec, state, lease, output, errors, review feedback."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         t = board.get_task(task_id)
     data = t.model_dump(mode="json")
     if as_json:
-        _dump(data)
+        dump(data)
         return
     out.print(Text(plain(f"{t.id} — {t.title or t.key} [{t.state.value}]"), style="bold"))
     for key in (
@@ -294,12 +242,13 @@ def task_show(
 def approve(
     task_id: Annotated[str, typer.Argument(help="Task id awaiting review or approval.")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     comment: Annotated[str, typer.Option(help="Why.")] = "",
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Approve a task in review or at its approval gate."""
-    with _open(db) as board:
-        t = board.approve(task_id, actor=actor, comment=comment)
+    with open_board(db, token=token) as board:
+        t = board.approve(task_id, actor=acting(board, actor), comment=comment)
     out.print(plain(f"{t.id} approved by {actor}: now {t.state.value}"))
 
 
@@ -310,11 +259,12 @@ def reject(
         list[str], typer.Option("--feedback", "-m", help="An issue to fix (repeatable).")
     ],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Send a task back with feedback the next attempt will see."""
-    with _open(db) as board:
-        t = board.reject(task_id, feedback, actor=actor)
+    with open_board(db, token=token) as board:
+        t = board.reject(task_id, feedback, actor=acting(board, actor))
     out.print(plain(f"{t.id} rejected by {actor}: now {t.state.value}"))
 
 
@@ -322,11 +272,12 @@ def reject(
 def unblock(
     task_id: Annotated[str, typer.Argument(help="A blocked task.")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Let a blocked task go on."""
-    with _open(db) as board:
-        t = board.unblock(task_id, actor=actor)
+    with open_board(db, token=token) as board:
+        t = board.unblock(task_id, actor=acting(board, actor))
     out.print(plain(f"{t.id} unblocked by {actor}: now {t.state.value}"))
 
 
@@ -334,23 +285,26 @@ def unblock(
 def cancel(
     target: Annotated[str, typer.Argument(help="A run id, or a task id (run/key).")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     reason: Annotated[str, typer.Option(help="Why, for the log.")] = "",
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Cancel a task (and its dependents that have not started) or a whole run."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         if "/" in target:
-            t = board.cancel_task(target, actor=actor, reason=reason)
+            t = board.cancel_task(target, actor=acting(board, actor), reason=reason)
             out.print(plain(f"task {t.id} cancelled"))
         else:
-            r = board.cancel_run(target, actor=actor, reason=reason)
+            r = board.cancel_run(target, actor=acting(board, actor), reason=reason)
             out.print(plain(f"run {r.id} cancelled"))
 
 
 @app.command()
-def status(run_id: Annotated[str, typer.Argument(help="Run id.")], db: Db = DEFAULT_DB) -> None:
+def status(
+    run_id: Annotated[str, typer.Argument(help="Run id.")], db: Db = DEFAULT_DB, token: Token = None
+) -> None:
     """A plain-language summary of the run."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         run = board.get_run(run_id)
         out.print(
             plain(narrate(run, board.tasks(run_id), board.escalations(run_id), now=time.time()))
@@ -362,6 +316,7 @@ def plan(
     goal: Annotated[str, typer.Argument(help="The goal, in plain words.")],
     roles: Annotated[str, typer.Option(envvar="BATON_ROLES", help="Comma-separated team roles.")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     planner_role: Annotated[str, typer.Option(envvar="BATON_PLANNER_ROLE")] = "planner",
     run_id: Annotated[str | None, typer.Option(envvar="BATON_RUN_ID")] = None,
     tokens: Annotated[int | None, typer.Option(help="Run token budget.")] = None,
@@ -374,17 +329,17 @@ def plan(
     """Start a run from a goal: a planner agent turns it into a validated plan."""
     team = [r.strip() for r in roles.split(",") if r.strip()]
     budget = {k: v for k, v in (("tokens", tokens), ("cost_usd", cost)) if v is not None}
-    with _open(db, create=True) as board:
+    with open_board(db, token=token, create=True) as board:
         created = board.create_goal_run(
             goal,
             roles=team,
             planner_role=planner_role,
             budget=budget or None,
-            actor=actor,
+            actor=acting(board, actor),
             run_id=run_id,
         )
         if as_json:
-            _dump(created.model_dump(mode="json"))
+            dump(created.model_dump(mode="json"))
         else:
             out.print(
                 Text(plain(f"run {created.id}"), style="green"),
@@ -399,13 +354,14 @@ def plan(
 def escalations(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     as_json: AsJson = False,
 ) -> None:
     """What waits for a human on this run, with the evidence."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         found = board.escalations(run_id)
     if as_json:
-        _dump([e.model_dump(mode="json") for e in found])
+        dump([e.model_dump(mode="json") for e in found])
         return
     if not found:
         out.print("no escalations")
@@ -416,9 +372,11 @@ def escalations(
 
 
 @app.command()
-def usage(run_id: Annotated[str, typer.Argument(help="Run id.")], db: Db = DEFAULT_DB) -> None:
+def usage(
+    run_id: Annotated[str, typer.Argument(help="Run id.")], db: Db = DEFAULT_DB, token: Token = None
+) -> None:
     """Tokens and cost per role on this run."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         rows = usage_by_role(board.events(run_id))
     out.print(usage_table(rows))
 
@@ -428,11 +386,12 @@ def pause(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     reason: Annotated[str, typer.Option(help="Why.")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Stop new claims on a run (work in progress may finish)."""
-    with _open(db) as board:
-        board.pause_run(run_id, actor=actor, reason=reason)
+    with open_board(db, token=token) as board:
+        board.pause_run(run_id, actor=acting(board, actor), reason=reason)
     out.print(plain(f"run {run_id} paused"))
 
 
@@ -440,16 +399,19 @@ def pause(
 def resume(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     tokens: Annotated[int | None, typer.Option(help="New token budget.")] = None,
     cost: Annotated[float | None, typer.Option(help="New cost budget, USD.")] = None,
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Let a paused run go on, optionally with a higher budget."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         run = board.get_run(run_id)
         budget = dict(run.budget or {})
         budget.update({k: v for k, v in (("tokens", tokens), ("cost_usd", cost)) if v is not None})
-        board.resume_run(run_id, actor=actor, budget=budget if (tokens or cost) else None)
+        board.resume_run(
+            run_id, actor=acting(board, actor), budget=budget if (tokens or cost) else None
+        )
     out.print(plain(f"run {run_id} resumed"))
 
 
@@ -457,10 +419,11 @@ def resume(
 def backup(
     destination: Annotated[Path, typer.Argument(help="A new file for the copy.")],
     db: Db = DEFAULT_DB,
+    token: Token = None,
 ) -> None:
     """Copy the live store to a new file, consistently, while workers keep writing
     (SQLite's online backup; for PostgreSQL it names the pg_dump command)."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         size = board.backup(str(destination))
     out.print(plain(f"backed up {db} to {destination} ({size:,} bytes)"))
 
@@ -468,6 +431,7 @@ def backup(
 @app.command()
 def orchestrate(
     db: Db = DEFAULT_DB,
+    token: Token = None,
     run_id: Annotated[
         str | None,
         typer.Option("--run", envvar="BATON_RUN", help="Only this run; exit when it ends."),
@@ -492,13 +456,13 @@ def orchestrate(
         )
         await orch.run(stop=stop, run_id=run_id)
 
-    until_signalled(db, work)
+    until_signalled(db, work, token=token)
 
 
 @app.command()
-def reap(db: Db = DEFAULT_DB) -> None:
+def reap(db: Db = DEFAULT_DB, token: Token = None) -> None:
     """Return expired leases to the board (any number of reapers may run at once)."""
-    with _open(db) as board:
+    with open_board(db, token=token) as board:
         done = board.reap_expired()
     out.print(f"returned {len(done)} expired lease(s)")
 
@@ -512,6 +476,7 @@ def worker(
         ),
     ],
     db: Db = DEFAULT_DB,
+    token: Token = None,
     name: Annotated[str, typer.Option(envvar="BATON_WORKER_NAME", help="Participant id.")] = "",
     concurrency: Annotated[int, typer.Option(envvar="BATON_CONCURRENCY", min=1)] = 1,
     grace_s: Annotated[
@@ -549,7 +514,6 @@ def worker(
     Every worker also competes for the watchdog duty: exactly one at a time returns
     expired leases and escalates stalls, so no separate orchestrator is needed."""
     handlers = load_agents(agents)
-    participant = name or f"worker-{os.getpid()}"
     for flag, value in (
         ("--watchdog-lease-s", watchdog_lease_s),
         ("--watchdog-tick-s", watchdog_tick_s),
@@ -559,6 +523,8 @@ def worker(
             raise InvalidArgument(f"{flag} must be between 0 and 86400 seconds, got {value}")
 
     async def work(board: Board, stop: asyncio.Event) -> None:
+        me = board.principal
+        participant = name or (f"worker-{os.getpid()}" if me.owner else me.id)
         w = Worker(
             board,
             handlers,
@@ -577,7 +543,7 @@ def worker(
             if ended.state in (RunState.FAILED, RunState.CANCELLED):
                 raise RunFailed(run_id, ended.state.value)
 
-    until_signalled(db, work)
+    until_signalled(db, work, token=token)
 
 
 def main() -> None:

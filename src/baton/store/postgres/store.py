@@ -49,6 +49,7 @@ from baton.model.errors import (
     TransientConflict,
     UsageError,
 )
+from baton.model.participants import Participant
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Row
@@ -286,7 +287,7 @@ class PostgresStore:
         except _TRANSIENT as exc:
             raise TransientConflict(f"transaction aborted by PostgreSQL: {exc}") from exc
         except pg_errors.UniqueViolation as exc:
-            if exc.diag.table_name == "idempotency":  # a concurrent twin won: replay theirs
+            if exc.diag.table_name in ("idempotency", "participants"):  # a concurrent twin won
                 raise TransientConflict(f"idempotency key taken concurrently: {exc}") from exc
             raise
         except pg_errors.RaiseException as exc:
@@ -355,6 +356,17 @@ class PostgresStore:
             return None
         return int(rows[0][0]), float(rows[0][1])
 
+    async def get_participant(self, participant_id: str) -> tuple[Participant, str] | None:
+        rows = await self._read("get_participant", (participant_id,))
+        return _rows.participant_from_row(rows[0]) if rows else None
+
+    async def participant_by_token(self, token_hash: str) -> tuple[Participant, str] | None:
+        rows = await self._read("participant_by_token", (token_hash,))
+        return _rows.participant_from_row(rows[0]) if rows else None
+
+    async def list_participants(self) -> list[Participant]:
+        return [_rows.participant_from_row(r)[0] for r in await self._read("list_participants")]
+
     async def get_duty(self, name: str) -> Duty | None:
         rows = await self._read("read_duty", (name,))
         if not rows:
@@ -387,7 +399,16 @@ class PostgresStore:
             self._last_waited = time.monotonic()
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        tables = ("runs", "tasks", "deps", "events", "idempotency", "event_counter", "duties")
+        tables = (
+            "runs",
+            "tasks",
+            "deps",
+            "events",
+            "idempotency",
+            "event_counter",
+            "duties",
+            "participants",
+        )
         pool = await self._ready()
         out = {}
         async with pool.connection() as conn:

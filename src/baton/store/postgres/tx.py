@@ -11,6 +11,7 @@ from psycopg.pq import TransactionStatus
 
 from baton.model import Duty, Run, RunState, Task, TaskState
 from baton.model.errors import BatonRuntimeError
+from baton.model.participants import Participant
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Params, Row
@@ -124,11 +125,13 @@ class PgTx:
     async def run_tasks(self, run_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in await self._all("run_tasks_for_update", (run_id,))]
 
-    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Claimable | None:
+    async def find_claimable(
+        self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""
+    ) -> Claimable | None:
         if run_id is None:
-            row = await self._one("find_claimable", (role, now))
+            row = await self._one("find_claimable", (role, now, not_reviewed_by))
         else:
-            row = await self._one("find_claimable_in_run", (run_id, role, now))
+            row = await self._one("find_claimable_in_run", (run_id, role, now, not_reviewed_by))
         if row is None:
             return None
         return Claimable(_rows.task_from_row(row), _rows.run_budget_of(row))
@@ -236,6 +239,17 @@ class PgTx:
 
     async def put_duty(self, duty: Duty) -> None:
         self._later("put_duty", (duty.holder, duty.token, duty.expires_at, duty.name))
+
+    async def insert_participant(self, participant: Participant, token_hash: str) -> None:
+        self._later("insert_participant", _rows.participant_row(participant, token_hash))
+
+    async def lock_participant(self, participant_id: str) -> tuple[Participant, str] | None:
+        row = await self._one("lock_participant", (participant_id,))
+        return None if row is None else _rows.participant_from_row(row)
+
+    async def update_participant(self, participant: Participant, token_hash: str) -> None:
+        row = _rows.participant_row(participant, token_hash)
+        self._later("update_participant", (*row[1:], row[0]))
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = await self._one("get_idempotent", (key,))

@@ -40,6 +40,7 @@ from baton.model.errors import (
     StoreNotFound,
     StoreUnavailable,
 )
+from baton.model.participants import Participant
 from baton.store import rows as _rows
 from baton.store.protocol import Claimable, EventRef
 from baton.store.sql_files import load_migrations, load_queries
@@ -116,11 +117,15 @@ class SqliteTx:
     async def run_tasks(self, run_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in self._c.execute(_Q["list_tasks"], (run_id,))]
 
-    async def find_claimable(self, role: str, run_id: str | None, now: float) -> Claimable | None:
+    async def find_claimable(
+        self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""
+    ) -> Claimable | None:
         if run_id is None:
-            row = self._c.execute(_Q["find_claimable"], (role, now)).fetchone()
+            row = self._c.execute(_Q["find_claimable"], (role, now, not_reviewed_by)).fetchone()
         else:
-            row = self._c.execute(_Q["find_claimable_in_run"], (run_id, role, now)).fetchone()
+            row = self._c.execute(
+                _Q["find_claimable_in_run"], (run_id, role, now, not_reviewed_by)
+            ).fetchone()
         if row is None:
             return None
         return Claimable(_rows.task_from_row(row), _rows.run_budget_of(row))
@@ -178,6 +183,17 @@ class SqliteTx:
 
     async def put_duty(self, duty: Duty) -> None:
         self._c.execute(_Q["put_duty"], (duty.holder, duty.token, duty.expires_at, duty.name))
+
+    async def insert_participant(self, participant: Participant, token_hash: str) -> None:
+        self._c.execute(_Q["insert_participant"], _rows.participant_row(participant, token_hash))
+
+    async def lock_participant(self, participant_id: str) -> tuple[Participant, str] | None:
+        row = self._c.execute(_Q["lock_participant"], (participant_id,)).fetchone()
+        return None if row is None else _rows.participant_from_row(row)
+
+    async def update_participant(self, participant: Participant, token_hash: str) -> None:
+        row = _rows.participant_row(participant, token_hash)
+        self._c.execute(_Q["update_participant"], (*row[1:], row[0]))
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = self._c.execute(_Q["get_idempotent"], (key,)).fetchone()
@@ -412,6 +428,17 @@ class SqliteStore:
     async def last_seq(self) -> int:
         return int(self._read_one(_Q["last_seq"])[0])
 
+    async def get_participant(self, participant_id: str) -> tuple[Participant, str] | None:
+        row = self._read_one(_Q["get_participant"], (participant_id,))
+        return None if row is None else _rows.participant_from_row(row)
+
+    async def participant_by_token(self, token_hash: str) -> tuple[Participant, str] | None:
+        row = self._read_one(_Q["participant_by_token"], (token_hash,))
+        return None if row is None else _rows.participant_from_row(row)
+
+    async def list_participants(self) -> list[Participant]:
+        return [_rows.participant_from_row(r)[0] for r in self._read(_Q["list_participants"])]
+
     async def get_duty(self, name: str) -> Duty | None:
         row = self._read_one(_Q["read_duty"], (name,))
         return (
@@ -432,7 +459,7 @@ class SqliteStore:
                 await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        tables = ("runs", "tasks", "deps", "events", "idempotency", "duties")
+        tables = ("runs", "tasks", "deps", "events", "idempotency", "duties", "participants")
         return {t: sorted(self._read(f"SELECT * FROM {t}")) for t in tables}
 
     async def backup(self, destination: str) -> int:

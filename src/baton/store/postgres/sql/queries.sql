@@ -3,17 +3,17 @@
 -- and the reaper skip rows other transactions hold (SKIP LOCKED).
 
 -- name: insert_run
-INSERT INTO runs (id, goal, state, roles, labels, created_at, finished_at, budget)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s);
+INSERT INTO runs (id, goal, state, roles, labels, created_at, finished_at, budget, created_by)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s);
 
 -- name: get_run
 SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
-       paused_reason
+       paused_reason, created_by
 FROM runs WHERE id = %s;
 
 -- name: list_runs
 SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
-       paused_reason
+       paused_reason, created_by
 FROM runs
 ORDER BY created_at, (SELECT MIN(e.seq) FROM events e WHERE e.run_id = runs.id);
 
@@ -34,8 +34,8 @@ SELECT COALESCE(MAX(created_seq), 0) + 1 FROM tasks;
 INSERT INTO tasks (id, run_id, key, spec, role, priority, created_seq, state, queue_role,
                    token, attempts, failures, review_rounds, lease_owner, lease_kind,
                    lease_expires_at, not_before, pending_deps, output, last_error, feedback,
-                   blocked_reason, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+                   blocked_reason, updated_at, worked_by)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
 
 -- name: insert_dep
 INSERT INTO deps (task_id, dep_id) VALUES (%s, %s);
@@ -44,7 +44,7 @@ INSERT INTO deps (task_id, dep_id) VALUES (%s, %s);
 t.id, t.run_id, t.key, t.spec, t.role, t.priority, t.created_seq, t.state, t.token,
 t.attempts, t.failures, t.review_rounds, t.lease_owner, t.lease_kind, t.lease_expires_at,
 t.not_before, t.pending_deps, t.output, t.last_error, t.feedback, t.blocked_reason,
-t.updated_at,
+t.updated_at, t.worked_by,
 (SELECT COALESCE(json_agg(d.dep_id ORDER BY d.dep_id)::text, '[]') FROM deps d
  WHERE d.task_id = t.id) AS depends_on,
 t.tokens_used, t.cost_used
@@ -64,12 +64,14 @@ SELECT {task_columns} FROM tasks t WHERE t.run_id = %s ORDER BY t.created_seq;
 -- name: find_claimable
 SELECT {task_columns}, r.budget AS run_budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.queue_role = %s AND t.not_before <= %s
+  AND (t.state <> 'in_review' OR t.worked_by IS NULL OR t.worked_by <> %s)
 ORDER BY t.priority DESC, t.created_seq LIMIT 1
 FOR UPDATE OF t SKIP LOCKED;
 
 -- name: find_claimable_in_run
 SELECT {task_columns}, r.budget AS run_budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.run_id = %s AND t.queue_role = %s AND t.not_before <= %s
+  AND (t.state <> 'in_review' OR t.worked_by IS NULL OR t.worked_by <> %s)
 ORDER BY t.priority DESC, t.created_seq LIMIT 1
 FOR UPDATE OF t SKIP LOCKED;
 
@@ -80,7 +82,7 @@ WITH changed AS (
     UPDATE tasks SET state = %s, queue_role = %s, token = %s, attempts = %s, failures = %s,
         review_rounds = %s, lease_owner = %s, lease_kind = %s, lease_expires_at = %s,
         not_before = %s, output = %s, last_error = %s, feedback = %s, blocked_reason = %s,
-        updated_at = %s
+        updated_at = %s, worked_by = %s
     WHERE id = %s AND state = %s AND token = %s
     RETURNING 1
 )
@@ -147,7 +149,7 @@ ORDER BY seq DESC LIMIT 1;
 
 -- name: lock_run
 SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used,
-       claims, paused_reason
+       claims, paused_reason, created_by
 FROM runs WHERE id = %s FOR UPDATE;
 
 -- name: open_task_held
@@ -193,3 +195,28 @@ SELECT {task_columns} FROM tasks t
 WHERE t.run_id = %s AND t.state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
   AND (t.state = 'blocked' OR t.review_rounds >= %s)
 ORDER BY t.created_seq;
+
+-- name: participant_columns
+id, kind, name, roles, grants, runs, created_at, rotated_at, revoked_at, token_hint, token_hash
+
+-- name: insert_participant
+INSERT INTO participants (id, kind, name, roles, grants, runs, created_at, rotated_at,
+                          revoked_at, token_hint, token_hash)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: get_participant
+SELECT {participant_columns} FROM participants WHERE id = %s;
+
+-- name: lock_participant
+SELECT {participant_columns} FROM participants WHERE id = %s FOR UPDATE;
+
+-- name: participant_by_token
+SELECT {participant_columns} FROM participants WHERE token_hash = %s;
+
+-- name: list_participants
+SELECT {participant_columns} FROM participants ORDER BY created_at, id;
+
+-- name: update_participant
+UPDATE participants SET kind = %s, name = %s, roles = %s, grants = %s, runs = %s, created_at = %s,
+    rotated_at = %s, revoked_at = %s, token_hint = %s, token_hash = %s
+WHERE id = %s;

@@ -1,17 +1,17 @@
 -- Named queries for SqliteStore, loaded by name ("-- name: x" starts a block).
 
 -- name: insert_run
-INSERT INTO runs (id, goal, state, roles, labels, created_at, finished_at, budget)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO runs (id, goal, state, roles, labels, created_at, finished_at, budget, created_by)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: get_run
 SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
-       paused_reason
+       paused_reason, created_by
 FROM runs WHERE id = ?;
 
 -- name: list_runs
 SELECT id, goal, state, roles, labels, created_at, finished_at, budget, tokens_used, cost_used, claims,
-       paused_reason
+       paused_reason, created_by
 FROM runs
 ORDER BY created_at, (SELECT MIN(e.seq) FROM events e WHERE e.run_id = runs.id);
 
@@ -32,8 +32,8 @@ SELECT COALESCE(MAX(created_seq), 0) + 1 FROM tasks;
 INSERT INTO tasks (id, run_id, key, spec, role, priority, created_seq, state, queue_role,
                    token, attempts, failures, review_rounds, lease_owner, lease_kind,
                    lease_expires_at, not_before, pending_deps, output, last_error, feedback,
-                   blocked_reason, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                   blocked_reason, updated_at, worked_by)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_dep
 INSERT INTO deps (task_id, dep_id) VALUES (?, ?);
@@ -42,7 +42,7 @@ INSERT INTO deps (task_id, dep_id) VALUES (?, ?);
 t.id, t.run_id, t.key, t.spec, t.role, t.priority, t.created_seq, t.state, t.token,
 t.attempts, t.failures, t.review_rounds, t.lease_owner, t.lease_kind, t.lease_expires_at,
 t.not_before, t.pending_deps, t.output, t.last_error, t.feedback, t.blocked_reason,
-t.updated_at,
+t.updated_at, t.worked_by,
 (SELECT json_group_array(d.dep_id) FROM deps d WHERE d.task_id = t.id) AS depends_on,
 t.tokens_used, t.cost_used
 
@@ -55,17 +55,19 @@ SELECT {task_columns} FROM tasks t WHERE t.run_id = ? ORDER BY t.created_seq;
 -- name: find_claimable
 SELECT {task_columns}, r.budget AS run_budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.queue_role = ? AND t.not_before <= ?
+  AND (t.state <> 'in_review' OR t.worked_by IS NULL OR t.worked_by <> ?)
 ORDER BY t.priority DESC, t.created_seq LIMIT 1;
 
 -- name: find_claimable_in_run
 SELECT {task_columns}, r.budget AS run_budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.run_id = ? AND t.queue_role = ? AND t.not_before <= ?
+  AND (t.state <> 'in_review' OR t.worked_by IS NULL OR t.worked_by <> ?)
 ORDER BY t.priority DESC, t.created_seq LIMIT 1;
 
 -- name: update_task
 UPDATE tasks SET state = ?, queue_role = ?, token = ?, attempts = ?, failures = ?,
     review_rounds = ?, lease_owner = ?, lease_kind = ?, lease_expires_at = ?, not_before = ?,
-    output = ?, last_error = ?, feedback = ?, blocked_reason = ?, updated_at = ?
+    output = ?, last_error = ?, feedback = ?, blocked_reason = ?, updated_at = ?, worked_by = ?
 WHERE id = ? AND state = ? AND token = ?;
 
 -- name: dependents
@@ -156,3 +158,28 @@ SELECT {task_columns} FROM tasks t
 WHERE t.run_id = ? AND t.state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
   AND (t.state = 'blocked' OR t.review_rounds >= ?)
 ORDER BY t.created_seq;
+
+-- name: participant_columns
+id, kind, name, roles, grants, runs, created_at, rotated_at, revoked_at, token_hint, token_hash
+
+-- name: insert_participant
+INSERT INTO participants (id, kind, name, roles, grants, runs, created_at, rotated_at,
+                          revoked_at, token_hint, token_hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: get_participant
+SELECT {participant_columns} FROM participants WHERE id = ?;
+
+-- name: lock_participant
+SELECT {participant_columns} FROM participants WHERE id = ?;
+
+-- name: participant_by_token
+SELECT {participant_columns} FROM participants WHERE token_hash = ?;
+
+-- name: list_participants
+SELECT {participant_columns} FROM participants ORDER BY created_at, id;
+
+-- name: update_participant
+UPDATE participants SET kind = ?, name = ?, roles = ?, grants = ?, runs = ?, created_at = ?,
+    rotated_at = ?, revoked_at = ?, token_hint = ?, token_hash = ?
+WHERE id = ?;
