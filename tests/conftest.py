@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from baton import Board, SyncBoard
+from baton import Board, SyncBoard, connect_sync
 from tests import pg
 from tests.helpers import ManualClock
+from tests.http_door import served
 from tests.pgprocs import server
 
 BACKENDS = ["sqlite", "postgres"]
@@ -61,9 +62,20 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
-def board(store_url: str, clock: ManualClock) -> Iterator[SyncBoard]:
+DOORS = ["local", "http"]
+
+
+@pytest.fixture(params=DOORS)
+def board(
+    request: pytest.FixtureRequest, store_url: str, clock: ManualClock
+) -> Iterator[SyncBoard]:
     """A blocking board on a fresh store, with a manual clock (advance it to expire
-    leases or pass retry backoffs without sleeping)."""
-    with SyncBoard(Board.open(store_url, clock=clock)) as b:
+    leases or pass retry backoffs without sleeping): the local Board, and the remote
+    Board over HTTP to a real server on a loopback port (sharing the manual clock), so
+    that every behaviour test holds through both."""
+    if request.param == "local":
+        with SyncBoard(Board.open(store_url, clock=clock)) as b:
+            yield b
+        return
+    with served(store_url, clock=clock) as door, connect_sync(door.url, door.owner_token) as b:
         yield b

@@ -22,6 +22,8 @@ BATON = {
     # participants and permissions
     "Grant", "OWNER", "Participant", "ParticipantKind", "PermissionDenied", "Principal",
     "Unauthenticated",
+    # the remote board
+    "RemoteBoard", "connect", "connect_sync",
 }  # fmt: skip
 
 AGENTS = {

@@ -8,6 +8,7 @@ name added or lost is a deliberate change.
 from __future__ import annotations
 
 from baton.board import Board, BoardAPI, SubmitResult, SyncBoard
+from baton.interfaces.http.client import RemoteBoard, connect, connect_sync
 from baton.model import (
     RUN_ENDED,
     TERMINAL,
@@ -104,6 +105,7 @@ __all__ = [
     "Plan",
     "PlanProblem",
     "Principal",
+    "RemoteBoard",
     "RetryLater",
     "Run",
     "RunFailed",
@@ -129,6 +131,8 @@ __all__ = [
     "Verdict",
     "Worker",
     "agent",
+    "connect",
+    "connect_sync",
     "load_plan",
     "narrate",
     "open_store",

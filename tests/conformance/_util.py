@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from baton import Event, Lease, Run, SyncBoard, Task, TaskState
+from baton import Event, Lease, RemoteBoard, Run, SyncBoard, Task, TaskState
+from baton.interfaces.http.client import _unsendable
 
 E = TypeVar("E", bound=BaseException)
 
@@ -27,6 +28,18 @@ def refused(board: SyncBoard, error: type[E], call: Callable[..., Any], *args: A
         call(*args, **kw)
     assert type(info.value) is error, f"expected {error.__name__}, got {type(info.value)!r}"
     return info.value
+
+
+def over_http(board: SyncBoard) -> bool:
+    """The board is the remote one (the ``http`` door of the ``board`` fixture)."""
+    return isinstance(board.board, RemoteBoard)
+
+
+def unsendable(board: SyncBoard, value: Any) -> bool:
+    """``value`` cannot travel as JSON at all (a set, an object, a non-string key, a
+    nest too deep to encode): over HTTP the client refuses it before sending, with
+    :class:`InvalidArgument`, and the store is untouched all the same."""
+    return over_http(board) and _unsendable(value, 68) is not None
 
 
 def tid(run: Run, key: str) -> str:

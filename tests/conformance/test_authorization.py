@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from baton import LeaseLost, Run, SyncBoard
-from tests.conformance._util import tid
-from tests.conformance.authz import denied
+from tests.conformance._util import over_http, tid
+from tests.conformance.authz import denied, hidden
 
 PLAN: dict[str, Any] = {
     "goal": "ship",
@@ -114,15 +114,17 @@ def test_runs_are_seen_only_where_granted(board: SyncBoard, run: Run) -> None:
     eve = member(board, "eve", roles=["writer"], runs=["r2"])
     assert [r.id for r in eve.list_runs()] == ["r2"]
     assert eve.get_run("r2") == other
-    error = denied(board, eve.get_run, run.id)
-    assert error.run_id == run.id and "not granted run r1" in str(error)
-    denied(board, eve.tasks, run.id)
-    denied(board, eve.get_task, tid(run, "draft"))
-    denied(board, eve.events, run.id)
+    if not over_http(board):
+        error = denied(board, eve.get_run, run.id)
+        assert error.run_id == run.id and "not granted run r1" in str(error)
+    hidden(board, run.id, eve.get_run, run.id)
+    hidden(board, run.id, eve.tasks, run.id)
+    hidden(board, run.id, eve.get_task, tid(run, "draft"))
+    hidden(board, run.id, eve.events, run.id)
     denied(board, eve.events)  # every run's events: only with every run granted
-    denied(board, eve.claim, "eve", ["writer"], run_id=run.id)
+    hidden(board, run.id, eve.claim, "eve", ["writer"], run_id=run.id)
     denied(board, eve.claim, "eve", ["writer"])  # across runs
-    denied(board, eve.post_message, run.id, "note", {"text": "hi"}, sender="eve")
+    hidden(board, run.id, eve.post_message, run.id, "note", {"text": "hi"}, sender="eve")
     assert eve.similar_ids("run", "r1") == ["r2"] or "r1" not in eve.similar_ids("run", "r1")
     lease = eve.claim("eve", ["writer"], run_id="r2")
     assert lease is not None and lease.task.run_id == "r2"

@@ -57,7 +57,12 @@ def require_run(who: Principal, run: Run, action: str) -> None:
     """``who`` may see ``run``: granted it (or every run), or created it."""
     if not who.sees_run(run.id, run.created_by):
         raise PermissionDenied(
-            who.id, action, f"it is not granted run {run.id}", run_id=run.id, target=run.id
+            who.id,
+            action,
+            f"it is not granted run {run.id}",
+            run_id=run.id,
+            target=run.id,
+            unseen=True,
         )
 
 

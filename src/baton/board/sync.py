@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from baton.board.facade import Board
+from baton.board.protocol import BoardAPI
 from baton.model import Event
+from baton.model.errors import UsageError
 from baton.model.participants import Principal
 
 P = ParamSpec("P")
@@ -23,8 +25,11 @@ T = TypeVar("T")
 def _blocking(
     method: Callable[Concatenate[Board, P], Coroutine[Any, Any, T]],
 ) -> Callable[Concatenate[SyncBoard, P], T]:
+    name = method.__name__
+
     def call(self: SyncBoard, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._runner.run(method(self.board, *args, **kwargs))
+        bound: Callable[P, Coroutine[Any, Any, T]] = getattr(self.board, name)
+        return self._runner.run(bound(*args, **kwargs))
 
     call.__name__ = method.__name__
     call.__doc__ = method.__doc__
@@ -36,25 +41,52 @@ async def _next(stream: AsyncGenerator[Event, None]) -> Event:
 
 
 class SyncBoard:
-    """Blocking twin of :class:`Board`: same methods, same arguments, same errors."""
+    """Blocking twin of :class:`Board` — or of any board implementing
+    :class:`~baton.board.protocol.BoardAPI`, such as the remote one: same methods,
+    same arguments, same errors."""
 
-    def __init__(self, board: Board, *, _runner: asyncio.Runner | None = None) -> None:
+    def __init__(
+        self, board: BoardAPI, *, _runner: asyncio.Runner | None = None, _owns: bool | None = None
+    ) -> None:
         self.board = board
-        self._owns = _runner is None  # a view made by acting_as/login shares the loop
+        # a view made by acting_as/login shares the loop and closes nothing
+        self._owns = _runner is None if _owns is None else _owns
         self._runner = _runner or asyncio.Runner()
         self._closed = False
+
+    @classmethod
+    def starting(cls, start: Callable[[], Coroutine[Any, Any, BoardAPI]]) -> SyncBoard:
+        """A blocking board over the one ``start()`` makes on this board's own loop
+        (what a remote board needs: its connections belong to that loop)."""
+        runner = asyncio.Runner()
+        try:
+            board = runner.run(start())
+        except BaseException:
+            runner.close()
+            raise
+        return cls(board, _runner=runner, _owns=True)
 
     @property
     def principal(self) -> Principal:
         return self.board.principal
 
     def acting_as(self, principal: Principal) -> SyncBoard:
-        """This board acting as ``principal`` (closing the view closes nothing)."""
+        """This board acting as ``principal`` (closing the view closes nothing). Only a
+        local board can: a remote one acts as its token."""
+        if not isinstance(self.board, Board):
+            raise UsageError("a remote board acts as its token; connect with another token")
         return SyncBoard(self.board.acting_as(principal), _runner=self._runner)
 
     def login(self, token: str) -> SyncBoard:
-        """This board acting as the participant ``token`` was issued to."""
-        return self.acting_as(self.authenticate(token))
+        """This board acting as the participant ``token`` was issued to (for a remote
+        board: the same server, another token)."""
+        if isinstance(self.board, Board):
+            return self.acting_as(self.authenticate(token))
+        login: Callable[[str], Coroutine[Any, Any, BoardAPI]] | None
+        login = getattr(self.board, "login", None)
+        if login is None:
+            raise UsageError(f"{type(self.board).__name__} cannot log in with another token")
+        return SyncBoard(self._runner.run(login(token)), _runner=self._runner)
 
     @classmethod
     def open(cls, url: str | Path, **kwargs: Any) -> SyncBoard:

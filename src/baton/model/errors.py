@@ -126,10 +126,20 @@ class PermissionDenied(UsageError):
     recorded as an ``access.denied`` event)."""
 
     def __init__(
-        self, participant: str, action: str, missing: str, *, run_id: str = "", target: str = ""
+        self,
+        participant: str,
+        action: str,
+        missing: str,
+        *,
+        run_id: str = "",
+        target: str = "",
+        unseen: bool = False,
     ) -> None:
         self.participant, self.action, self.missing = participant, action, missing
         self.run_id, self.target = run_id, target
+        #: The participant may not see the run at all: a door answers as if there
+        #: were no such run (HTTP 404), so that its existence does not leak.
+        self.unseen = unseen
         on = f" {target}" if target else ""
         super().__init__(f"{participant} may not {action}{on}: {missing}")
 

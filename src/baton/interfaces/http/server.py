@@ -1,0 +1,853 @@
+"""``baton serve``: the whole Board over HTTP (FastAPI on uvicorn).
+
+Each request is authenticated by its bearer token (``Authorization: Bearer baton_pt_…``)
+and runs on the Board *acting as* that participant, so every rule — permissions,
+contracts, budgets, transitions — is the Board's; this module only translates. Errors
+are ``application/problem+json`` from one table (:mod:`.problems`); an
+``Idempotency-Key`` header becomes the Board call's idempotency key; request bodies
+larger than ``max_body_bytes`` are refused with 413 before they are read.
+
+The live event stream (``GET /runs/{id}/events`` with ``Accept: text/event-stream``) is
+driven by the store's commit wake-up (``wait_for_change``: LISTEN/NOTIFY on
+PostgreSQL), resumes from ``Last-Event-ID`` or ``?after=``, and sends a keep-alive
+comment when nothing happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, TypeAdapter
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from baton.board import Board
+from baton.interfaces.http import wire
+from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
+from baton.interfaces.http.wire import CLOCK_HEADER, CURSOR_HEADER, MAX_WAIT_S
+from baton.model import Briefing, Duty, Event, Lease, Run, Task
+from baton.model.errors import BatonError, InvalidArgument, Unauthenticated
+from baton.model.participants import Participant, Principal
+from baton.views.narration import narrate
+
+log = logging.getLogger("baton.http")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How the door behaves. Every field is a ``baton serve`` flag and a ``BATON_*``
+    environment variable (docs/http.md)."""
+
+    #: The largest request body accepted; larger ones are answered 413 unread.
+    max_body_bytes: int = 2_000_000
+    #: Origins allowed to call from a browser (CORS); none unless configured.
+    cors_origins: Sequence[str] = ()
+    #: A token that acts as the store's local owner over HTTP; off (``None``) by
+    #: default. For bootstrapping and automation on a trusted machine only.
+    owner_token: str | None = None
+    #: Seconds between keep-alive comments on an idle event stream.
+    keepalive_s: float = 15.0
+    #: Shown in the OpenAPI document.
+    title: str = "Baton"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- encoding ------------------------------------------------------------------------
+
+_TASKS = TypeAdapter(list[Task])
+_RUNS = TypeAdapter(list[Run])
+_EVENTS = TypeAdapter(list[Event])
+_PARTICIPANTS = TypeAdapter(list[Participant])
+_COUNTS = TypeAdapter(dict[str, int])
+_LEASE = TypeAdapter(Lease | None)
+_DUTY = TypeAdapter(Duty | None)
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _model(value: BaseModel) -> Response:
+    return _json(value.model_dump_json().encode())
+
+
+def _problem_response(status: int, body: dict[str, Any]) -> Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="baton"'} if status == 401 else None
+    return Response(
+        json.dumps(body).encode(), status_code=status, media_type=PROBLEM_TYPE, headers=headers
+    )
+
+
+# --- the size limit and the clock header (plain ASGI: cheap on every request) ---------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class DoorMiddleware:
+    """Refuses bodies over the limit (413, by ``Content-Length`` or while streaming)
+    and stamps every response with the board's clock."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, clock: Callable[[], float]):
+        self.app, self.max_body_bytes, self.clock = app, max_body_bytes, clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_bytes
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = limit + 1
+                if declared > limit:
+                    await self._too_large(send, declared)
+                    return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def stamped(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                headers.append((CLOCK_HEADER.encode(), repr(self.clock()).encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, counted, stamped)
+        except _BodyTooLarge:
+            if not started:
+                await self._too_large(send, seen)
+
+    async def _too_large(self, send: Send, size: int) -> None:
+        body = plain_problem(
+            413,
+            "BodyTooLarge",
+            f"the request body ({size} bytes or more) is over the limit of "
+            f"{self.max_body_bytes} bytes (baton serve --max-body-bytes)",
+            limit=self.max_body_bytes,
+        )
+        response = _problem_response(413, body)
+        await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:  # pragma: no cover - a response never reads
+    return {"type": "http.disconnect"}
+
+
+# --- who is calling ---------------------------------------------------------------------
+
+
+async def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Board:
+    """The Board acting as the request's authenticated participant (the token is
+    checked on every request, so a revoked one stops working at once)."""
+    board: Board = request.app.state.board
+    if not authorization:
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    owner_token: str | None = request.app.state.owner_token
+    if owner_token is not None and hmac.compare_digest(token.encode(), owner_token.encode()):
+        return board
+    return board.acting_as(await board.authenticate(token))
+
+
+As = Annotated[Board, Depends(_caller)]
+Key = Annotated[str | None, Header(alias="Idempotency-Key")]
+EventQuery = Annotated[int | None, Query(ge=0, description="Events after this seq.")]
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+Filter = Annotated[list[str], Query()]
+Wait = Annotated[float, Query(ge=0, le=3600, description="Seconds to wait for the first.")]
+LastId = Annotated[str | None, Header(alias="Last-Event-ID")]
+
+
+# --- the app ----------------------------------------------------------------------------
+
+
+def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
+    """The HTTP door over ``board`` (which acts as the store's owner; each request acts
+    as its authenticated participant)."""
+    settings = settings or ServeSettings()
+    app = FastAPI(
+        title=settings.title,
+        version="1",
+        description=(
+            "The Baton board over HTTP. Authenticate with `Authorization: Bearer <token>` "
+            "(`baton participant add` issues tokens). Errors are application/problem+json "
+            "(RFC 9457) with Baton's error `code` and its `fields`."
+        ),
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+        )
+
+    @app.exception_handler(BatonError)
+    async def baton_error(request: Request, error: BatonError) -> Response:
+        return _problem_response(*problem(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        where = [".".join(str(p) for p in item.get("loc", ())) for item in error.errors()]
+        said = [str(item.get("msg", "")) for item in error.errors()]
+        problems = [{"loc": loc, "msg": msg} for loc, msg in zip(where, said, strict=True)]
+        if any(item.get("type") == "json_invalid" for item in error.errors()):
+            detail = "the request body is not valid JSON: " + "; ".join(said)
+            return _problem_response(400, plain_problem(400, "MalformedJSON", detail))
+        detail = "invalid request: " + "; ".join(f"{p['loc']}: {p['msg']}" for p in problems)
+        body = plain_problem(422, "InvalidArgument", detail, errors=problems)
+        return _problem_response(422, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        code = {404: "NoSuchPath", 405: "MethodNotAllowed"}.get(error.status_code, "HTTPError")
+        detail = (
+            f"no endpoint {request.method} {request.url.path}; GET /docs lists them"
+            if error.status_code in (404, 405)
+            else str(error.detail)
+        )
+        return _problem_response(error.status_code, plain_problem(error.status_code, code, detail))
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, error: RecursionError) -> Response:
+        detail = "the request body nests too deeply to read"
+        return _problem_response(400, plain_problem(400, "MalformedJSON", detail))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, error: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        body = plain_problem(500, "InternalError", "the server failed; see its log")
+        return _problem_response(500, body)
+
+    app.state.board = board
+    app.state.owner_token = settings.owner_token
+
+    # -- who, limits ------------------------------------------------------------------
+    @app.get("/whoami", response_model=wire.Who, tags=["participants"])
+    async def whoami(b: As) -> Response:
+        p: Principal = b.principal
+        who = wire.Who(
+            id=p.id,
+            kind=p.kind,
+            roles=sorted(p.roles),
+            grants=sorted(p.grants),
+            runs=sorted(p.runs),
+            owner=p.owner,
+        )
+        return _model(who)
+
+    @app.get("/limits", response_model=wire.ServerLimits, tags=["board"])
+    async def limits(b: As) -> Response:
+        lim = b.limits
+        return _model(
+            wire.ServerLimits(
+                max_json_bytes=lim.max_json_bytes,
+                max_depth=lim.max_depth,
+                max_text=lim.max_text,
+                max_tasks=lim.max_tasks,
+                max_duration_s=lim.max_duration_s,
+                max_body_bytes=settings.max_body_bytes,
+            )
+        )
+
+    # -- participants -----------------------------------------------------------------
+    @app.post("/participants", response_model=wire.IssuedToken, status_code=201,
+              tags=["participants"])  # fmt: skip
+    async def add_participant(body: wire.NewParticipant, b: As) -> Response:
+        participant, token = await b.add_participant(
+            body.id,
+            kind=body.kind,
+            name=body.name,
+            roles=body.roles,
+            grants=body.grants,
+            runs=body.runs,
+        )
+        issued = wire.IssuedToken(participant=participant, token=token)
+        return _json(issued.model_dump_json().encode(), 201)
+
+    @app.get("/participants", response_model=list[Participant], tags=["participants"])
+    async def list_participants(b: As) -> Response:
+        return _json(_PARTICIPANTS.dump_json(await b.participants()))
+
+    @app.get("/participants/{participant_id}", response_model=Participant,
+             tags=["participants"])  # fmt: skip
+    async def get_participant(participant_id: str, b: As) -> Response:
+        return _model(await b.get_participant(participant_id))
+
+    @app.post("/participants/{participant_id}/rotate", response_model=wire.IssuedToken,
+              tags=["participants"])  # fmt: skip
+    async def rotate(participant_id: str, b: As) -> Response:
+        token = await b.rotate_token(participant_id)
+        issued = wire.IssuedToken(participant=await b.get_participant(participant_id), token=token)
+        return _model(issued)
+
+    @app.post("/participants/{participant_id}/revoke", response_model=Participant,
+              tags=["participants"])  # fmt: skip
+    async def revoke(participant_id: str, b: As) -> Response:
+        return _model(await b.revoke_participant(participant_id))
+
+    @app.post("/authenticate", response_model=wire.Who, tags=["participants"])
+    async def authenticate(body: wire.TokenCheck, b: As) -> Response:
+        p = await b.authenticate(body.token)
+        who = wire.Who(
+            id=p.id, kind=p.kind, roles=sorted(p.roles), grants=sorted(p.grants),
+            runs=sorted(p.runs),
+        )  # fmt: skip
+        return _model(who)
+
+    # -- runs ----------------------------------------------------------------------------
+    @app.post("/runs", response_model=Run, status_code=201, tags=["runs"])
+    async def create_run(body: wire.NewRun, b: As, key: Key = None) -> Response:
+        run = await b.create_run(
+            body.plan, actor=body.actor, run_id=body.run_id, idempotency_key=key
+        )
+        return _json(run.model_dump_json().encode(), 201)
+
+    @app.post("/runs/goal", response_model=Run, status_code=201, tags=["runs"])
+    async def create_goal_run(body: wire.NewGoalRun, b: As, key: Key = None) -> Response:
+        run = await b.create_goal_run(
+            body.goal,
+            roles=body.roles,
+            planner_role=body.planner_role,
+            budget=body.budget,
+            max_planning_attempts=body.max_planning_attempts,
+            actor=body.actor,
+            run_id=body.run_id,
+            idempotency_key=key,
+        )
+        return _json(run.model_dump_json().encode(), 201)
+
+    @app.get("/runs", response_model=list[Run], tags=["runs"])
+    async def list_runs(b: As) -> Response:
+        return _json(_RUNS.dump_json(await b.list_runs()))
+
+    @app.get("/runs/{run_id}", response_model=Run, tags=["runs"])
+    async def get_run(run_id: str, b: As) -> Response:
+        return _model(await b.get_run(run_id))
+
+    @app.get("/runs/{run_id}/status", tags=["runs"])
+    async def status(run_id: str, b: As) -> Response:
+        run = await b.get_run(run_id)
+        tasks = await b.tasks(run_id)
+        text = narrate(run, tasks, await b.escalations(run_id), now=b.clock())
+        counts = await b.count_by_state(run_id)
+        payload = {"run": run.model_dump(mode="json"), "counts": counts, "narration": text}
+        return _json(json.dumps(payload).encode())
+
+    @app.post("/runs/{run_id}/tasks", response_model=list[Task], tags=["runs"])
+    async def add_tasks(run_id: str, body: wire.NewTasks, b: As, key: Key = None) -> Response:
+        added = await b.add_tasks(
+            run_id, body.tasks, actor=body.actor or b.principal.id, idempotency_key=key
+        )
+        return _json(_TASKS.dump_json(added))
+
+    @app.post("/runs/{run_id}/cancel", response_model=Run, tags=["runs"])
+    async def cancel_run(run_id: str, body: wire.Reason, b: As, key: Key = None) -> Response:
+        run = await b.cancel_run(run_id, actor=body.actor, reason=body.reason, idempotency_key=key)
+        return _model(run)
+
+    @app.post("/runs/{run_id}/pause", response_model=Run, tags=["runs"])
+    async def pause_run(run_id: str, body: wire.Reason, b: As, key: Key = None) -> Response:
+        run = await b.pause_run(
+            run_id, actor=body.actor or b.principal.id, reason=body.reason, idempotency_key=key
+        )
+        return _model(run)
+
+    @app.post("/runs/{run_id}/resume", response_model=Run, tags=["runs"])
+    async def resume_run(run_id: str, body: wire.Resume, b: As, key: Key = None) -> Response:
+        run = await b.resume_run(
+            run_id, actor=body.actor or b.principal.id, budget=body.budget, idempotency_key=key
+        )
+        return _model(run)
+
+    @app.post("/runs/{run_id}/escalations", response_model=Event, tags=["runs"])
+    async def escalate(run_id: str, body: wire.NewEscalation, b: As, key: Key = None) -> Response:
+        event = await b.escalate(
+            run_id,
+            body.kind,
+            body.reason,
+            evidence=body.evidence,
+            task_id=body.task_id,
+            actor=body.actor or b.principal.id,
+            idempotency_key=key,
+        )
+        return _model(event)
+
+    @app.get("/runs/{run_id}/escalations", response_model=list[Event], tags=["runs"])
+    async def escalations(run_id: str, b: As, limit: int = 1000) -> Response:
+        return _json(_EVENTS.dump_json(await b.escalations(run_id, limit=limit)))
+
+    @app.post("/runs/{run_id}/messages", response_model=Event, tags=["messages"])
+    async def post_message(run_id: str, body: wire.NewMessage, b: As, key: Key = None) -> Response:
+        event = await b.post_message(
+            run_id,
+            body.kind,
+            body.body,
+            sender=body.sender or b.principal.id,
+            to=body.to,
+            task_id=body.task_id,
+            idempotency_key=key,
+        )
+        return _model(event)
+
+    @app.get("/runs/{run_id}/messages", response_model=list[Event], tags=["messages"])
+    async def messages(run_id: str, b: As, limit: int = 100) -> Response:
+        return _json(_EVENTS.dump_json(await b.messages(run_id, limit=limit)))
+
+    @app.get("/runs/{run_id}/briefing", response_model=Briefing, tags=["runs"])
+    async def briefing(run_id: str, b: As, messages: int = 50) -> Response:
+        return _model(await b.briefing(run_id, messages=messages))
+
+    @app.get("/runs/{run_id}/tasks", response_model=list[Task], tags=["tasks"])
+    async def run_tasks(run_id: str, b: As) -> Response:
+        return _json(_TASKS.dump_json(await b.tasks(run_id)))
+
+    @app.get("/runs/{run_id}/counts", response_model=dict[str, int], tags=["runs"])
+    async def counts(run_id: str, b: As) -> Response:
+        return _json(_COUNTS.dump_json(await b.count_by_state(run_id)))
+
+    @app.get("/runs/{run_id}/watched", response_model=list[Task], tags=["tasks"])
+    async def watched(run_id: str, b: As, review_rounds_at_least: int = 3) -> Response:
+        found = await b.watched_tasks(run_id, review_rounds_at_least=review_rounds_at_least)
+        return _json(_TASKS.dump_json(found))
+
+    @app.get("/runs/{run_id}/recent-events", response_model=list[Event], tags=["events"])
+    async def recent_events(
+        run_id: str, b: As, kind_prefix: str = "", limit: int = 500
+    ) -> Response:
+        found = await b.recent_events(run_id, kind_prefix=kind_prefix, limit=limit)
+        return _json(_EVENTS.dump_json(found))
+
+    @app.get("/runs/{run_id}/progress", response_model=wire.Progress | None, tags=["runs"])
+    async def progress(run_id: str, b: As) -> Response:
+        last = await b.last_progress(run_id)
+        if last is None:
+            return _json(b"null")
+        return _model(wire.Progress(seq=last[0], at=last[1]))
+
+    @app.get("/runs/{run_id}/wait", response_model=Run | None, tags=["runs"])
+    async def wait_run(
+        run_id: str,
+        b: As,
+        until: Annotated[str, Query(pattern="^(finished|ended)$")] = "finished",
+        timeout: Annotated[float, Query(ge=0, le=3600)] = MAX_WAIT_S,
+    ) -> Response:
+        """The run once it is no longer active (``finished``) or has ended; ``null``
+        when ``timeout`` (at most 25 s) passes first — ask again."""
+        waiting = min(timeout, MAX_WAIT_S)
+        try:
+            if until == "finished":
+                run = await b.wait_finished(run_id, waiting)
+            else:
+                run = await b.wait_ended(run_id, timeout=waiting)
+        except TimeoutError:
+            await b.get_run(run_id)  # still there, still visible
+            return _json(b"null")
+        return _model(run)
+
+    # -- events ----------------------------------------------------------------------
+    async def event_page_or_stream(
+        request: Request,
+        b: Board,
+        run_id: str | None,
+        after: int | None,
+        last_event_id: str | None,
+        limit: int,
+        task: Sequence[str],
+        kind: Sequence[str],
+        wait: float,
+    ) -> Response:
+        start = _resume_point(after, last_event_id)
+        if "text/event-stream" in request.headers.get("accept", ""):
+            await b.events(run_id, since=start, limit=1)  # refuse before streaming starts
+            return StreamingResponse(
+                _sse(b, run_id, start, set(task), tuple(kind), settings.keepalive_s),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            )
+        tasks, kinds = set(task), tuple(kind)
+        head = await b.last_seq() if wait > 0 else 0
+        page, cursor = await _page(b, run_id, start, limit, tasks, kinds)
+        if not page and wait > 0:
+            deadline = time.monotonic() + min(wait, MAX_WAIT_S)
+            while not page:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not await b.wait_for_change(max(head, cursor), remaining):
+                    break
+                head = await b.last_seq()
+                page, cursor = await _page(b, run_id, cursor, limit, tasks, kinds)
+        response = _json(_EVENTS.dump_json(page))
+        response.headers[CURSOR_HEADER] = str(cursor)
+        return response
+
+    @app.get("/runs/{run_id}/events", response_model=list[Event], tags=["events"])
+    async def run_events(
+        request: Request,
+        run_id: str,
+        b: As,
+        after: EventQuery = None,
+        limit: Limit = 1000,
+        task: Filter = [],  # noqa: B006 - FastAPI reads the default, never mutates it
+        kind: Filter = [],  # noqa: B006
+        wait: Wait = 0.0,
+        last_event_id: LastId = None,
+    ) -> Response:
+        """The run's events: a JSON page (``?after=SEQ&limit=N``, optionally waiting up
+        to ``wait`` seconds for the first), or with ``Accept: text/event-stream`` a live
+        stream (``id:`` is the seq; resume with ``Last-Event-ID``). ``task`` and
+        ``kind`` (a prefix such as ``task.``) filter; both may repeat."""
+        return await event_page_or_stream(
+            request, b, run_id, after, last_event_id, limit, task, kind, wait
+        )
+
+    @app.get("/events", response_model=list[Event], tags=["events"])
+    async def all_events(
+        request: Request,
+        b: As,
+        after: EventQuery = None,
+        limit: Limit = 1000,
+        task: Filter = [],  # noqa: B006
+        kind: Filter = [],  # noqa: B006
+        wait: Wait = 0.0,
+        last_event_id: LastId = None,
+    ) -> Response:
+        """Every run's events (needs every run); as ``/runs/{id}/events``."""
+        return await event_page_or_stream(
+            request, b, None, after, last_event_id, limit, task, kind, wait
+        )
+
+    @app.get("/seq", response_model=wire.Seq, tags=["events"])
+    async def last_seq(b: As) -> Response:
+        return _model(wire.Seq(seq=await b.last_seq()))
+
+    @app.get("/changes", response_model=wire.Changed, tags=["events"])
+    async def changes(
+        b: As,
+        after: Annotated[int, Query(ge=0)],
+        timeout: Annotated[float, Query(ge=0, le=3600)] = MAX_WAIT_S,
+    ) -> Response:
+        """Whether anything committed after seq ``after``, waiting up to ``timeout``."""
+        changed = await b.wait_for_change(after, min(timeout, MAX_WAIT_S))
+        return _model(wire.Changed(changed=changed))
+
+    # -- work ------------------------------------------------------------------------------
+    def me(b: Board, name: str | None) -> str:
+        return name if name is not None else b.principal.id
+
+    @app.post("/claims", response_model=Lease | None, tags=["work"])
+    async def claim(body: wire.ClaimRequest, b: As, key: Key = None) -> Response:
+        lease = await b.claim(
+            me(b, body.participant),
+            body.roles,
+            run_id=body.run_id,
+            lease_s=body.lease_s,
+            idempotency_key=key,
+        )
+        return _json(_LEASE.dump_json(lease))
+
+    @app.get("/tasks/{task_id:path}", response_model=Task, tags=["tasks"])
+    async def get_task(task_id: str, b: As) -> Response:
+        return _model(await b.get_task(task_id))
+
+    @app.post("/tasks/{task_id:path}/heartbeat", response_model=Lease, tags=["work"])
+    async def heartbeat(task_id: str, body: wire.Heartbeat, b: As, key: Key = None) -> Response:
+        lease = await b.heartbeat(
+            task_id, body.token, me(b, body.participant), lease_s=body.lease_s,
+            idempotency_key=key,
+        )  # fmt: skip
+        return _model(lease)
+
+    @app.post("/tasks/{task_id:path}/submit", response_model=Task, tags=["work"])
+    async def submit(task_id: str, body: wire.Submit, b: As, key: Key = None) -> Response:
+        task = await b.submit(
+            task_id, body.token, body.output, participant=me(b, body.participant),
+            idempotency_key=key,
+        )  # fmt: skip
+        return _model(task)
+
+    @app.post("/tasks/{task_id:path}/fail", response_model=Task, tags=["work"])
+    async def fail(task_id: str, body: wire.Fail, b: As, key: Key = None) -> Response:
+        task = await b.fail(
+            task_id, body.token, body.error, participant=me(b, body.participant),
+            retryable=body.retryable, idempotency_key=key,
+        )  # fmt: skip
+        return _model(task)
+
+    @app.post("/tasks/{task_id:path}/block", response_model=Task, tags=["work"])
+    async def block(task_id: str, body: wire.Block, b: As, key: Key = None) -> Response:
+        task = await b.block(
+            task_id, body.token, body.reason, participant=me(b, body.participant),
+            idempotency_key=key,
+        )  # fmt: skip
+        return _model(task)
+
+    @app.post("/tasks/{task_id:path}/release", response_model=Task, tags=["work"])
+    async def release(task_id: str, body: wire.Release, b: As, key: Key = None) -> Response:
+        task = await b.release(
+            task_id, body.token, participant=me(b, body.participant), idempotency_key=key
+        )
+        return _model(task)
+
+    @app.post("/tasks/{task_id:path}/unblock", response_model=Task, tags=["work"])
+    async def unblock(task_id: str, body: wire.Actor, b: As, key: Key = None) -> Response:
+        return _model(await b.unblock(task_id, actor=me(b, body.actor), idempotency_key=key))
+
+    @app.post("/tasks/{task_id:path}/approve", response_model=Task, tags=["review"])
+    async def approve(task_id: str, body: wire.Approve, b: As, key: Key = None) -> Response:
+        task = await b.approve(
+            task_id, actor=me(b, body.actor), token=body.token, comment=body.comment,
+            idempotency_key=key,
+        )  # fmt: skip
+        return _model(task)
+
+    @app.post("/tasks/{task_id:path}/reject", response_model=Task, tags=["review"])
+    async def reject(task_id: str, body: wire.Reject, b: As, key: Key = None) -> Response:
+        task = await b.reject(
+            task_id, body.feedback, actor=me(b, body.actor), token=body.token,
+            idempotency_key=key,
+        )  # fmt: skip
+        return _model(task)
+
+    @app.post("/tasks/{task_id:path}/abandon-review", response_model=Task, tags=["review"])
+    async def abandon_review(
+        task_id: str, body: wire.AbandonReview, b: As, key: Key = None
+    ) -> Response:
+        task = await b.abandon_review(
+            task_id, body.token, body.error, participant=me(b, body.participant),
+            idempotency_key=key,
+        )  # fmt: skip
+        return _model(task)
+
+    @app.post("/tasks/{task_id:path}/cancel", response_model=Task, tags=["tasks"])
+    async def cancel_task(task_id: str, body: wire.Reason, b: As, key: Key = None) -> Response:
+        task = await b.cancel_task(
+            task_id, actor=me(b, body.actor), reason=body.reason, idempotency_key=key
+        )
+        return _model(task)
+
+    @app.post("/tasks/{task_id:path}/usage", response_model=Task, tags=["tasks"])
+    async def record_usage(task_id: str, body: wire.Usage, b: As, key: Key = None) -> Response:
+        task = await b.record_usage(
+            task_id,
+            model=body.model,
+            input_tokens=body.input_tokens,
+            output_tokens=body.output_tokens,
+            cost_usd=body.cost_usd,
+            actor=me(b, body.actor),
+            role=body.role,
+            idempotency_key=key,
+        )
+        return _model(task)
+
+    @app.post("/reap", response_model=list[Task], tags=["work"])
+    async def reap(body: wire.Reap, b: As, key: Key = None) -> Response:
+        reaped = await b.reap_expired(actor=body.actor, limit=body.limit, idempotency_key=key)
+        return _json(_TASKS.dump_json(reaped))
+
+    # -- duties ----------------------------------------------------------------------------
+    @app.post("/duties/{name}/claim", response_model=Duty | None, tags=["duties"])
+    async def claim_duty(name: str, body: wire.DutyClaim, b: As) -> Response:
+        duty = await b.claim_duty(name, me(b, body.participant), lease_s=body.lease_s)
+        return _json(_DUTY.dump_json(duty))
+
+    @app.post("/duties/{name}/renew", response_model=Duty, tags=["duties"])
+    async def renew_duty(name: str, body: wire.DutyRenew, b: As) -> Response:
+        duty = await b.renew_duty(name, body.token, me(b, body.participant), lease_s=body.lease_s)
+        return _model(duty)
+
+    @app.post("/duties/{name}/release", status_code=204, tags=["duties"])
+    async def release_duty(name: str, body: wire.DutyRelease, b: As) -> Response:
+        await b.release_duty(name, body.token, me(b, body.participant))
+        return Response(status_code=204)
+
+    @app.get("/duties/{name}", response_model=Duty | None, tags=["duties"])
+    async def get_duty(name: str, b: As) -> Response:
+        return _json(_DUTY.dump_json(await b.get_duty(name)))
+
+    # -- maintenance -------------------------------------------------------------------
+    @app.get("/similar-ids", response_model=wire.Ids, tags=["board"])
+    async def similar_ids(
+        b: As, kind: Annotated[str, Query(pattern="^(run|task)$")], ident: str, limit: int = 3
+    ) -> Response:
+        return _model(wire.Ids(ids=await b.similar_ids(kind, ident, limit=limit)))
+
+    @app.post("/idempotency/forget", response_model=wire.Count, tags=["board"])
+    async def forget(body: wire.Forget, b: As) -> Response:
+        return _model(wire.Count(count=await b.forget_idempotency(older_than_s=body.older_than_s)))
+
+    @app.post("/backup", response_model=wire.Count, tags=["board"])
+    async def backup(body: wire.Backup, b: As) -> Response:
+        """Back the store up to a path *on the server* (admin)."""
+        return _model(wire.Count(count=await b.backup(body.destination)))
+
+    @app.get("/snapshot", response_model=wire.Snapshot, tags=["board"])
+    async def snapshot(b: As) -> Response:
+        tables = await b.snapshot()
+        body = wire.Snapshot(tables={k: [list(row) for row in v] for k, v in tables.items()})
+        return _model(body)
+
+    @app.get("/health", tags=["board"])
+    async def health() -> Response:
+        """Liveness, without authentication: the server answers."""
+        return _json(b'{"ok":true}')
+
+    app.add_middleware(
+        DoorMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        clock=board.clock,
+    )
+    return app
+
+
+def _resume_point(after: int | None, last_event_id: str | None) -> int:
+    """Where a stream starts: ``?after=`` wins, else ``Last-Event-ID``, else 0. A
+    ``Last-Event-ID`` that is not a seq is refused (400) rather than restarted."""
+    if after is not None:
+        return after
+    if last_event_id is None or last_event_id.strip() == "":
+        return 0
+    text = last_event_id.strip()
+    if not text.isdigit() or len(text) > 19:
+        raise InvalidArgument(
+            f"Last-Event-ID {text[:40]!r} is not an event seq (a whole number ≥ 0)"
+        )
+    return int(text)
+
+
+def _matches(event: Event, tasks: set[str], kinds: tuple[str, ...]) -> bool:
+    if tasks and event.task_id not in tasks:
+        return False
+    return not kinds or event.kind.startswith(kinds)
+
+
+async def _page(
+    b: Board, run_id: str | None, start: int, limit: int, tasks: set[str], kinds: tuple[str, ...]
+) -> tuple[list[Event], int]:
+    """Up to ``limit`` matching events after ``start``, and the seq the read got to
+    (past the last match when filters skipped events after it)."""
+    if not tasks and not kinds:
+        page = await b.events(run_id, since=start, limit=limit)
+        return page, page[-1].seq if page else start
+    found: list[Event] = []
+    cursor = start
+    while True:
+        batch = await b.events(run_id, since=cursor, limit=1000)
+        for event in batch:
+            cursor = event.seq
+            if _matches(event, tasks, kinds):
+                found.append(event)
+                if len(found) == limit:
+                    return found, cursor
+        if len(batch) < 1000:
+            return found, cursor
+
+
+def sse_frame(event: Event) -> bytes:
+    """One event as a Server-Sent Events frame: ``id`` is the seq, ``event`` the kind."""
+    data = event.model_dump_json()
+    return f"id: {event.seq}\nevent: {event.kind}\ndata: {data}\n\n".encode()
+
+
+async def _sse(
+    b: Board,
+    run_id: str | None,
+    start: int,
+    tasks: set[str],
+    kinds: tuple[str, ...],
+    keepalive_s: float,
+) -> AsyncIterator[bytes]:
+    """The live stream: every matching event after ``start``, in seq order, each once;
+    then wait on the store's commit wake-up, with a keep-alive comment when idle.
+    Each page is a Board read, so a revoked token ends the stream at the next one."""
+    yield b"retry: 1000\n: baton event stream\n\n"
+    cursor = start
+    while True:
+        head = await b.last_seq()
+        try:
+            batch = await b.events(run_id, since=cursor, limit=500)
+        except BatonError as error:
+            yield f"event: error\ndata: {json.dumps(problem(error)[1])}\n\n".encode()
+            return
+        for event in batch:
+            cursor = event.seq
+            if _matches(event, tasks, kinds):
+                yield sse_frame(event)
+        if batch:
+            continue
+        cursor = max(cursor, head)  # seq is in commit order: nothing of ours up to head
+        if not await b.wait_for_change(cursor, keepalive_s):
+            yield b": keep-alive\n\n"
+        await asyncio.sleep(0)
+
+
+async def serve(
+    board: Board,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8711,
+    settings: ServeSettings | None = None,
+    ready: Callable[[str], None] | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve ``board`` until cancelled or signalled (uvicorn handles SIGINT/SIGTERM:
+    in-flight requests finish, then the board closes). ``port=0`` takes a free port;
+    ``ready(url)`` is called once the socket listens."""
+    import uvicorn
+
+    app = create_app(board, settings)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, lifespan="off", access_log=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                await task  # it failed to start: raise why
+                raise OSError(f"baton serve could not listen on {host}:{port}")
+            await asyncio.sleep(0.01)
+        bound = server.servers[0].sockets[0].getsockname()
+        shown = f"[{host}]" if ":" in host else host
+        if ready is not None:
+            ready(f"http://{shown}:{bound[1]}")
+        await asyncio.shield(task)
+    finally:
+        if not task.done():  # cancelled: shut down as on a signal (sockets closed)
+            server.should_exit = True
+            await asyncio.wait([task], timeout=10)
+        await board.close()
