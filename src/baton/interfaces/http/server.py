@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -665,8 +665,9 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         task = await b.record_usage(
             task_id,
             model=body.model,
-            input_tokens=body.input_tokens,
-            output_tokens=body.output_tokens,
+            # a fraction is passed on for the Board to refuse, as it refuses it locally
+            input_tokens=cast(int, body.input_tokens),
+            output_tokens=cast(int, body.output_tokens),
             cost_usd=body.cost_usd,
             actor=me(b, body.actor),
             role=body.role,
