@@ -18,7 +18,7 @@ import typer
 from rich.live import Live
 from rich.text import Text
 
-from baton.board import Board, SyncBoard
+from baton.board import BoardAPI, SyncBoard
 from baton.interfaces.cli.common import (
     DEFAULT_ACTOR,
     DEFAULT_DB,
@@ -29,6 +29,7 @@ from baton.interfaces.cli.common import (
     Wait,
     WaitTimeout,
     acting,
+    board_opener,
     dump,
     err,
     open_board,
@@ -36,6 +37,7 @@ from baton.interfaces.cli.common import (
 )
 from baton.interfaces.cli.participants import participant_app
 from baton.interfaces.cli.render import board_view, usage_table
+from baton.interfaces.cli.serve import serve_cmd
 from baton.interfaces.cli.text import plain
 from baton.model import Event, RunState
 from baton.model.errors import BatonError, InvalidArgument, RunFailed, UsageError
@@ -56,6 +58,7 @@ app = typer.Typer(
 task_app = typer.Typer(help="Inspect tasks.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 app.add_typer(participant_app, name="participant")
+app.command("serve")(serve_cmd)
 
 
 @app.command()
@@ -446,7 +449,7 @@ def orchestrate(
 ) -> None:
     """Reap expired leases and watch runs for trouble; escalate it to a human."""
 
-    async def work(board: Board, stop: asyncio.Event) -> None:
+    async def work(board: BoardAPI, stop: asyncio.Event) -> None:
         orch = Orchestrator(
             board,
             stall_s=stall_s,
@@ -456,7 +459,7 @@ def orchestrate(
         )
         await orch.run(stop=stop, run_id=run_id)
 
-    until_signalled(db, work, token=token)
+    until_signalled(board_opener(db, token), work)
 
 
 @app.command()
@@ -522,7 +525,7 @@ def worker(
         if not (0 < value < 86_400):
             raise InvalidArgument(f"{flag} must be between 0 and 86400 seconds, got {value}")
 
-    async def work(board: Board, stop: asyncio.Event) -> None:
+    async def work(board: BoardAPI, stop: asyncio.Event) -> None:
         me = board.principal
         participant = name or (f"worker-{os.getpid()}" if me.owner else me.id)
         w = Worker(
@@ -543,7 +546,7 @@ def worker(
             if ended.state in (RunState.FAILED, RunState.CANCELLED):
                 raise RunFailed(run_id, ended.state.value)
 
-    until_signalled(db, work, token=token)
+    until_signalled(board_opener(db, token), work)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,9 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from baton.board import SyncBoard
+from baton.board import Board, BoardAPI, SyncBoard
 from baton.interfaces.cli.text import plain
-from baton.model.errors import NotFound
+from baton.interfaces.http.client import connect, connect_sync
+from baton.model.errors import NotFound, UsageError
 
 # Stored text is never markup (see text.py); styling is done with Text objects.
 out = Console(markup=False, highlight=False)
@@ -25,7 +26,14 @@ err = Console(stderr=True, markup=False, highlight=False)
 Db = Annotated[
     str,
     typer.Option(
-        "--db", envvar="BATON_DB", show_envvar=True, help="Store: file path or sqlite:///path."
+        "--db",
+        "--server",
+        envvar=["BATON_SERVER", "BATON_DB"],
+        show_envvar=True,
+        help=(
+            "The board: a store (file path, sqlite:///path, postgresql://…) or a "
+            "`baton serve` URL (http://…, with --token)."
+        ),
     ),
 ]
 Actor = Annotated[
@@ -66,12 +74,31 @@ def default_actor() -> str:
 DEFAULT_ACTOR = default_actor()
 
 
+def is_server(db: str) -> bool:
+    """``db`` names a ``baton serve`` (a remote board), not a store."""
+    return db.startswith(("http://", "https://"))
+
+
+def _server_token(db: str, token: str | None) -> str:
+    if not token:
+        raise UsageError(f"{db} is a baton server: give --token (BATON_TOKEN) to act there")
+    return token
+
+
 @contextmanager
 def open_board(db: str, *, token: str | None, create: bool = False) -> Iterator[SyncBoard]:
     """The board at ``db``, acting as ``token``'s participant if one is given (else as
-    the store's local owner). Only ``run`` and ``plan`` create a store; every other
-    command refuses a missing one, naming the path. An unknown id is told with the store
-    it was looked up in and the ids that look like it."""
+    the store's local owner); ``db`` may be a ``baton serve`` URL (then a token is
+    needed). Only ``run`` and ``plan`` create a store; every other command refuses a
+    missing one, naming the path. An unknown id is told with the board it was looked up
+    in and the ids that look like it."""
+    if is_server(db):
+        with connect_sync(db, _server_token(db, token)) as remote:
+            try:
+                yield remote
+            except NotFound as exc:
+                raise explained(remote, exc, db) from None
+        return
     is_new = create and "://" not in db and not Path(db).exists()
     with SyncBoard.open(db, create=create) as owned:
         if is_new:
@@ -81,6 +108,25 @@ def open_board(db: str, *, token: str | None, create: bool = False) -> Iterator[
             yield board
         except NotFound as exc:
             raise explained(board, exc, db) from None
+
+
+def board_opener(db: str, token: str | None) -> Callable[[], Awaitable[BoardAPI]]:
+    """How a long-lived process (worker, orchestrator) opens its board: the store, or
+    the server at ``db``, acting as ``token``'s participant if one is given."""
+
+    async def opened() -> BoardAPI:
+        if is_server(db):
+            return await connect(db, _server_token(db, token))
+        owned = Board.open(db, create=False)
+        if token is None:
+            return owned
+        try:
+            return await owned.login(token)
+        except BaseException:
+            await owned.close()
+            raise
+
+    return opened
 
 
 def acting(board: SyncBoard, actor: str) -> str:
@@ -99,7 +145,8 @@ def explained(board: SyncBoard, exc: NotFound, db: str) -> NotFound:
     if similar:
         hint += f" — did you mean {' or '.join(similar)}?"
     explained = NotFound(exc.kind, exc.ident)
-    explained.args = (f"{exc} in the store at {db}{hint}",)
+    where = f"on the server {db}" if is_server(db) else f"in the store at {db}"
+    explained.args = (f"{exc} {where}{hint}",)
     return explained
 
 

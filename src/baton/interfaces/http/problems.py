@@ -68,6 +68,12 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _title(error: e.BatonError) -> str:
+    """The error class's first sentence: what kind of problem this is."""
+    doc = " ".join((type(error).__doc__ or type(error).__name__).split())
+    return doc.split(". ")[0].rstrip(".") + "."
+
+
 def problem(error: e.BatonError) -> tuple[int, dict[str, Any]]:
     """The status and problem body for ``error``."""
     if isinstance(error, e.PermissionDenied) and error.unseen:
@@ -77,7 +83,7 @@ def problem(error: e.BatonError) -> tuple[int, dict[str, Any]]:
     fields = {k: _plain(v) for k, v in vars(error).items() if not k.startswith("_")}
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
-        "title": (type(error).__doc__ or code).strip().splitlines()[0],
+        "title": _title(error),
         "status": status,
         "detail": str(error),
         "code": code,

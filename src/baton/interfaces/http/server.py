@@ -36,7 +36,7 @@ from baton.interfaces.http import wire
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
 from baton.interfaces.http.wire import CLOCK_HEADER, CURSOR_HEADER, MAX_WAIT_S
 from baton.model import Briefing, Duty, Event, Lease, Run, Task
-from baton.model.errors import BatonError, InvalidArgument, Unauthenticated
+from baton.model.errors import BatonError, Unauthenticated, UsageError
 from baton.model.participants import Participant, Principal
 from baton.views.narration import narrate
 
@@ -744,9 +744,7 @@ def _resume_point(after: int | None, last_event_id: str | None) -> int:
         return 0
     text = last_event_id.strip()
     if not text.isdigit() or len(text) > 19:
-        raise InvalidArgument(
-            f"Last-Event-ID {text[:40]!r} is not an event seq (a whole number ≥ 0)"
-        )
+        raise UsageError(f"Last-Event-ID {text[:40]!r} is not an event seq (a whole number ≥ 0)")
     return int(text)
 
 
