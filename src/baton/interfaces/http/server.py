@@ -97,10 +97,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class DoorMiddleware:
     """Refuses bodies over the limit (413, by ``Content-Length`` or while streaming)
     and stamps every response with the board's clock."""
@@ -123,31 +119,30 @@ class DoorMiddleware:
                     await self._too_large(send, declared)
                     return
         seen = 0
-        started = False
+        overflowed = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, overflowed
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not overflowed:
                 seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _BodyTooLarge
+                if seen > limit:  # stop reading; the app's answer is replaced below
+                    overflowed = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
         async def stamped(message: Message) -> None:
-            nonlocal started
+            if overflowed:
+                if message["type"] == "http.response.start":
+                    await self._too_large(send, seen)
+                return
             if message["type"] == "http.response.start":
-                started = True
                 headers = list(message.get("headers", []))
                 headers.append((CLOCK_HEADER.encode(), repr(self.clock()).encode()))
                 message["headers"] = headers
             await send(message)
 
-        try:
-            await self.app(scope, counted, stamped)
-        except _BodyTooLarge:
-            if not started:
-                await self._too_large(send, seen)
+        await self.app(scope, counted, stamped)
 
     async def _too_large(self, send: Send, size: int) -> None:
         body = plain_problem(
@@ -236,6 +231,8 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         code = {404: "NoSuchPath", 405: "MethodNotAllowed"}.get(error.status_code, "HTTPError")
+        if error.status_code == 400 and "parsing the body" in str(error.detail):
+            code = "MalformedJSON"  # FastAPI's word for a body it could not decode
         detail = (
             f"no endpoint {request.method} {request.url.path}; GET /docs lists them"
             if error.status_code in (404, 405)
