@@ -163,23 +163,62 @@ async def _no_receive() -> Message:  # pragma: no cover - a response never reads
 # --- who is calling ---------------------------------------------------------------------
 
 
-async def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Board:
-    """The Board acting as the request's authenticated participant (the token is
-    checked on every request, so a revoked one stops working at once)."""
-    board: Board = request.app.state.board
+def _bearer(authorization: str | None) -> str:
     if not authorization:
         raise Unauthenticated("send Authorization: Bearer <token>")
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send Authorization: Bearer <token>")
-    owner_token: str | None = request.app.state.owner_token
-    if owner_token is not None and hmac.compare_digest(token.encode(), owner_token.encode()):
-        return board
-    return board.acting_as(await board.authenticate(token))
+    return token
+
+
+class Principals:
+    """Who each token stood for when last authenticated, so that a request needs no
+    lookup of its own: the Board re-checks the principal against the store in every
+    transaction and read (a revoked participant or a rotated token is refused there, at
+    once), so a remembered principal can never act beyond what the store says now.
+    Endpoints that make no Board read (``/whoami``, ``/seq``, ``/changes``) look the
+    token up afresh. Bounded; the oldest entries go first."""
+
+    def __init__(self, board: Board, owner_token: str | None, size: int = 10_000) -> None:
+        self.board, self.owner_token, self.size = board, owner_token, size
+        self.known: dict[str, Principal] = {}
+
+    def _owner(self, token: str) -> bool:
+        return self.owner_token is not None and hmac.compare_digest(
+            token.encode(), self.owner_token.encode()
+        )
+
+    async def board_for(self, token: str, *, fresh: bool) -> Board:
+        if self._owner(token):
+            return self.board
+        principal = None if fresh else self.known.get(token)
+        if principal is None:
+            principal = await self.board.authenticate(token)
+            if len(self.known) >= self.size:
+                self.known.pop(next(iter(self.known)))
+            self.known[token] = principal
+        return self.board.acting_as(principal)
+
+
+async def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Board:
+    """The Board acting as the request's authenticated participant."""
+    principals: Principals = request.app.state.principals
+    return await principals.board_for(_bearer(authorization), fresh=False)
+
+
+async def _fresh_caller(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Board:
+    """As :func:`_caller`, with the token looked up now (for calls the Board does not
+    re-check: they read no run)."""
+    principals: Principals = request.app.state.principals
+    return await principals.board_for(_bearer(authorization), fresh=True)
 
 
 As = Annotated[Board, Depends(_caller)]
+Fresh = Annotated[Board, Depends(_fresh_caller)]
 Key = Annotated[str | None, Header(alias="Idempotency-Key")]
 EventQuery = Annotated[int | None, Query(ge=0, description="Events after this seq.")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
@@ -251,12 +290,11 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         body = plain_problem(500, "InternalError", "the server failed; see its log")
         return _problem_response(500, body)
 
-    app.state.board = board
-    app.state.owner_token = settings.owner_token
+    app.state.principals = Principals(board, settings.owner_token)
 
     # -- who, limits ------------------------------------------------------------------
     @app.get("/whoami", response_model=wire.Who, tags=["participants"])
-    async def whoami(b: As) -> Response:
+    async def whoami(b: Fresh) -> Response:
         p: Principal = b.principal
         who = wire.Who(
             id=p.id,
@@ -269,7 +307,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         return _model(who)
 
     @app.get("/limits", response_model=wire.ServerLimits, tags=["board"])
-    async def limits(b: As) -> Response:
+    async def limits(b: Fresh) -> Response:
         lim = b.limits
         return _model(
             wire.ServerLimits(
@@ -549,12 +587,12 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         )
 
     @app.get("/seq", response_model=wire.Seq, tags=["events"])
-    async def last_seq(b: As) -> Response:
+    async def last_seq(b: Fresh) -> Response:
         return _model(wire.Seq(seq=await b.last_seq()))
 
     @app.get("/changes", response_model=wire.Changed, tags=["events"])
     async def changes(
-        b: As,
+        b: Fresh,
         after: Annotated[int, Query(ge=0)],
         timeout: Annotated[float, Query(ge=0, le=3600)] = MAX_WAIT_S,
     ) -> Response:
@@ -694,13 +732,13 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         return Response(status_code=204)
 
     @app.get("/duties/{name}", response_model=Duty | None, tags=["duties"])
-    async def get_duty(name: str, b: As) -> Response:
+    async def get_duty(name: str, b: Fresh) -> Response:
         return _json(_DUTY.dump_json(await b.get_duty(name)))
 
     # -- maintenance -------------------------------------------------------------------
     @app.get("/similar-ids", response_model=wire.Ids, tags=["board"])
     async def similar_ids(
-        b: As, kind: Annotated[str, Query(pattern="^(run|task)$")], ident: str, limit: int = 3
+        b: Fresh, kind: Annotated[str, Query(pattern="^(run|task)$")], ident: str, limit: int = 3
     ) -> Response:
         return _model(wire.Ids(ids=await b.similar_ids(kind, ident, limit=limit)))
 
