@@ -28,10 +28,12 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python bench/board.py
 	$(BIN)/python bench/postgres.py
+	$(BIN)/python bench/http.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/board.py --quick
 	$(BIN)/python bench/postgres.py --quick
+	$(BIN)/python bench/http.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
