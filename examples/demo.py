@@ -5,8 +5,11 @@ work it in parallel from three worker processes; a reviewer agent returns the UI
 two issues and approves the rework; the deploy waits at a human approval gate, which
 this script approves the way a person would (``baton approve``) — it says so, and waits
 for you to do it yourself when run in a terminal. No orchestrator process: one of the
-workers holds the watchdog duty (reaping, stalls, escalations). Then: the narration,
-tokens and cost per role, and where the database and the event log are.
+workers holds the watchdog duty (reaping, stalls, escalations). Every worker is a
+registered participant with its own token and roles, and the human gate is approved by
+the participant ``lead`` (a human with the approve grant) — so the log says who did
+what, and nobody reviews their own work. Then: the narration, who did what, tokens and
+cost per role, and where the database and the event log are.
 
 Offline (no ``BATON_MODEL``), every agent runs on Baton's deterministic offline model —
 not a language model, and it says so. With ``BATON_MODEL`` and a key set, every agent
@@ -53,24 +56,26 @@ def main() -> int:
         subprocess.run([*BATON, *args], check=True, cwd=ROOT, env=env, **kwargs)  # type: ignore[call-overload]
 
     baton("plan", GOAL, "--roles", ",".join(ROLES), "--run-id", run_id)
+    tokens = {}
+    with SyncBoard.open(db) as owner:  # the store's owner registers the team
+        for i in range(1, 4):
+            _, tokens[f"agent-{i}"] = owner.add_participant(
+                f"agent-{i}", kind="agent", roles=[*ROLES, "planner"], runs=[run_id]
+            )
+        _, lead = owner.add_participant(
+            "lead", kind="human", name="Team lead", grants=["approve"], runs=[run_id]
+        )
+    console.print(
+        "Registered participants agent-1..3 (agents, every role) and lead (a human who may "
+        "approve): `baton participant list` shows them."
+    )
     procs = [
         subprocess.Popen(
-            [
-                *BATON,
-                "worker",
-                "--agents",
-                AGENTS,
-                "--run",
-                run_id,
-                "--name",
-                f"agent-{i}",
-                "--concurrency",
-                "1",
-            ],
+            [*BATON, "worker", "--agents", AGENTS, "--run", run_id, "--concurrency", "1"],
             cwd=ROOT,
-            env=env,
+            env={**env, "BATON_TOKEN": token},  # the worker acts as its participant
         )
-        for i in range(1, 4)
+        for token in tokens.values()
     ]
     # No orchestrator process: one of the workers holds the watchdog duty.
     viewer = subprocess.Popen([*BATON, "board", run_id, "--timeout", "120"], cwd=ROOT, env=env)
@@ -81,20 +86,20 @@ def main() -> int:
         for event in stream:
             if event.kind == "task.submit_for_approval" and event.task_id:
                 command = (
-                    f"baton approve {event.task_id} --db {db} --as human:you "
+                    f"baton approve {event.task_id} --db {db} --token $LEAD_TOKEN "
                     '--comment "release window is open"'
                 )
                 if sys.stdin.isatty():  # a person is watching: let them be the human
                     console.print(
                         f"\n[bold magenta]Human step:[/] {event.task_id} waits at its approval "
                         f"gate. Approve it in another terminal:\n  {command}\n"
-                        "or press Enter and this demo approves it as human:demo."
+                        f"(LEAD_TOKEN={lead}) or press Enter and this demo approves it as lead."
                     )
                     input()
                 else:
                     console.print(
                         f"\n[bold magenta]Human step:[/] {event.task_id} waits at its approval "
-                        "gate; no terminal here, so the demo acts as the human (human:demo) "
+                        "gate; no terminal here, so the demo acts as the human (lead) "
                         f"and types what a person would:\n  {command}\n"
                     )
                 if board.get_task(event.task_id).state is not TaskState.AWAITING_APPROVAL:
@@ -102,8 +107,8 @@ def main() -> int:
                 baton(
                     "approve",
                     event.task_id,
-                    "--as",
-                    "human:demo",
+                    "--token",
+                    lead,
                     "--comment",
                     "release window is open",
                     stdout=subprocess.DEVNULL,
@@ -116,8 +121,19 @@ def main() -> int:
         tasks = board.tasks(run_id)
         console.rule("What happened")
         baton("status", run_id)
-        baton("usage", run_id)
         events = board.events(run_id)
+        console.print("\nWho did what:")
+        for t in tasks:
+            judged = [
+                f"{e.kind.removeprefix('task.')} by {e.actor}"
+                for e in events
+                if e.task_id == t.id and e.kind in ("task.approve", "task.reject")
+            ]
+            console.print(
+                f"  {t.key:<16} worked by {t.worked_by or '-':<8} "
+                + (", ".join(judged) if judged else "")
+            )
+        baton("usage", run_id)
         console.print(
             f"\n{sum(t.state is TaskState.DONE for t in tasks)}/{len(tasks)} tasks done, "
             f"{len(events)} events, {len(board.escalations(run_id))} escalation(s).\n"
