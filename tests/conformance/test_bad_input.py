@@ -237,3 +237,9 @@ def test_a_bad_plan_file_is_invalid_plan_naming_it(
 def test_nothing_changed_means_nothing(board: SyncBoard) -> None:
     with unchanged(board):
         pass
+
+
+@pytest.mark.parametrize("limit", [0, -4638034504949629, 101, True])
+def test_similar_ids_refuses_a_limit_out_of_range(board: SyncBoard, limit: Any) -> None:
+    board.create_run(plan(task("a")))
+    refused(board, InvalidArgument, board.similar_ids, "run", "r", limit=limit)

@@ -111,6 +111,9 @@ class ReadService:
         """Ids of ``kind`` ("run" or "task") on this board that look like ``ident``: for
         "did you mean …?" when a lookup failed. A task key given without its run
         (``draft`` for ``mr1/draft``) finds the tasks of that key in the latest runs."""
+        check_count("limit", limit, low=1, high=100)
+        if not isinstance(ident, str) or not isinstance(kind, str):
+            raise InvalidArgument("similar_ids takes a kind and an id, both text")
         runs = await self.list_runs()  # only what the acting principal may see
         if kind == "run":
             return get_close_matches(ident, [r.id for r in runs], n=limit, cutoff=0.5)

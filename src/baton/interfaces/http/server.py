@@ -234,9 +234,27 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     """The HTTP door over ``board`` (which acts as the store's owner; each request acts
     as its authenticated participant)."""
     settings = settings or ServeSettings()
+    problem_schema = {"$ref": "#/components/schemas/Problem"}
+    errors: dict[int | str, dict[str, Any]] = {
+        status: {
+            "description": why,
+            "content": {PROBLEM_TYPE: {"schema": problem_schema}},
+        }
+        for status, why in (
+            (400, "Malformed request"),
+            (401, "No valid token"),
+            (403, "The participant lacks a grant"),
+            (404, "No such object (or not visible to the caller)"),
+            (409, "Conflicts with the board's state"),
+            (413, "Body too large"),
+            (422, "Invalid argument"),
+            (503, "Store unavailable; retry"),
+        )
+    }
     app = FastAPI(
         title=settings.title,
         version="1",
+        responses=errors,
         description=(
             "The Baton board over HTTP. Authenticate with `Authorization: Bearer <token>` "
             "(`baton participant add` issues tokens). Errors are application/problem+json "
@@ -289,6 +307,23 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         body = plain_problem(500, "InternalError", "the server failed; see its log")
         return _problem_response(500, body)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes,
+            )  # fmt: skip
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = wire.Problem.model_json_schema()
+            spec["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            spec["security"] = [{"bearer": []}]
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     app.state.principals = Principals(board, settings.owner_token)
 
@@ -757,7 +792,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         body = wire.Snapshot(tables={k: [list(row) for row in v] for k, v in tables.items()})
         return _model(body)
 
-    @app.get("/health", tags=["board"])
+    @app.get("/health", tags=["board"], openapi_extra={"security": []})
     async def health() -> Response:
         """Liveness, without authentication: the server answers."""
         return _json(b'{"ok":true}')

@@ -248,3 +248,15 @@ class ServerLimits(BaseModel):
     max_tasks: int
     max_duration_s: Num
     max_body_bytes: int
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details) with Baton's error code and its fields."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    fields: dict[str, Any] = {}
+    offending_ids: list[str] | None = None
