@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from baton import Board, BoardAPI, Orchestrator, RunState, SyncBoard, Worker
+from baton import Board, BoardAPI, Orchestrator, RemoteBoard, RunState, SyncBoard, Worker
 from tests.helpers import plan, task
 
 API = [
@@ -28,14 +28,17 @@ def test_board_satisfies_the_interface(tmp_path: Path) -> None:
     asyncio.run(board.close())
 
 
+@pytest.mark.parametrize("board_class", [Board, RemoteBoard], ids=["local", "remote"])
 @pytest.mark.parametrize("name", [n for n in API if n not in ("limits", "principal")])
-def test_each_method_has_the_interfaces_signature(name: str) -> None:
+def test_each_method_has_the_interfaces_signature(name: str, board_class: type) -> None:
+    """The local Board and the remote one over HTTP, signature by signature."""
     declared = inspect.signature(getattr(BoardAPI, name))
-    implemented = inspect.signature(getattr(Board, name))
-    assert implemented == declared, f"Board.{name}{implemented} != BoardAPI.{name}{declared}"
-    assert inspect.iscoroutinefunction(getattr(Board, name)) == inspect.iscoroutinefunction(
+    implemented = inspect.signature(getattr(board_class, name))
+    label = board_class.__name__
+    assert implemented == declared, f"{label}.{name}{implemented} != BoardAPI.{name}{declared}"
+    assert inspect.iscoroutinefunction(getattr(board_class, name)) == inspect.iscoroutinefunction(
         getattr(BoardAPI, name)
-    )
+    ) or inspect.isasyncgenfunction(getattr(board_class, name))
 
 
 def test_every_public_board_method_is_in_the_interface() -> None:
