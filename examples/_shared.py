@@ -75,15 +75,32 @@ class ExampleResult:
     workers: dict[str, str] = field(default_factory=dict)  # role -> participant
 
 
-def workers_for(
-    board: Board, agents: Iterable[tuple[str, AgentsLike]], *, idle_wait_s: float = 0.05
+async def register(board: Board, agents: Iterable[tuple[str, AgentsLike]]) -> dict[str, str]:
+    """Register each worker name as a participant (kind agent, the roles its agents
+    serve, every run); returns each one's token. Once per store, before the runs."""
+    tokens = {}
+    for name, spec in agents:
+        roles = sorted(Worker(board, spec, name=name, watchdog=False).by_role)
+        _, tokens[name] = await board.add_participant(name, kind="agent", roles=roles, runs=["*"])
+    return tokens
+
+
+async def workers_for(
+    board: Board,
+    agents: Iterable[tuple[str, AgentsLike]],
+    *,
+    tokens: Mapping[str, str],
+    idle_wait_s: float = 0.05,
 ) -> list[Worker]:
-    """One worker per ``(name, agents)``; short idle waits so that retries with a short
-    backoff are picked up promptly."""
-    return [
-        Worker(board, spec, name=name, idle_wait_s=idle_wait_s, grace_s=5.0)
-        for name, spec in agents
-    ]
+    """One worker per ``(name, agents)``, each working on its participant's token (from
+    :func:`register`) — so the log says who did what, and nobody acts outside their
+    roles. Short idle waits so that retries with a short backoff are picked up
+    promptly."""
+    workers = []
+    for name, spec in agents:
+        me = await board.login(tokens[name])
+        workers.append(Worker(me, spec, name=name, idle_wait_s=idle_wait_s, grace_s=5.0))
+    return workers
 
 
 async def work_run(
@@ -114,7 +131,8 @@ async def run_plan_file(
         run = await board.create_run(
             load_plan(plan), run_id=f"{run_name}-{secrets.token_hex(2)}", actor=actor
         )
-        workers = workers_for(board, [(names[role], a) for role, a in agents.items()])
+        team = [(names[role], a) for role, a in agents.items()]
+        workers = await workers_for(board, team, tokens=await register(board, team))
         rec = await work_run(board, run.id, workers)
     finally:
         await board.close()

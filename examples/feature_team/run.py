@@ -15,6 +15,7 @@ from baton import Board, Event, Run, Task
 from baton.runtime.orchestrator import Orchestrator
 from baton.runtime.worker import Worker
 from baton.views.narration import narrate
+from examples._shared import register
 from examples.feature_team.team import GOAL, ROLES, build_agents
 
 
@@ -37,9 +38,11 @@ async def run_example(db_path: str, *, workers: int = 3, timeout_s: float = 60) 
     board = Board.open(db_path)
     try:
         run = await board.create_goal_run(GOAL, roles=ROLES)
-        team = [
-            Worker(board, build_agents(), name=f"agent-{i}", concurrency=2)
-            for i in range(1, workers + 1)
+        names = [f"agent-{i}" for i in range(1, workers + 1)]
+        tokens = await register(board, [(name, build_agents()) for name in names])
+        team = [  # each worker a registered participant, on its own token
+            Worker(await board.login(tokens[name]), build_agents(), name=name, concurrency=2)
+            for name in names
         ]
         orchestrator = Orchestrator(board, stall_s=30, tick_s=0.5)
         helpers = [

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from baton import Board
-from examples._shared import ExampleResult, RunRecord, report, work_run, workers_for
+from examples._shared import ExampleResult, RunRecord, register, report, work_run, workers_for
 from examples.payment_flow.agents import AGENTS
 from examples.payment_flow.plan import ROLES, TRANSACTIONS, plan_for
 
@@ -22,6 +22,7 @@ WORKERS = {role: f"{role}-agent" for role in ROLES}
 
 async def run_example(db_path: str) -> ExampleResult:
     board = Board.open(db_path)
+    team = [(WORKERS[role], {role: AGENTS[role]}) for role in ROLES]
     runs: dict[str, RunRecord] = {}
 
     async def one(label: str) -> None:
@@ -29,10 +30,11 @@ async def run_example(db_path: str) -> ExampleResult:
         run = await board.create_run(
             plan_for(tx), run_id=f"{tx['id']}-{secrets.token_hex(2)}", actor="checkout"
         )
-        workers = workers_for(board, [(WORKERS[role], {role: AGENTS[role]}) for role in ROLES])
+        workers = await workers_for(board, team, tokens=tokens)
         runs[label] = await work_run(board, run.id, workers)
 
     try:
+        tokens = await register(board, team)  # the team, registered once per store
         async with asyncio.TaskGroup() as group:
             for label in TRANSACTIONS:
                 group.create_task(one(label))

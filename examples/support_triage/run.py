@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from baton import Board
-from examples._shared import ExampleResult, RunRecord, report, work_run, workers_for
+from examples._shared import ExampleResult, RunRecord, register, report, work_run, workers_for
 from examples.support_triage.agents import AGENTS
 from examples.support_triage.plan import ROLES, TICKETS, plan_for
 
@@ -23,16 +23,18 @@ WORKERS = {role: f"{role}-agent" for role in ROLES}
 
 async def run_example(db_path: str) -> ExampleResult:
     board = Board.open(db_path)
+    team = [(WORKERS[role], {role: AGENTS[role]}) for role in ROLES]
     runs: dict[str, RunRecord] = {}
 
     async def one(label: str) -> None:
         ticket = TICKETS[label]
         run_id = f"{ticket['id'].lower()}-{secrets.token_hex(2)}"
         run = await board.create_run(plan_for(ticket), run_id=run_id, actor="support-inbox")
-        workers = workers_for(board, [(WORKERS[role], {role: AGENTS[role]}) for role in ROLES])
+        workers = await workers_for(board, team, tokens=tokens)
         runs[label] = await work_run(board, run.id, workers)
 
     try:
+        tokens = await register(board, team)  # the team, registered once per store
         async with asyncio.TaskGroup() as group:
             for label in TICKETS:
                 group.create_task(one(label))
