@@ -6,6 +6,7 @@ its schema)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,18 @@ PLAN: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
-    db = str(Path(tmp_path_factory.mktemp("schema")) / "board.db")
+    where = Path(tmp_path_factory.mktemp("schema"))
+    db = str(where / "board.db")
     with SyncBoard.open(db) as owner:
         owner.create_run(PLAN, run_id="r1")
-    with served(db) as d:
-        yield d
+    # generated POST /backup requests name relative paths: keep them in the temp dir
+    previous = os.getcwd()
+    os.chdir(where)
+    try:
+        with served(db) as d:
+            yield d
+    finally:
+        os.chdir(previous)
 
 
 @pytest.fixture(scope="module")
