@@ -32,7 +32,7 @@ from baton.interfaces.http.wire import CLOCK_HEADER, CURSOR_HEADER, MAX_WAIT_S
 from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
 from baton.model.errors import BatonError, InvalidArgument, StoreUnavailable
 from baton.model.limits import Limits
-from baton.model.participants import Grant, Participant, ParticipantKind, Principal, hash_token
+from baton.model.participants import Grant, Participant, ParticipantKind, Principal
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -129,15 +129,7 @@ class RemoteBoard:
     async def start(self) -> RemoteBoard:
         """Check the token and learn who it stands for and the server's limits."""
         who = wire.Who.model_validate_json(await self._get("/whoami"))
-        self._principal = Principal(
-            id=who.id,
-            kind=who.kind,
-            roles=frozenset(who.roles),
-            grants=frozenset(who.grants),
-            runs=frozenset(who.runs),
-            token_hash=hash_token(self._token),
-            owner=who.owner,
-        )
+        self._principal = who.as_principal(self._token)
         lim = wire.ServerLimits.model_validate_json(await self._get("/limits"))
         self._limits = Limits(
             max_json_bytes=lim.max_json_bytes,
@@ -228,14 +220,7 @@ class RemoteBoard:
 
     async def authenticate(self, token: str) -> Principal:
         who = wire.Who.model_validate_json(await self._post("/authenticate", {"token": token}))
-        return Principal(
-            id=who.id,
-            kind=who.kind,
-            roles=frozenset(who.roles),
-            grants=frozenset(who.grants),
-            runs=frozenset(who.runs),
-            token_hash=hash_token(token),
-        )
+        return who.as_principal(token)
 
     async def add_participant(
         self,

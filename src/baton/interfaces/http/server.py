@@ -20,7 +20,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
@@ -32,11 +32,12 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.board import Board
-from baton.interfaces.http import wire
+from baton.interfaces.http import events, wire
+from baton.interfaces.http.middleware import DoorMiddleware, problem_response
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
-from baton.interfaces.http.wire import CLOCK_HEADER, CURSOR_HEADER, MAX_WAIT_S
+from baton.interfaces.http.wire import CURSOR_HEADER, MAX_WAIT_S
 from baton.model import Briefing, Duty, Event, Lease, Run, Task
-from baton.model.errors import BatonError, Unauthenticated, UsageError
+from baton.model.errors import BatonError, Unauthenticated
 from baton.model.participants import Participant, Principal
 from baton.views.narration import narrate
 
@@ -79,85 +80,6 @@ def _json(body: bytes, status: int = 200) -> Response:
 
 def _model(value: BaseModel) -> Response:
     return _json(value.model_dump_json().encode())
-
-
-def _problem_response(status: int, body: dict[str, Any]) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="baton"'} if status == 401 else None
-    return Response(
-        json.dumps(body).encode(), status_code=status, media_type=PROBLEM_TYPE, headers=headers
-    )
-
-
-# --- the size limit and the clock header (plain ASGI: cheap on every request) ---------
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class DoorMiddleware:
-    """Refuses bodies over the limit (413, by ``Content-Length`` or while streaming)
-    and stamps every response with the board's clock."""
-
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, clock: Callable[[], float]):
-        self.app, self.max_body_bytes, self.clock = app, max_body_bytes, clock
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.max_body_bytes
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = limit + 1
-                if declared > limit:
-                    await self._too_large(send, declared)
-                    return
-        seen = 0
-        overflowed = False
-
-        async def counted() -> Message:
-            nonlocal seen, overflowed
-            message = await receive()
-            if message["type"] == "http.request" and not overflowed:
-                seen += len(message.get("body", b""))
-                if seen > limit:  # stop reading; the app's answer is replaced below
-                    overflowed = True
-                    return {"type": "http.request", "body": b"", "more_body": False}
-            return message
-
-        async def stamped(message: Message) -> None:
-            if overflowed:
-                if message["type"] == "http.response.start":
-                    await self._too_large(send, seen)
-                return
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((CLOCK_HEADER.encode(), repr(self.clock()).encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, counted, stamped)
-
-    async def _too_large(self, send: Send, size: int) -> None:
-        body = plain_problem(
-            413,
-            "BodyTooLarge",
-            f"the request body ({size} bytes or more) is over the limit of "
-            f"{self.max_body_bytes} bytes (baton serve --max-body-bytes)",
-            limit=self.max_body_bytes,
-        )
-        response = _problem_response(413, body)
-        await response({"type": "http"}, _no_receive, send)
-
-
-async def _no_receive() -> Message:  # pragma: no cover - a response never reads
-    return {"type": "http.disconnect"}
 
 
 # --- who is calling ---------------------------------------------------------------------
@@ -271,7 +193,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
 
     @app.exception_handler(BatonError)
     async def baton_error(request: Request, error: BatonError) -> Response:
-        return _problem_response(*problem(error))
+        return problem_response(*problem(error))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
@@ -280,10 +202,10 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         problems = [{"loc": loc, "msg": msg} for loc, msg in zip(where, said, strict=True)]
         if any(item.get("type") == "json_invalid" for item in error.errors()):
             detail = "the request body is not valid JSON: " + "; ".join(said)
-            return _problem_response(400, plain_problem(400, "MalformedJSON", detail))
+            return problem_response(400, plain_problem(400, "MalformedJSON", detail))
         detail = "invalid request: " + "; ".join(f"{p['loc']}: {p['msg']}" for p in problems)
         body = plain_problem(422, "InvalidArgument", detail, errors=problems)
-        return _problem_response(422, body)
+        return problem_response(422, body)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -295,18 +217,18 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
             if error.status_code in (404, 405)
             else str(error.detail)
         )
-        return _problem_response(error.status_code, plain_problem(error.status_code, code, detail))
+        return problem_response(error.status_code, plain_problem(error.status_code, code, detail))
 
     @app.exception_handler(RecursionError)
     async def too_deep(request: Request, error: RecursionError) -> Response:
         detail = "the request body nests too deeply to read"
-        return _problem_response(400, plain_problem(400, "MalformedJSON", detail))
+        return problem_response(400, plain_problem(400, "MalformedJSON", detail))
 
     @app.exception_handler(Exception)
     async def internal(request: Request, error: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         body = plain_problem(500, "InternalError", "the server failed; see its log")
-        return _problem_response(500, body)
+        return problem_response(500, body)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -330,16 +252,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     # -- who, limits ------------------------------------------------------------------
     @app.get("/whoami", response_model=wire.Who, tags=["participants"])
     async def whoami(b: Fresh) -> Response:
-        p: Principal = b.principal
-        who = wire.Who(
-            id=p.id,
-            kind=p.kind,
-            roles=sorted(p.roles),
-            grants=sorted(p.grants),
-            runs=sorted(p.runs),
-            owner=p.owner,
-        )
-        return _model(who)
+        return _model(wire.Who.of(b.principal))
 
     @app.get("/limits", response_model=wire.ServerLimits, tags=["board"])
     async def limits(b: Fresh) -> Response:
@@ -393,12 +306,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
 
     @app.post("/authenticate", response_model=wire.Who, tags=["participants"])
     async def authenticate(body: wire.TokenCheck, b: As) -> Response:
-        p = await b.authenticate(body.token)
-        who = wire.Who(
-            id=p.id, kind=p.kind, roles=sorted(p.roles), grants=sorted(p.grants),
-            runs=sorted(p.runs),
-        )  # fmt: skip
-        return _model(who)
+        return _model(wire.Who.of(await b.authenticate(body.token)))
 
     # -- runs ----------------------------------------------------------------------------
     @app.post("/runs", response_model=Run, status_code=201, tags=["runs"])
@@ -562,26 +470,26 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         kind: Sequence[str],
         wait: float,
     ) -> Response:
-        start = _resume_point(after, last_event_id)
+        start = events.resume_point(after, last_event_id)
+        tasks, kinds = set(task), tuple(kind)
         if "text/event-stream" in request.headers.get("accept", ""):
             await b.events(run_id, since=start, limit=1)  # refuse before streaming starts
             return StreamingResponse(
-                _sse(b, run_id, start, set(task), tuple(kind), settings.keepalive_s),
+                events.sse(b, run_id, start, tasks, kinds, settings.keepalive_s),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
             )
-        tasks, kinds = set(task), tuple(kind)
         head = await b.last_seq() if wait > 0 else 0
-        page, cursor = await _page(b, run_id, start, limit, tasks, kinds)
-        if not page and wait > 0:
+        found, cursor = await events.page(b, run_id, start, limit, tasks, kinds)
+        if not found and wait > 0:
             deadline = time.monotonic() + min(wait, MAX_WAIT_S)
-            while not page:
+            while not found:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not await b.wait_for_change(max(head, cursor), remaining):
                     break
                 head = await b.last_seq()
-                page, cursor = await _page(b, run_id, cursor, limit, tasks, kinds)
-        response = _json(_EVENTS.dump_json(page))
+                found, cursor = await events.page(b, run_id, cursor, limit, tasks, kinds)
+        response = _json(_EVENTS.dump_json(found))
         response.headers[CURSOR_HEADER] = str(cursor)
         return response
 
@@ -803,85 +711,6 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         clock=board.clock,
     )
     return app
-
-
-def _resume_point(after: int | None, last_event_id: str | None) -> int:
-    """Where a stream starts: ``?after=`` wins, else ``Last-Event-ID``, else 0. A
-    ``Last-Event-ID`` that is not a seq is refused (400) rather than restarted."""
-    if after is not None:
-        return after
-    if last_event_id is None or last_event_id.strip() == "":
-        return 0
-    text = last_event_id.strip()
-    if not text.isdigit() or len(text) > 19:
-        raise UsageError(f"Last-Event-ID {text[:40]!r} is not an event seq (a whole number ≥ 0)")
-    return int(text)
-
-
-def _matches(event: Event, tasks: set[str], kinds: tuple[str, ...]) -> bool:
-    if tasks and event.task_id not in tasks:
-        return False
-    return not kinds or event.kind.startswith(kinds)
-
-
-async def _page(
-    b: Board, run_id: str | None, start: int, limit: int, tasks: set[str], kinds: tuple[str, ...]
-) -> tuple[list[Event], int]:
-    """Up to ``limit`` matching events after ``start``, and the seq the read got to
-    (past the last match when filters skipped events after it)."""
-    if not tasks and not kinds:
-        page = await b.events(run_id, since=start, limit=limit)
-        return page, page[-1].seq if page else start
-    found: list[Event] = []
-    cursor = start
-    while True:
-        batch = await b.events(run_id, since=cursor, limit=1000)
-        for event in batch:
-            cursor = event.seq
-            if _matches(event, tasks, kinds):
-                found.append(event)
-                if len(found) == limit:
-                    return found, cursor
-        if len(batch) < 1000:
-            return found, cursor
-
-
-def sse_frame(event: Event) -> bytes:
-    """One event as a Server-Sent Events frame: ``id`` is the seq, ``event`` the kind."""
-    data = event.model_dump_json()
-    return f"id: {event.seq}\nevent: {event.kind}\ndata: {data}\n\n".encode()
-
-
-async def _sse(
-    b: Board,
-    run_id: str | None,
-    start: int,
-    tasks: set[str],
-    kinds: tuple[str, ...],
-    keepalive_s: float,
-) -> AsyncIterator[bytes]:
-    """The live stream: every matching event after ``start``, in seq order, each once;
-    then wait on the store's commit wake-up, with a keep-alive comment when idle.
-    Each page is a Board read, so a revoked token ends the stream at the next one."""
-    yield b"retry: 1000\n: baton event stream\n\n"
-    cursor = start
-    while True:
-        head = await b.last_seq()
-        try:
-            batch = await b.events(run_id, since=cursor, limit=500)
-        except BatonError as error:
-            yield f"event: error\ndata: {json.dumps(problem(error)[1])}\n\n".encode()
-            return
-        for event in batch:
-            cursor = event.seq
-            if _matches(event, tasks, kinds):
-                yield sse_frame(event)
-        if batch:
-            continue
-        cursor = max(cursor, head)  # seq is in commit order: nothing of ours up to head
-        if not await b.wait_for_change(cursor, keepalive_s):
-            yield b": keep-alive\n\n"
-        await asyncio.sleep(0)
 
 
 async def serve(

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton.model.participants import Grant, Participant, ParticipantKind
+from baton.model.participants import Grant, Participant, ParticipantKind, Principal, hash_token
 
 #: The response header carrying the board's clock, so that a remote Board compares
 #: lease expiry against the server's idea of now.
@@ -214,6 +214,30 @@ class Who(BaseModel):
     grants: list[Grant]
     runs: list[str]
     owner: bool = False
+
+    @classmethod
+    def of(cls, principal: Principal) -> Who:
+        return cls(
+            id=principal.id,
+            kind=principal.kind,
+            roles=sorted(principal.roles),
+            grants=sorted(principal.grants),
+            runs=sorted(principal.runs),
+            owner=principal.owner,
+        )
+
+    def as_principal(self, token: str) -> Principal:
+        """The principal this stands for, holding ``token``'s hash (the server checks
+        the token; the client only carries it)."""
+        return Principal(
+            id=self.id,
+            kind=self.kind,
+            roles=frozenset(self.roles),
+            grants=frozenset(self.grants),
+            runs=frozenset(self.runs),
+            token_hash=hash_token(token),
+            owner=self.owner,
+        )
 
 
 class Count(BaseModel):
