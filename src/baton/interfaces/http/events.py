@@ -55,10 +55,13 @@ async def page(
             return found, cursor
 
 
-def sse_frame(event: Event) -> bytes:
-    """One event as a Server-Sent Events frame: ``id`` is the seq, ``event`` the kind."""
+def sse_frame(event: Event, *, named: bool = True) -> bytes:
+    """One event as a Server-Sent Events frame: ``id`` is the seq, ``event`` the kind
+    (unless not ``named``: a browser's ``onmessage`` sees only unnamed frames, and the
+    kinds are open-ended, so the web board takes them unnamed)."""
     data = event.model_dump_json()
-    return f"id: {event.seq}\nevent: {event.kind}\ndata: {data}\n\n".encode()
+    name = f"event: {event.kind}\n" if named else ""
+    return f"id: {event.seq}\n{name}data: {data}\n\n".encode()
 
 
 async def sse(
@@ -68,6 +71,8 @@ async def sse(
     tasks: set[str],
     kinds: tuple[str, ...],
     keepalive_s: float,
+    *,
+    named: bool = True,
 ) -> AsyncIterator[bytes]:
     """The live stream: every matching event after ``start``, in seq order, each once;
     then wait on the store's commit wake-up, with a keep-alive comment when idle.
@@ -84,7 +89,7 @@ async def sse(
         for event in batch:
             cursor = event.seq
             if matches(event, tasks, kinds):
-                yield sse_frame(event)
+                yield sse_frame(event, named=named)
         if batch:
             continue
         cursor = max(cursor, head)  # seq is in commit order: nothing of ours up to head

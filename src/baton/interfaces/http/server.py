@@ -36,6 +36,7 @@ from baton.interfaces.http import events, wire
 from baton.interfaces.http.middleware import DoorMiddleware, problem_response
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
 from baton.interfaces.http.wire import CURSOR_HEADER, MAX_WAIT_S
+from baton.interfaces.web import routes as web
 from baton.model import Briefing, Duty, Event, Lease, Run, Task
 from baton.model.errors import BatonError, Unauthenticated
 from baton.model.participants import Participant, Principal
@@ -193,7 +194,13 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
 
     @app.exception_handler(BatonError)
     async def baton_error(request: Request, error: BatonError) -> Response:
+        if web.is_web(request.url.path):
+            return web.error_page(request, error)
         return problem_response(*problem(error))
+
+    @app.exception_handler(web.SignIn)
+    async def sign_in(request: Request, error: web.SignIn) -> Response:
+        return web.signin_response(request)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
@@ -705,6 +712,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         """Liveness, without authentication: the server answers."""
         return _json(b'{"ok":true}')
 
+    web.mount(app, app.state.principals, keepalive_s=settings.keepalive_s)
     app.add_middleware(
         DoorMiddleware,
         max_body_bytes=settings.max_body_bytes,
