@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: $(STAMP) lint
+	$(BIN)/python scripts/chromium.py
 	$(BIN)/python scripts/pgtest.py -- $(BIN)/pytest -q
 
 bench: $(STAMP)
