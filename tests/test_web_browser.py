@@ -108,8 +108,8 @@ def test_approving_in_the_browser_releases_the_gate_and_a_worker_finishes(
     team.worker.submit(lease.task_id, lease.token, {"text": "draft"}, participant="w1")
     sign_in(page, team.url, team.lead)
     page.goto(f"{team.url}/ui/inbox")
-    page.get_by_role("button", name="Approve a").click()
-    page.wait_for_url(f"{team.url}/ui/inbox")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Approve a").click()
     assert team.owner.get_task(f"{run.id}/a").state.value == "done"
     follow = team.worker.claim("w1", ["writer"])
     assert follow is not None and follow.task_id == f"{run.id}/b"
@@ -130,8 +130,8 @@ def test_a_reject_with_feedback_returns_the_task_to_its_agent(team: Team, page: 
     sign_in(page, team.url, team.lead)
     page.goto(f"{team.url}/ui/inbox")
     page.get_by_label("Feedback (one issue per line)").fill("Cite your sources\nShorter intro")
-    page.get_by_role("button", name="Reject a").click()
-    page.wait_for_url(f"{team.url}/ui/inbox")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reject a").click()
     page.goto(f"{team.url}/ui/tasks/{run.id}/a")
     from playwright.sync_api import expect
 
@@ -154,8 +154,8 @@ def test_an_escalation_answered_in_the_browser_reaches_the_task(team: Team, page
 
     expect(page.locator(".question")).to_have_text("Blue or green?")
     page.get_by_label("Your answer").fill("Green")
-    page.get_by_role("button", name="Answer").click()
-    page.wait_for_url(f"{team.url}/ui/inbox")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Answer").click()
     expect(page.get_by_text("Nothing is waiting for you.")).to_be_visible()
     answers = [m for m in team.worker.messages(run.id) if m.kind == "message.answer"]
     assert len(answers) == 1
@@ -323,6 +323,6 @@ def test_every_action_is_reachable_by_keyboard(team: Team, page: Any) -> None:
             break
     else:
         pytest.fail("Tab never reached the Approve button")
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{team.url}/ui/tasks/{run.id}/a")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert team.owner.get_task(f"{run.id}/a").state.value == "done"

@@ -30,7 +30,13 @@ from baton.interfaces.http.problems import problem
 from baton.interfaces.web import pages
 from baton.interfaces.web.sessions import COOKIE, LOGIN_COOKIE, Session, Sessions, same_secret
 from baton.model import Task, TaskState
-from baton.model.errors import BatonError, InvalidArgument, InvalidPlan, PlanProblem
+from baton.model.errors import (
+    BatonError,
+    InvalidArgument,
+    InvalidPlan,
+    PlanProblem,
+    Unauthenticated,
+)
 from baton.model.participants import Principal
 from baton.views.dependency_graph import NODE_H, NODE_W, layout
 from baton.views.narration import narrate
@@ -146,6 +152,7 @@ def mount(app: FastAPI, principals: Any, *, keepalive_s: float) -> None:
         if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
             raise FormRefused(f"cross-origin form post from {origin} refused")
         form = await request.form()
+        request.state.form = form  # closed (uploads and all) when the response is sent
         if not same_secret(str(form.get("csrf") or ""), v.session.csrf):
             raise FormRefused("the form's CSRF token is missing or wrong; reload the page")
         return v, form
@@ -393,7 +400,24 @@ def mount(app: FastAPI, principals: Any, *, keepalive_s: float) -> None:
             )  # fmt: skip
         return RedirectResponse(f"/ui/runs/{quote(run.id)}", status_code=303)
 
+    app.add_middleware(ClosedForms)
     app.include_router(router)
+
+
+class ClosedForms:
+    """Closes a write's parsed form (its uploaded files' temporary files) once the
+    response is sent. Plain ASGI: nothing in the way of the JSON API or a stream."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            form = scope.get("state", {}).get("form") if scope["type"] == "http" else None
+            if form is not None:
+                await form.close()
 
 
 class FormRefused(BatonError):
@@ -421,6 +445,9 @@ def _parse_plan(name: str, data: bytes) -> dict[str, Any]:
 
 def error_page(request: Request, error: BatonError) -> Response:
     """A BatonError on a web path, as a page (the JSON API answers problem+json)."""
+    if isinstance(error, Unauthenticated):  # the token was revoked or rotated
+        request.app.state.web_sessions.end(request.cookies.get(COOKIE))
+        return signin_response(request)
     if isinstance(error, FormRefused):
         status, title, detail = 403, "Refused", str(error)
     else:
