@@ -30,11 +30,15 @@ bench: $(STAMP)
 	$(BIN)/python bench/board.py
 	$(BIN)/python bench/postgres.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python scripts/chromium.py
+	$(BIN)/python bench/web.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/board.py --quick
 	$(BIN)/python bench/postgres.py --quick
 	$(BIN)/python bench/http.py --quick
+	$(BIN)/python scripts/chromium.py
+	$(BIN)/python bench/web.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -63,11 +63,21 @@ def main() -> int:
                 f"agent-{i}", kind="agent", roles=[*ROLES, "planner"], runs=[run_id]
             )
         _, lead = owner.add_participant(
-            "lead", kind="human", name="Team lead", grants=["approve"], runs=[run_id]
+            "lead",
+            kind="human",
+            name="Team lead",
+            grants=["approve", "answer", "steer"],
+            runs=[run_id],
         )
     console.print(
         "Registered participants agent-1..3 (agents, every role) and lead (a human who may "
-        "approve): `baton participant list` shows them."
+        "approve, answer and steer): `baton participant list` shows them."
+    )
+    console.print(
+        f"[bold]Watch this run live in your browser:[/] in another terminal run\n"
+        f"  baton serve --db {db}\n"
+        f"open the URL it prints and sign in as lead with the token\n  {lead}\n"
+        "(you can approve the deploy gate there too)."
     )
     procs = [
         subprocess.Popen(
@@ -139,7 +149,8 @@ def main() -> int:
             f"{len(events)} events, {len(board.escalations(run_id))} escalation(s).\n"
             f"Database:  {db}\n"
             f"Event log: baton events {run_id} --db {db}   (--json for one object per line)\n"
-            f"A task:    baton task show {run_id}/ui --db {db}"
+            f"A task:    baton task show {run_id}/ui --db {db}\n"
+            f"In a browser: baton serve --db {db}  (sign in as lead: {lead})"
         )
         return 0 if all(t.state is TaskState.DONE for t in tasks) else 1
 
