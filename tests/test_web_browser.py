@@ -326,3 +326,44 @@ def test_every_action_is_reachable_by_keyboard(team: Team, page: Any) -> None:
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert team.owner.get_task(f"{run.id}/a").state.value == "done"
+
+
+def test_new_runs_appear_live_on_the_runs_page(team: Team, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    sign_in(page, team.url, team.lead)
+    expect(page.get_by_text("No runs you may see yet.")).to_be_visible()
+    page.wait_for_function("() => window.batonStream?.readyState === 1")
+    run = team.owner.create_run(plan({"id": "a", "role": "writer"}))
+    expect(page.locator(f'tr[data-run="{run.id}"]')).to_contain_text("active", timeout=2000)
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+def test_a_change_made_in_one_browser_shows_on_every_open_board(team: Team, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    run = team.owner.create_run(
+        plan({"id": "a", "title": "Gate", "role": "writer", "requires_approval": True})
+    )
+    lease = team.worker.claim("w1", ["writer"])
+    assert lease is not None
+    team.worker.submit(lease.task_id, lease.token, {"text": "x"}, participant="w1")
+    watchers = []
+    for token in (team.viewer, team.lead):
+        context = browser.new_context()
+        watcher = context.new_page()
+        sign_in(watcher, team.url, token)
+        watcher.goto(f"{team.url}/ui/runs/{run.id}")
+        watcher.wait_for_function("() => window.batonStream?.readyState === 1")
+        expect(card(watcher, "awaiting_approval", lease.task_id)).to_be_visible()
+        watchers.append((context, watcher))
+    actor = browser.new_context().new_page()
+    sign_in(actor, team.url, team.lead)
+    actor.goto(f"{team.url}/ui/tasks/{lease.task_id}")
+    with actor.expect_navigation():
+        actor.get_by_role("button", name="Approve a").click()
+    for _, watcher in watchers:
+        expect(card(watcher, "done", lease.task_id)).to_be_visible(timeout=1000)
+    for context, _ in watchers:
+        context.close()
+    actor.context.close()
