@@ -37,6 +37,8 @@ class Team:
     lead: str  # tokens
     viewer: str
     worker: Any  # the agent w1, on its own token
+    db: str = ""
+    w1: str = ""  # w1's token
 
 
 @pytest.fixture
@@ -52,7 +54,8 @@ def team(tmp_path: Path) -> Iterator[Team]:
         _, w1 = owner.add_participant("w1", kind="agent", roles=["writer"], runs=["*"])
         with served(db) as door:
             worker = owner.login(w1)
-            yield Team(door.url, int(door.url.rsplit(":", 1)[1]), owner, lead, viewer, worker)
+            port = int(door.url.rsplit(":", 1)[1])
+            yield Team(door.url, port, owner, lead, viewer, worker, db, w1)
     finally:
         owner.close()
 
@@ -367,3 +370,41 @@ def test_a_change_made_in_one_browser_shows_on_every_open_board(team: Team, brow
     for context, _ in watchers:
         context.close()
     actor.context.close()
+
+
+def test_an_agent_waiting_on_a_question_gets_the_answer_typed_in_the_browser(
+    team: Team, page: Any
+) -> None:
+    """The documented Worker runs an agent that asks a human (ctx.ask_human) and holds
+    its task; the answer typed in the inbox reaches it and becomes the task's output."""
+    import asyncio
+    import threading
+
+    from playwright.sync_api import expect
+
+    from baton import Board, Worker
+
+    run = team.owner.create_run(plan({"id": "pick", "title": "Pick", "role": "writer"}))
+
+    async def picker(ctx: Any) -> dict[str, Any]:
+        return {"colour": await ctx.ask_human("Blue or green?", timeout_s=30)}
+
+    async def work() -> None:
+        board = await Board.open(team.db).login(team.w1)
+        try:
+            await Worker(board, {"writer": picker}, name="w1", watchdog=False).run(run_id=run.id)
+        finally:
+            await board.close()
+
+    worker = threading.Thread(target=lambda: asyncio.run(work()), daemon=True)
+    worker.start()
+    sign_in(page, team.url, team.lead)
+    page.goto(f"{team.url}/ui/inbox")
+    expect(page.locator(".question")).to_have_text("Blue or green?", timeout=10_000)
+    page.get_by_label("Your answer").fill("Green")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Answer").click()
+    worker.join(30)
+    assert not worker.is_alive()
+    done = team.owner.get_task(f"{run.id}/pick")
+    assert done.state.value == "done" and done.output == {"colour": "Green"}

@@ -167,6 +167,40 @@ class TaskContext:
             actor=self.participant,
         )
 
+    async def ask_human(
+        self,
+        question: str,
+        *,
+        timeout_s: float = 3600.0,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Ask a person and wait for the answer, holding the task (the worker keeps
+        heartbeating the lease): an ``escalation.agent`` event carrying ``question``
+        goes to every inbox with the ``answer`` grant (the web board, ``baton
+        escalations``), and the first ``answer`` message naming its seq is returned.
+        Set the task's ``timeout_s`` above ``timeout_s``, or the attempt is cut off first.
+
+        Raises:
+            TimeoutError: nobody answered within ``timeout_s``.
+        """
+        asked = await self.board.escalate(
+            self.run.id, "agent", question, evidence=dict(evidence or {}),
+            task_id=self.task.id, actor=self.participant,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        cursor = asked.seq
+        while True:
+            for event in await self.board.events(self.run.id, since=cursor, limit=1000):
+                cursor = event.seq
+                body = event.payload.get("body") or {}
+                if event.kind == "message.answer" and body.get("question_seq") == asked.seq:
+                    return str(body.get("answer", ""))
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"nobody answered escalation #{asked.seq} in {timeout_s} s")
+            await self.board.wait_for_change(cursor, min(remaining, 5.0))
+
     def add_tasks_sync(
         self,
         tasks: Sequence[TaskSpec | Mapping[str, Any]],
