@@ -161,3 +161,34 @@ def test_a_run_from_an_uploaded_plan_and_a_double_submit_makes_one_run(
     assert [r.goal for r in owner.list_runs()] == ["up"]
     page = client.get(first.headers["location"])
     assert page.status_code == 200 and "Content-Security-Policy" in page.headers
+
+
+def test_steering_from_forms_goes_through_the_board(
+    site: tuple, clients: list[httpx.Client]
+) -> None:
+    url, owner, lead, _ = site
+    run = owner.create_run(PLAN)
+    client, csrf = signed_in(url, lead, clients)
+    paused = client.post(f"/ui/runs/{run.id}/pause", data={"csrf": csrf, "reason": "lunch"})
+    assert paused.status_code == 303 and paused.headers["location"] == f"/ui/runs/{run.id}"
+    assert owner.get_run(run.id).paused_reason == "lunch"
+    assert client.post(f"/ui/runs/{run.id}/resume", data={"csrf": csrf}).status_code == 303
+    assert owner.get_run(run.id).state.value == "active"
+    added = client.post(
+        f"/ui/runs/{run.id}/tasks",
+        data={"csrf": csrf, "id": "b", "title": "Second", "role": "writer", "depends_on": "a",
+              "requires_approval": "on"},
+    )  # fmt: skip
+    assert added.status_code == 303
+    b = owner.get_task(f"{run.id}/b")
+    assert b.title == "Second" and b.depends_on == [f"{run.id}/a"] and b.requires_approval
+    goal = client.post(
+        "/ui/runs", data={"csrf": csrf, "goal": "Write a post", "roles": "planner, writer"}
+    )
+    assert goal.status_code == 303
+    created = next(r for r in owner.list_runs() if r.goal == "Write a post")
+    assert created.created_by == "lead" and created.roles == ["planner", "writer"]
+    assert client.post(f"/ui/runs/{run.id}/cancel", data={"csrf": csrf}).status_code == 303
+    assert owner.get_run(run.id).state.value == "cancelled"
+    events = [e for e in owner.events(run.id) if e.kind.startswith("run.")]
+    assert {e.actor for e in events if e.kind != "run.created"} == {"lead"}
