@@ -23,12 +23,28 @@ def load_plan(path: str | Path) -> Plan:
         InvalidPlan: unreadable, unparsable or invalid, naming the file and the faults.
     """
     p = Path(path)
-    if p.suffix not in (".json", ".yaml", ".yml"):
-        raise InvalidPlan([PlanProblem("file", f"plan {p} must be a .yaml, .yml or .json file")])
+    _check_suffix(p)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise InvalidPlan([PlanProblem("file", f"cannot read plan {p}: {exc.strerror}")]) from None
+    return parse_plan_file(str(p), data)
+
+
+def _check_suffix(p: Path) -> None:
+    if p.suffix.lower() not in (".json", ".yaml", ".yml"):
+        raise InvalidPlan([PlanProblem("file", f"plan {p} must be a .yaml, .yml or .json file")])
+
+
+def parse_plan_file(name: str, data: bytes) -> Plan:
+    """Validate a plan file's bytes (read from disk, or uploaded: the web board), its
+    format chosen by ``name``'s suffix.
+
+    Raises:
+        InvalidPlan: too large, not UTF-8, unparsable or invalid, naming ``name``.
+    """
+    p = Path(name)
+    _check_suffix(p)
     if len(data) > MAX_PLAN_FILE_BYTES:
         raise InvalidPlan(
             [
@@ -44,7 +60,7 @@ def load_plan(path: str | Path) -> Plan:
             [PlanProblem("file", f"plan {p} is not UTF-8 text (byte {exc.start} is invalid)")]
         ) from None
     try:
-        raw: Any = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        raw: Any = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError, ValueError) as exc:
         raise InvalidPlan(
             [PlanProblem("syntax", f"{p} is not valid {p.suffix[1:]}: {exc}")]

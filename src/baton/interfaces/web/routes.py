@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import yaml
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -33,11 +32,10 @@ from baton.model import Task, TaskState
 from baton.model.errors import (
     BatonError,
     InvalidArgument,
-    InvalidPlan,
-    PlanProblem,
     Unauthenticated,
 )
 from baton.model.participants import Principal
+from baton.planning.files import parse_plan_file
 from baton.views.dependency_graph import NODE_H, NODE_W, layout
 from baton.views.narration import narrate
 from baton.views.timeline import timeline, work_seconds
@@ -389,7 +387,7 @@ def mount(app: FastAPI, principals: Any, *, keepalive_s: float) -> None:
         v, form = await writer(request)
         upload = form.get("plan")
         if isinstance(upload, UploadFile) and upload.filename:
-            plan = _parse_plan(upload.filename, await upload.read())
+            plan = parse_plan_file(upload.filename, await upload.read())
             run = await v.board.create_run(plan, actor=v.who.id, idempotency_key=_idem(form))
         else:
             goal = str(form.get("goal") or "").strip()
@@ -423,24 +421,6 @@ class ClosedForms:
 class FormRefused(BatonError):
     """A form post that is not this session's own (no CSRF token, or cross-origin):
     refused with 403 before the Board is asked anything."""
-
-
-def _parse_plan(name: str, data: bytes) -> dict[str, Any]:
-    """An uploaded plan file's mapping (the Board validates it as a plan)."""
-    suffix = Path(name).suffix.lower()
-    if suffix not in (".json", ".yaml", ".yml"):
-        raise InvalidPlan([PlanProblem("file", f"plan {name} must be a .yaml, .yml or .json file")])
-    try:
-        raw = json.loads(data) if suffix == ".json" else yaml.safe_load(data.decode("utf-8"))
-    except (ValueError, yaml.YAMLError) as exc:
-        raise InvalidPlan(
-            [PlanProblem("syntax", f"{name} is not valid {suffix[1:]}: {exc}")]
-        ) from None
-    if not isinstance(raw, dict):
-        raise InvalidPlan(
-            [PlanProblem("syntax", f"{name} must hold a mapping with goal, roles, tasks")]
-        )
-    return raw
 
 
 def error_page(request: Request, error: BatonError) -> Response:
