@@ -5,6 +5,7 @@ and the store untouched. The browser tests (test_web_browser.py) cover the rest.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -192,3 +193,23 @@ def test_steering_from_forms_goes_through_the_board(
     assert owner.get_run(run.id).state.value == "cancelled"
     events = [e for e in owner.events(run.id) if e.kind.startswith("run.")]
     assert {e.actor for e in events if e.kind != "run.created"} == {"lead"}
+
+
+def test_an_open_stream_ends_when_its_session_signs_out(
+    site: tuple, clients: list[httpx.Client]
+) -> None:
+    url, owner, lead, _ = site
+    run = owner.create_run(PLAN)
+    client, csrf = signed_in(url, lead, clients)
+    other = client_for(url, clients)
+    other.cookies = client.cookies
+    with client.stream("GET", f"/ui/runs/{run.id}/live", timeout=10) as live:
+        assert live.status_code == 200
+        chunks = live.iter_bytes()
+        assert b"baton event stream" in next(chunks)
+        assert other.post("/ui/logout", data={"csrf": csrf}).status_code == 303
+        started = time.monotonic()
+        b"".join(chunks)  # the stream ends at its next keep-alive (1 s in the test server)
+    assert time.monotonic() - started < 5
+    again = client.get(f"/ui/runs/{run.id}/live", headers={"Accept": "text/event-stream"})
+    assert again.status_code == 401

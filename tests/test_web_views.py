@@ -88,3 +88,42 @@ def test_the_graph_marks_a_failure_cascade_and_collapses_sub_plans(tmp_path) -> 
     keys = {n.task.key for n in folded.nodes}
     assert "x" not in keys and "y" not in keys
     assert next(n for n in folded.nodes if n.task.key == "lead").hidden_children == 2
+
+
+def test_collapsing_a_sub_plan_that_closes_a_cycle_loses_no_node(tmp_path) -> None:
+    """P's child c2 waits on y, which waits on P's child c1: drawn as P, y and P close a
+    cycle. Every node is still drawn."""
+    with SyncBoard.open(str(tmp_path / "b.db")) as board:
+        run = board.create_run(plan(task("p", expand=True)))
+        lease = board.claim("w1", ["worker"])
+        assert lease is not None
+        board.submit(lease.task_id, lease.token, {"tasks": [task("c1")]}, participant="w1")
+        board.add_tasks(run.id, [task("y", deps=("c1",))], actor="owner")
+        tasks = board.tasks(run.id)
+    parent = f"{run.id}/p"
+    child = next(t for t in tasks if t.parent_id == parent)
+    looped = [t.model_copy(update={"depends_on": [f"{run.id}/y"]}) if t.id == child.id else t
+              for t in tasks]  # fmt: skip
+    looped.append(child.model_copy(update={"id": f"{run.id}/c2", "key": "c2",
+                                           "depends_on": [f"{run.id}/y"]}))  # fmt: skip
+    drawn = layout(looped, collapsed={parent})
+    assert {n.task.key for n in drawn.nodes} == {"p", "y"}
+
+
+def test_a_second_review_waits_from_the_first_reviews_release(tmp_path) -> None:
+    clock = ManualClock()
+    with SyncBoard.open(str(tmp_path / "b.db"), clock=clock) as board:
+        run = board.create_run(plan(task("a", reviewer_role="reviewer")))
+        lease = board.claim("w1", ["worker"])
+        assert lease is not None
+        board.submit(lease.task_id, lease.token, {}, participant="w1")
+        clock.advance(5)
+        first = board.claim("r1", ["reviewer"])
+        assert first is not None
+        clock.advance(10)
+        board.abandon_review(first.task_id, first.token, {"message": "later"}, participant="r1")
+        clock.advance(5)
+        second = board.claim("r2", ["reviewer"])
+        assert second is not None
+        reviews = [a for a in attempts(board.events(run.id)) if a.kind == "review"]
+    assert [round(a.wait_s, 3) for a in reviews] == [5.0, 5.0]

@@ -105,8 +105,8 @@ def layout(
     order = _topological(shown, deps)
 
     layer: dict[str, int] = {}
-    for tid in order:
-        layer[tid] = 1 + max((layer[d] for d in deps[tid]), default=-1)
+    for tid in order:  # a node left over from a cycle a collapse made comes last
+        layer[tid] = 1 + max((layer.get(d, -1) for d in deps[tid]), default=-1)
     layers: dict[int, list[str]] = {}
     for tid in order:
         layers.setdefault(layer[tid], []).append(tid)
@@ -118,7 +118,7 @@ def layout(
         members = layers[depth]
         members.sort(
             key=lambda tid: (
-                sum(position[d] for d in deps[tid]) / len(deps[tid]) if deps[tid] else 0.0,
+                sum(position.get(d, 0.0) for d in deps[tid]) / len(deps[tid]) if deps[tid] else 0.0,
                 nodes[tid].task.created_seq,
             )
         )
@@ -150,8 +150,9 @@ def layout(
 
 
 def _topological(shown: Sequence[Task], deps: Mapping[str, set[str]]) -> list[str]:
-    """Kahn's order, oldest first among equals (a plan's graph is acyclic: the Board
-    refuses cycles; a collapse cannot make one because it only merges a sub-tree)."""
+    """Kahn's order, oldest first among equals. A plan's graph is acyclic (the Board
+    refuses cycles), but collapsing a sub-plan can close one (a child depends on a task
+    that depends on a sibling); the nodes of such a cycle come last, never lost."""
     waiting = {t.id: len(deps[t.id]) for t in shown}
     dependents: dict[str, list[str]] = {t.id: [] for t in shown}
     for tid, sources in deps.items():
@@ -177,7 +178,7 @@ def _critical_path(
     finish: dict[str, float] = {}
     via: dict[str, str | None] = {}
     for tid in order:
-        best = max(deps[tid], key=lambda d: finish.get(d, 0.0), default=None)
+        best = max((d for d in deps[tid] if d in finish), key=lambda d: finish[d], default=None)
         finish[tid] = (finish.get(best, 0.0) if best else 0.0) + max(durations.get(tid, 0), 1e-3)
         via[tid] = best
     if not finish:

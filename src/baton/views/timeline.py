@@ -47,6 +47,15 @@ _REVIEW_ENDS = {
     "task.review_lease_expired": "lease expired",
     "task.cancel": "cancelled",
 }
+#: Events after which a review may be claimed (again).
+_REVIEWABLE_AGAIN = frozenset(
+    {
+        "task.submit_for_review",
+        "task.review_released",
+        "task.review_failed",
+        "task.review_lease_expired",
+    }
+)
 #: Outcomes after which the task goes round again.
 RETRIED = frozenset({"retry", "rejected", "released", "lease expired", "failed"})
 
@@ -115,8 +124,8 @@ def attempts(events: Iterable[Event]) -> list[Attempt]:
                 ended.end, ended.outcome = e.at, table[e.kind]
         if e.kind in _READY_AGAIN:
             ready_since[task] = e.at
-        elif e.kind == "task.submit_for_review":
-            ready_since[task] = e.at  # the review's wait starts now
+        elif e.kind in _REVIEWABLE_AGAIN:
+            ready_since[task] = e.at  # the (next) review's wait starts now
     return found
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from baton.board import Board
 from baton.interfaces.http.problems import problem
@@ -73,15 +73,16 @@ async def sse(
     keepalive_s: float,
     *,
     named: bool = True,
+    still_valid: Callable[[], bool] = lambda: True,
 ) -> AsyncIterator[bytes]:
     """The live stream: every matching event after ``start``, in seq order, each once;
     then wait on the store's commit wake-up, with a keep-alive comment when idle.
     Each page is a Board read, so a revoked token ends the stream at the next one."""
     yield b"retry: 1000\n: baton event stream\n\n"
     cursor = start
-    while True:
-        head = await b.last_seq()
+    while still_valid():
         try:
+            head = await b.last_seq()
             batch = await b.events(run_id, since=cursor, limit=500)
         except BatonError as error:
             yield f"event: error\ndata: {json.dumps(problem(error)[1])}\n\n".encode()

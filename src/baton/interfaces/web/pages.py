@@ -55,9 +55,12 @@ class Can:
     def answer(self) -> bool:
         return self.who.has(Grant.ANSWER)
 
-    def decide(self, task: Task) -> bool:
-        """Approve or reject ``task`` (a gate, or a review without holding its lease)."""
+    def decide(self, task: Task, now: float) -> bool:
+        """Approve or reject ``task`` (a gate, or a review nobody holds a live lease on)."""
         if task.state not in (TaskState.IN_REVIEW, TaskState.AWAITING_APPROVAL):
+            return False
+        held = task.lease_owner is not None and (task.lease_expires_at or 0.0) > now
+        if task.state is TaskState.IN_REVIEW and held:
             return False
         return permitted(rules.require_reviewer, self.who, task, "approve", leased=False)
 
@@ -72,6 +75,10 @@ async def all_events(board: Board, run_id: str, kinds: tuple[str, ...] = ()) -> 
         if len(batch) < 1000:
             return found
         cursor = batch[-1].seq
+
+
+async def _answers(board: Board, run_id: str) -> list[Event]:
+    return await board.recent_events(run_id, kind_prefix="message.answer", limit=10_000)
 
 
 def open_escalations(escalations: list[Event], messages: list[Event]) -> list[Event]:
@@ -105,7 +112,7 @@ async def run_rows(board: Board) -> list[RunRow]:
             row.needs_human.append(f"{counts['blocked']} blocked")
         if not run.ended:
             pending = open_escalations(
-                await board.escalations(run.id), await board.messages(run.id, limit=1000)
+                await board.escalations(run.id), await _answers(board, run.id)
             )
             if pending:
                 row.needs_human.append(f"{len(pending)} escalation(s)")
@@ -123,18 +130,19 @@ class InboxItem:
 
 async def inbox(board: Board, can: Can) -> list[InboxItem]:
     items: list[InboxItem] = []
+    now = board.clock()
     for run in await board.list_runs():
         if run.ended:
             continue
         for task in await board.tasks(run.id):
-            mine = task.reviewer_role in can.who.roles and task.lease_owner is None
-            if task.state is TaskState.AWAITING_APPROVAL and can.decide(task):
+            mine = task.reviewer_role in can.who.roles
+            if task.state is TaskState.AWAITING_APPROVAL and can.decide(task, now):
                 items.append(InboxItem("approval", run, task))
-            elif task.state is TaskState.IN_REVIEW and mine and can.decide(task):
+            elif task.state is TaskState.IN_REVIEW and mine and can.decide(task, now):
                 items.append(InboxItem("review", run, task))
         if can.answer():
             pending = open_escalations(
-                await board.escalations(run.id), await board.messages(run.id, limit=1000)
+                await board.escalations(run.id), await _answers(board, run.id)
             )
             for e in pending:
                 about = await board.get_task(e.task_id) if e.task_id else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,6 +71,13 @@ class Viewer:
     who: Principal
     session: Session
     can: pages.Can
+
+
+def _signed_in(request: Request, session: Session) -> Callable[[], bool]:
+    """Whether the stream's session is still live (not signed out, not expired): a
+    stream ends at the next event or keep-alive after its session does."""
+    sessions: Sessions = request.app.state.web_sessions
+    return lambda: sessions.find(session.id) is session
 
 
 def _safe_next(value: object, default: str = "/") -> str:
@@ -296,21 +303,32 @@ def mount(app: FastAPI, principals: Any, *, keepalive_s: float) -> None:
         last = request.headers.get("last-event-id")
         start = events.resume_point(None, last) if last else after
         await v.board.events(run_id, since=start, limit=1)  # refuse before streaming
-        return stream(events.sse(v.board, run_id, start, set(), (), keepalive_s, named=False))
+        live = _signed_in(request, v.session)
+        body = events.sse(
+            v.board, run_id, start, set(), (), keepalive_s, named=False, still_valid=live
+        )
+        return stream(body)
 
     @router.get("/ui/live")
     async def change_stream(request: Request, v: Seen) -> Response:
         """A ping whenever anything commits, for pages that re-read what they show."""
 
+        first = await v.board.last_seq()  # refuse before streaming
+        await v.board.list_runs()  # a Board read: the token is checked against the store
+        live = _signed_in(request, v.session)
+
         async def pings() -> AsyncIterator[bytes]:
             yield b"retry: 1000\n: baton changes\n\n"
-            cursor = await v.board.last_seq()
-            while True:
-                if await v.board.wait_for_change(cursor, keepalive_s):
-                    cursor = await v.board.last_seq()
-                    yield f"id: {cursor}\nevent: change\ndata: {cursor}\n\n".encode()
-                else:
-                    yield b": keep-alive\n\n"
+            cursor = first
+            while live():
+                try:
+                    if await v.board.wait_for_change(cursor, keepalive_s):
+                        cursor = await v.board.last_seq()
+                        yield f"id: {cursor}\nevent: change\ndata: {cursor}\n\n".encode()
+                    else:
+                        yield b": keep-alive\n\n"
+                except BatonError:
+                    return
 
         return stream(pings())
 
@@ -358,7 +376,7 @@ def mount(app: FastAPI, principals: Any, *, keepalive_s: float) -> None:
         v, form = await writer(request)
         text = str(form.get("answer") or "").strip()
         seq = str(form.get("question_seq") or "")
-        if not text or not seq.isdigit():
+        if not text or not (seq.isascii() and seq.isdigit()):
             raise InvalidArgument("an answer needs the escalation's seq and some text")
         task_id = str(form.get("task_id") or "") or None
         to = str(form.get("to") or "") or None

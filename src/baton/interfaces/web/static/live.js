@@ -10,6 +10,7 @@ const region = document.querySelector("[data-live]");
 const status = document.getElementById("live-status");
 const feed = region && region.dataset.feed ? document.getElementById(region.dataset.feed) : null;
 const seen = new Set();
+let maxSeen = 0;
 const FEED_MAX = 500;
 
 function say(text) {
@@ -30,11 +31,20 @@ function schedule() {
   timer = setTimeout(refresh, wait);
 }
 
+function editing() {
+  // A field with focus, or one typed into and not yet sent: do not swap it away.
+  const focused = region.contains(document.activeElement)
+    && /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName);
+  const typed = [...region.querySelectorAll("input[type=text], input:not([type]), textarea")]
+    .some((field) => field.value !== field.defaultValue);
+  return focused || typed;
+}
+
 async function refresh() {
   timer = null;
-  if (region.contains(document.activeElement) && document.activeElement !== document.body
-      && /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName)) {
+  if (editing()) {
     region.addEventListener("focusout", schedule, { once: true });
+    region.addEventListener("submit", schedule, { once: true });
     return;
   }
   inFlight = true;
@@ -61,6 +71,7 @@ function record(event) {
   try { data = JSON.parse(event.data); } catch { return; }
   if (typeof data.seq !== "number" || seen.has(data.seq)) return;
   seen.add(data.seq);
+  maxSeen = Math.max(maxSeen, data.seq);
   const item = document.createElement("li");
   item.dataset.seq = String(data.seq);
   const when = new Date(data.at * 1000).toLocaleTimeString();
@@ -70,19 +81,30 @@ function record(event) {
   while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
 }
 
+let opened = 0;
+let backoff = 1000;
+
 function connect(url) {
   const source = new EventSource(url);
-  source.onopen = () => say("live");
+  source.onopen = () => {
+    say("live");
+    backoff = 1000;
+    // Back after a drop: re-read what we show (changes made meanwhile), once.
+    if (opened++ > 0) schedule();
+  };
   source.onmessage = (e) => { record(e); schedule(); };
   source.addEventListener("change", schedule);
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) {
-      // The server refused (signed out, restarted): start again from what we saw.
+      // The server refused or ended the stream (signed out, restarted): a re-read tells
+      // which (a 401 reloads to the sign-in page); then start again from what we saw.
       say("reconnecting…");
-      const resume = Math.max(0, ...seen);
+      source.close();
+      schedule();
       const next = new URL(url, window.location.href);
-      if (resume > 0) next.searchParams.set("after", String(resume));
-      setTimeout(() => connect(next.toString()), 2000);
+      if (maxSeen > 0) next.searchParams.set("after", String(maxSeen));
+      setTimeout(() => connect(next.toString()), backoff);
+      backoff = Math.min(backoff * 2, 30000);
     } else {
       say("reconnecting…");
     }
@@ -96,6 +118,8 @@ if (region && region.dataset.stream) {
 }
 
 // --- pan and zoom of the dependency graph --------------------------------------------
+let drag = null;
+window.addEventListener("pointerup", () => { drag = null; });
 function graph() {
   const svg = document.querySelector("svg.graph");
   if (!svg) return;
@@ -111,9 +135,7 @@ function graph() {
   if (svg.dataset.wired) return;
   svg.dataset.wired = "1";
   svg.addEventListener("wheel", (e) => { e.preventDefault(); zoom(e.deltaY > 0 ? 1.2 : 1 / 1.2); }, { passive: false });
-  let drag = null;
   svg.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY }; });
-  window.addEventListener("pointerup", () => { drag = null; });
   svg.addEventListener("pointermove", (e) => {
     if (!drag) return;
     const scale = view.w / svg.clientWidth;
