@@ -115,7 +115,9 @@ async def viewer(request: Request) -> Viewer:
     if session is None:
         raise SignIn()
     try:
-        board: Board = await request.app.state.principals.board_for(session.token, fresh=False)
+        # Looked up afresh (one read): the buttons a page shows follow grants changed
+        # since sign-in, not only the Board's refusals.
+        board: Board = await request.app.state.principals.board_for(session.token, fresh=True)
     except BatonError:
         sessions.end(session.id)
         raise SignIn() from None
