@@ -75,6 +75,17 @@ def plan(*tasks: dict[str, Any]) -> dict[str, Any]:
     return {"goal": "ship it", "roles": ["writer", "reviewer"], "tasks": list(tasks)}
 
 
+def at_the_gate(team: Team) -> tuple[Any, Any]:
+    """A run of one task, worked by w1 and waiting at its human approval gate."""
+    run = team.owner.create_run(
+        plan({"id": "a", "title": "Gate", "role": "writer", "requires_approval": True})
+    )
+    lease = team.worker.claim("w1", ["writer"])
+    assert lease is not None
+    team.worker.submit(lease.task_id, lease.token, {"text": "x"}, participant="w1")
+    return run, lease
+
+
 def card(page: Any, column: str, task_id: str) -> Any:
     return page.locator(f'[data-column~="{column}"] [data-task="{task_id}"]')
 
@@ -170,12 +181,7 @@ def test_an_escalation_answered_in_the_browser_reaches_the_task(team: Team, page
 def test_a_read_only_person_sees_no_buttons_and_a_forged_post_is_refused(
     team: Team, page: Any
 ) -> None:
-    run = team.owner.create_run(
-        plan({"id": "a", "title": "Gate", "role": "writer", "requires_approval": True})
-    )
-    lease = team.worker.claim("w1", ["writer"])
-    assert lease is not None
-    team.worker.submit(lease.task_id, lease.token, {"text": "x"}, participant="w1")
+    run, _ = at_the_gate(team)
     sign_in(page, team.url, team.viewer)
     for path in ("/", f"/ui/runs/{run.id}", f"/ui/tasks/{run.id}/a", "/ui/inbox"):
         page.goto(team.url + path)
@@ -311,12 +317,7 @@ def test_every_view_passes_axe_and_screenshots_are_written(team: Team, browser: 
 
 
 def test_every_action_is_reachable_by_keyboard(team: Team, page: Any) -> None:
-    run = team.owner.create_run(
-        plan({"id": "a", "title": "Gate", "role": "writer", "requires_approval": True})
-    )
-    lease = team.worker.claim("w1", ["writer"])
-    assert lease is not None
-    team.worker.submit(lease.task_id, lease.token, {"text": "x"}, participant="w1")
+    run, _ = at_the_gate(team)
     sign_in(page, team.url, team.lead)
     page.goto(f"{team.url}/ui/tasks/{run.id}/a")
     for _ in range(60):
@@ -345,12 +346,7 @@ def test_new_runs_appear_live_on_the_runs_page(team: Team, page: Any) -> None:
 def test_a_change_made_in_one_browser_shows_on_every_open_board(team: Team, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    run = team.owner.create_run(
-        plan({"id": "a", "title": "Gate", "role": "writer", "requires_approval": True})
-    )
-    lease = team.worker.claim("w1", ["writer"])
-    assert lease is not None
-    team.worker.submit(lease.task_id, lease.token, {"text": "x"}, participant="w1")
+    run, lease = at_the_gate(team)
     watchers = []
     for token in (team.viewer, team.lead):
         context = browser.new_context()

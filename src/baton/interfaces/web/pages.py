@@ -77,8 +77,10 @@ async def all_events(board: Board, run_id: str, kinds: tuple[str, ...] = ()) -> 
         cursor = batch[-1].seq
 
 
-async def _answers(board: Board, run_id: str) -> list[Event]:
-    return await board.recent_events(run_id, kind_prefix="message.answer", limit=10_000)
+async def pending_escalations(board: Board, run_id: str) -> list[Event]:
+    """The run's escalations nobody has answered yet."""
+    answers = await board.recent_events(run_id, kind_prefix="message.answer", limit=10_000)
+    return open_escalations(await board.escalations(run_id), answers)
 
 
 def open_escalations(escalations: list[Event], messages: list[Event]) -> list[Event]:
@@ -111,9 +113,7 @@ async def run_rows(board: Board) -> list[RunRow]:
         if counts.get("blocked"):
             row.needs_human.append(f"{counts['blocked']} blocked")
         if not run.ended:
-            pending = open_escalations(
-                await board.escalations(run.id), await _answers(board, run.id)
-            )
+            pending = await pending_escalations(board, run.id)
             if pending:
                 row.needs_human.append(f"{len(pending)} escalation(s)")
         rows.append(row)
@@ -141,9 +141,7 @@ async def inbox(board: Board, can: Can) -> list[InboxItem]:
             elif task.state is TaskState.IN_REVIEW and mine and can.decide(task, now):
                 items.append(InboxItem("review", run, task))
         if can.answer():
-            pending = open_escalations(
-                await board.escalations(run.id), await _answers(board, run.id)
-            )
+            pending = await pending_escalations(board, run.id)
             for e in pending:
                 about = await board.get_task(e.task_id) if e.task_id else None
                 items.append(InboxItem("escalation", run, about, e))

@@ -168,12 +168,16 @@ def mount(app: FastAPI, principals: Any, *, keepalive_s: float) -> None:
         return RedirectResponse(_safe_next(form.get("next"), default), status_code=303)
 
     # -- signing in and out --------------------------------------------------------------
-    @router.get("/ui/login")
-    async def login_form(request: Request, next: str = "/") -> Response:
+    def login_page(request: Request, nxt: str, error: str | None, status: int = 200) -> Response:
+        """The sign-in form, with a fresh double-submit guard in a cookie and the form."""
         guard = uuid.uuid4().hex
-        response = render(request, "login.html", csrf=guard, next=_safe_next(next), error=None)
+        response = render(request, "login.html", status, csrf=guard, next=nxt, error=error)
         response.set_cookie(LOGIN_COOKIE, guard, httponly=True, samesite="strict", path="/ui/")
         return response
+
+    @router.get("/ui/login")
+    async def login_form(request: Request, next: str = "/") -> Response:
+        return login_page(request, _safe_next(next), None)
 
     @router.post("/ui/login")
     async def login(request: Request) -> Response:
@@ -185,13 +189,8 @@ def mount(app: FastAPI, principals: Any, *, keepalive_s: float) -> None:
         try:
             await principals.board_for(token, fresh=True)
         except BatonError:
-            guard = uuid.uuid4().hex
-            response = render(
-                request, "login.html", 401, csrf=guard, next=nxt,
-                error="That token is not valid (unknown, rotated or revoked).",
-            )  # fmt: skip
-            response.set_cookie(LOGIN_COOKIE, guard, httponly=True, samesite="strict", path="/ui/")
-            return response
+            error = "That token is not valid (unknown, rotated or revoked)."
+            return login_page(request, nxt, error, 401)
         session = sessions.start(token)
         response = RedirectResponse(nxt, status_code=303)
         secure = request.url.scheme == "https"
