@@ -122,3 +122,70 @@ def acting_name(who: Principal, given: str | None, default: str, action: str) ->
         return default if who.owner else who.id
     require_self(who, given, action)
     return given
+
+
+def readable_scopes(acting: Task, ancestors: Iterable[str]) -> set[str | None]:
+    """The artifact scopes a task's holder reads: the run's, its own, its ancestors'
+    (the sub-plans it is part of) and its dependencies' (whose outputs it builds on)."""
+    return {None, acting.id, *ancestors, *acting.depends_on}
+
+
+def require_artifact_scope(
+    who: Principal,
+    run: Run,
+    scope: str | None,
+    acting: Task | None,
+    readable: set[str | None],
+    *,
+    write: bool,
+) -> None:
+    """``who`` may read (or ``write``) artifacts in ``scope`` (a task id, or ``None``
+    for the run's shared scope) while acting for ``acting``.
+
+    Anyone who sees the run reads its shared scope; a task's scope is read by whoever
+    holds or worked a task that may read it (:func:`readable_scopes`), and by people who
+    approve or steer. A participant writes only in the scope of the task whose work
+    lease it holds. The context grant lifts both limits, within the runs it sees."""
+    action = "write artifacts in" if write else "read artifacts of"
+    require_run(who, run, action)
+    if who.has(Grant.CONTEXT):
+        return
+    target = scope or run.id
+    holds = acting is not None and own_name(who, acting.lease_owner or "")
+    if write:
+        if acting is None or scope != acting.id or not holds:
+            mine = f"task {acting.id}" if acting is not None and holds else "a task it holds"
+            raise PermissionDenied(
+                who.id,
+                action,
+                f"it writes only in the scope of {mine} and lacks the context grant",
+                run_id=run.id,
+                target=target,
+            )
+        return
+    if scope is None or who.has(Grant.STEER) or who.has(Grant.APPROVE):
+        return
+    if acting is None:
+        raise PermissionDenied(
+            who.id,
+            action,
+            "a task's artifacts are read by its holder: name the task it acts for (task_id)",
+            run_id=run.id,
+            target=target,
+        )
+    if not holds and acting.worked_by != who.id:
+        raise PermissionDenied(
+            who.id,
+            action,
+            f"it neither holds nor worked task {acting.id}",
+            run_id=run.id,
+            target=target,
+        )
+    if scope not in readable:
+        raise PermissionDenied(
+            who.id,
+            action,
+            f"it is not task {acting.id}'s own, an ancestor's or a dependency's scope",
+            run_id=run.id,
+            target=target,
+        )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from baton.board.authorization import require_run
 from baton.board.transitions import Later
 from baton.model import Duty, Event, Lease, LeaseKind, Run, Task
+from baton.model.artifacts import ArtifactWrite
 from baton.model.errors import (
     IdempotencyConflict,
     InvalidArgument,
@@ -26,6 +27,7 @@ from baton.model.events import BOARD_SCOPE, EventKind
 from baton.model.limits import DEFAULT_LIMITS, Limits, lookup_id
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.model.participants import OWNER, Principal, same_hash
+from baton.model.reservations import Reservation
 from baton.store import Store, Tx
 
 T = TypeVar("T")
@@ -52,6 +54,8 @@ _CODECS: dict[str, TypeAdapter[Any]] = {
     "event": _adapter(Event),
     "duty": _adapter(Duty | None),
     "none": _adapter(None),
+    "artifact_write": _adapter(ArtifactWrite),
+    "reservations": _adapter(list[Reservation]),
 }
 
 

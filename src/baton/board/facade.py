@@ -27,18 +27,29 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from baton.board.artifacts import ArtifactService
 from baton.board.core import BoardCore
 from baton.board.duties import DutyService
 from baton.board.messages import MessageService
 from baton.board.participants import ParticipantService
 from baton.board.reading import ReadService
+from baton.board.reservations import ReservationService
 from baton.board.reviews import ReviewService
 from baton.board.runs import RunService
 from baton.board.work import WorkService
 from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model.artifacts import (
+    Artifact,
+    ArtifactContent,
+    ArtifactKind,
+    ArtifactVersion,
+    ArtifactWrite,
+    MergeStrategy,
+)
 from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.model.participants import OWNER, Grant, Participant, ParticipantKind, Principal
+from baton.model.reservations import Reservation, ReservationMode
 from baton.store import Store, open_store
 
 
@@ -79,6 +90,8 @@ class Board:
         self._messages = MessageService(self.core)
         self._reads = ReadService(self.core)
         self._duties = DutyService(self.core)
+        self._artifacts = ArtifactService(self.core)
+        self._reservations = ReservationService(self.core)
 
     @classmethod
     def open(
@@ -532,6 +545,156 @@ class Board:
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
         """The run's last ``limit`` structured messages, oldest first."""
         return await self._messages.messages(run_id, limit=limit)
+
+    # --- artifacts: versioned shared context ---------------------------------
+    async def write_artifact(
+        self,
+        run_id: str,
+        name: str,
+        content: Any,
+        *,
+        base: int | None = None,
+        scope: str | None = None,
+        kind: ArtifactKind | str | None = None,
+        strategy: MergeStrategy | str | None = None,
+        patch: bool = False,
+        task_id: str | None = None,
+        token: int | None = None,
+        author: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ArtifactWrite:
+        """Write a new version of the artifact ``name`` in ``scope`` (a task id, or
+        ``None`` for the run's shared scope), based on version ``base`` — the one the
+        writer read; ``None`` creates the artifact. ``kind`` (text or json) is taken
+        from the content when not given; ``strategy`` is chosen at creation (default
+        ``merge``). With ``patch`` the content is an RFC 7386 merge patch applied to
+        ``base``. ``task_id`` and ``token`` name the task and work lease the writer acts
+        for (a participant without the context grant writes only in that task's scope);
+        ``author`` is recorded on the version (an authenticated participant's own id or
+        a label of it; the local owner names anyone, by default the task's holder).
+
+        If ``base`` is no longer the head the strategy decides: ``merge`` (three-way,
+        lines or fields), ``last_writer_wins``, ``escalate`` (a conflict goes to a human
+        with base, head and the refused write) or ``refuse``.
+
+        Raises:
+            ArtifactConflict: the write could not be merged; nothing was written (an
+                ``artifact.conflict`` event names both versions and the hunks).
+            ReservationConflict: another task holds ``name`` exclusively.
+            LeaseLost: ``token`` is not the task's current lease.
+            PermissionDenied: not a scope the caller may write.
+            InvalidArgument: bad name, content over ``Limits.max_artifact_bytes``,
+                another kind or strategy than the artifact's.
+        """
+        return await self._artifacts.write(
+            run_id,
+            name,
+            content,
+            scope=scope,
+            base=base,
+            kind=kind,
+            strategy=strategy,
+            patch=patch,
+            task_id=task_id,
+            token=token,
+            author=author,
+            idempotency_key=idempotency_key,
+        )
+
+    async def read_artifact(
+        self,
+        run_id: str,
+        name: str,
+        *,
+        scope: str | None = None,
+        version: int | None = None,
+        task_id: str | None = None,
+    ) -> ArtifactContent:
+        """The artifact's head (or ``version``) with its content. A task's scope is read
+        by the holder of that task, of a task below it or of a task depending on it
+        (``task_id`` names the task the caller acts for), and by people who approve or
+        steer; the run's shared scope by anyone who sees the run."""
+        return await self._artifacts.read(
+            run_id, name, scope=scope, version=version, task_id=task_id
+        )
+
+    async def artifact_history(
+        self, run_id: str, name: str, *, scope: str | None = None, task_id: str | None = None
+    ) -> list[ArtifactVersion]:
+        """Every version of the artifact, oldest first: author, time, size, digest, the
+        version each was based on and the head it was merged with."""
+        return await self._artifacts.history(run_id, name, scope=scope, task_id=task_id)
+
+    async def diff_artifact(
+        self,
+        run_id: str,
+        name: str,
+        from_version: int,
+        to_version: int | None = None,
+        *,
+        scope: str | None = None,
+        task_id: str | None = None,
+    ) -> str:
+        """A unified diff between two versions (``to_version`` defaults to the head;
+        JSON is compared pretty-printed, field per line)."""
+        return await self._artifacts.diff(
+            run_id, name, from_version, to_version, scope=scope, task_id=task_id
+        )
+
+    async def artifacts(self, run_id: str, *, task_id: str | None = None) -> list[Artifact]:
+        """The run's artifacts the caller may read (acting for ``task_id``)."""
+        return await self._artifacts.list(run_id, task_id=task_id)
+
+    # --- reservations ----------------------------------------------------------
+    async def reserve(
+        self,
+        task_id: str,
+        token: int,
+        resources: Sequence[str],
+        *,
+        participant: str,
+        mode: ReservationMode | str = ReservationMode.EXCLUSIVE,
+        wait_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[Reservation]:
+        """Reserve ``resources`` (path patterns like ``src/api/**``, or names) for the
+        task whose work lease ``participant`` holds with ``token``: all or none. They
+        last as long as that lease (heartbeats keep them; a hand-in, release or expiry
+        ends them). Each reservation's ``id`` is a fencing token.
+
+        Raises:
+            ReservationConflict: an overlapping reservation of another task is held
+                (exclusive, or any when asking exclusive): names holder, task, expiry.
+                With ``wait_s`` the call first waits up to that long for it to end.
+            LeaseLost: ``token`` is not the task's current work lease.
+        """
+        return await self._reservations.reserve(
+            task_id,
+            token,
+            resources,
+            participant=participant,
+            mode=mode,
+            wait_s=wait_s,
+            idempotency_key=idempotency_key,
+        )
+
+    async def release_reservations(
+        self,
+        task_id: str,
+        token: int,
+        resources: Sequence[str] | None = None,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> list[Reservation]:
+        """End the task's reservations (``resources``, or all); those released."""
+        return await self._reservations.release(
+            task_id, token, resources, participant=participant, idempotency_key=idempotency_key
+        )
+
+    async def reservations(self, run_id: str | None = None) -> list[Reservation]:
+        """The live reservations (of ``run_id``, or of every run the caller sees)."""
+        return await self._reservations.list(run_id)
 
     # --- reading -----------------------------------------------------------
     async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing:

@@ -13,8 +13,17 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model.artifacts import (
+    Artifact,
+    ArtifactContent,
+    ArtifactKind,
+    ArtifactVersion,
+    ArtifactWrite,
+    MergeStrategy,
+)
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
+from baton.model.reservations import Reservation, ReservationMode
 
 
 @runtime_checkable
@@ -254,6 +263,74 @@ class BoardAPI(Protocol):
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]: ...
 
     async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing: ...
+
+    async def write_artifact(
+        self,
+        run_id: str,
+        name: str,
+        content: Any,
+        *,
+        base: int | None = None,
+        scope: str | None = None,
+        kind: ArtifactKind | str | None = None,
+        strategy: MergeStrategy | str | None = None,
+        patch: bool = False,
+        task_id: str | None = None,
+        token: int | None = None,
+        author: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ArtifactWrite: ...
+
+    async def read_artifact(
+        self,
+        run_id: str,
+        name: str,
+        *,
+        scope: str | None = None,
+        version: int | None = None,
+        task_id: str | None = None,
+    ) -> ArtifactContent: ...
+
+    async def artifact_history(
+        self, run_id: str, name: str, *, scope: str | None = None, task_id: str | None = None
+    ) -> list[ArtifactVersion]: ...
+
+    async def diff_artifact(
+        self,
+        run_id: str,
+        name: str,
+        from_version: int,
+        to_version: int | None = None,
+        *,
+        scope: str | None = None,
+        task_id: str | None = None,
+    ) -> str: ...
+
+    async def artifacts(self, run_id: str, *, task_id: str | None = None) -> list[Artifact]: ...
+
+    async def reserve(
+        self,
+        task_id: str,
+        token: int,
+        resources: Sequence[str],
+        *,
+        participant: str,
+        mode: ReservationMode | str = ReservationMode.EXCLUSIVE,
+        wait_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[Reservation]: ...
+
+    async def release_reservations(
+        self,
+        task_id: str,
+        token: int,
+        resources: Sequence[str] | None = None,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> list[Reservation]: ...
+
+    async def reservations(self, run_id: str | None = None) -> list[Reservation]: ...
 
     async def get_run(self, run_id: str) -> Run: ...
 

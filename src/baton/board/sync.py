@@ -158,6 +158,14 @@ class SyncBoard:
     revoke_participant = _blocking(Board.revoke_participant)
     get_participant = _blocking(Board.get_participant)
     participants = _blocking(Board.participants)
+    write_artifact = _blocking(Board.write_artifact)
+    read_artifact = _blocking(Board.read_artifact)
+    artifact_history = _blocking(Board.artifact_history)
+    diff_artifact = _blocking(Board.diff_artifact)
+    artifacts = _blocking(Board.artifacts)
+    reserve = _blocking(Board.reserve)
+    release_reservations = _blocking(Board.release_reservations)
+    reservations = _blocking(Board.reservations)
 
     def subscribe(
         self,

@@ -14,8 +14,9 @@ Callers ``except`` these precisely; messages name the offending ids and say the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class BatonError(Exception):
@@ -211,3 +212,54 @@ class RetryLater(Signal):
 
 class GiveUp(Signal):
     """Raised by an agent: this task cannot succeed; fail it for good (no more attempts)."""
+
+
+class Conflict(Signal):
+    """Someone else changed or holds what this call needed; nothing was written. Re-read
+    and try again, or wait for the holder."""
+
+
+class ArtifactConflict(Conflict):
+    """The write was based on a version that is no longer the head, and the artifact's
+    merge strategy could not merge it; nothing was written (the conflict is an
+    ``artifact.conflict`` event). ``hunks`` shows each overlapping change: base, head
+    and the refused write. ``escalated``: a human was asked to resolve it."""
+
+    def __init__(
+        self,
+        artifact: str,
+        base: int | None,
+        head: int,
+        why: str,
+        hunks: Sequence[Mapping[str, Any]] = (),
+        *,
+        escalated: bool = False,
+    ) -> None:
+        self.artifact, self.base, self.head, self.why = artifact, base, head, why
+        self.hunks, self.escalated = [dict(h) for h in hunks], escalated
+        read = "no version" if base is None else f"version {base}"
+        then = "; a human was asked to resolve it" if escalated else "; re-read and retry"
+        super().__init__(
+            f"artifact {artifact} is at version {head} but the write read {read}: {why}{then}"
+        )
+
+
+class ReservationConflict(Conflict):
+    """What the call needs is reserved by another task: who holds it, for which task,
+    until when."""
+
+    def __init__(
+        self,
+        resource: str,
+        held: str,
+        holder: str,
+        task_id: str,
+        expires_at: float | None,
+        *,
+        why: str = "",
+    ) -> None:
+        self.resource, self.held, self.holder = resource, held, holder
+        self.task_id, self.expires_at = task_id, expires_at
+        until = f" until {expires_at:.3f}" if expires_at is not None else ""
+        what = why or f"{resource!r} overlaps {held!r}"
+        super().__init__(f"{what}, reserved by {holder} for task {task_id!r}{until}")

@@ -70,6 +70,12 @@ class EventKind(StrEnum):
     PARTICIPANT_REVOKED = "participant.revoked"
     ACCESS_DENIED = "access.denied"
 
+    ARTIFACT_WRITTEN = "artifact.written"
+    ARTIFACT_CONFLICT = "artifact.conflict"
+    RESERVATION_TAKEN = "reservation.taken"
+    RESERVATION_RELEASED = "reservation.released"
+    TASK_CONTEXT = "task.context"
+
 
 #: The ``run_id`` of events about the board itself rather than one run (participants,
 #: a refusal that concerns no run).
@@ -84,6 +90,7 @@ MESSAGE_PREFIX = "message."
 
 #: Escalations the board and the watchdog raise (agents add ``agent``).
 ESCALATION_KINDS: dict[str, str] = {
+    "artifact_conflict": "two writes to an escalate-strategy artifact conflicted",
     "task_failed": "a task failed for good: its last error and attempts",
     "run_failed": "a run ended with required work failed",
     "planning": "a planner's task failed for good (its sub-plans were invalid)",
@@ -222,6 +229,52 @@ class AccessDenied(_Payload):
     missing: str
 
 
+class ArtifactWritten(_Payload):
+    """``artifact.written``: a new version (its content is read from the board)."""
+
+    name: str
+    scope: str | None
+    version: int
+    base: int | None
+    merged_with: int | None
+    digest: str
+    size: int
+    kind: str
+    strategy: str
+
+
+class ArtifactConflictPayload(_Payload):
+    """``artifact.conflict``: a refused write, naming both versions (nothing written)."""
+
+    name: str
+    scope: str | None
+    base: int | None
+    head: int
+    why: str
+    hunks: list[JSON]
+    escalated: bool
+
+
+class ReservationChange(_Payload):
+    """``reservation.taken`` / ``reservation.released``: one reservation."""
+
+    id: int
+    resource: str
+    mode: str
+    holder: str
+    token: int
+
+
+class TaskContextPayload(_Payload):
+    """``task.context``: what an attempt's context was assembled from (names and token
+    counts, not texts), against its token budget."""
+
+    token: int
+    budget: int
+    tokens: int
+    pieces: list[JSON]
+
+
 PAYLOADS: dict[EventKind, type[BaseModel]] = {
     EventKind.RUN_CREATED: RunCreated,
     EventKind.RUN_PAUSED: Reason,
@@ -241,6 +294,11 @@ PAYLOADS: dict[EventKind, type[BaseModel]] = {
     EventKind.PARTICIPANT_ROTATED: ParticipantChange,
     EventKind.PARTICIPANT_REVOKED: ParticipantChange,
     EventKind.ACCESS_DENIED: AccessDenied,
+    EventKind.ARTIFACT_WRITTEN: ArtifactWritten,
+    EventKind.ARTIFACT_CONFLICT: ArtifactConflictPayload,
+    EventKind.RESERVATION_TAKEN: ReservationChange,
+    EventKind.RESERVATION_RELEASED: ReservationChange,
+    EventKind.TASK_CONTEXT: TaskContextPayload,
 }
 
 

@@ -43,6 +43,8 @@ class Limits:
     max_tasks: int = 20_000
     #: The longest lease, timeout or backoff, in seconds (a day).
     max_duration_s: float = 86_400.0
+    #: The largest artifact content (text, or JSON once encoded), in bytes.
+    max_artifact_bytes: int = 4_000_000
 
 
 DEFAULT_LIMITS = Limits()

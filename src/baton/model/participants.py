@@ -35,6 +35,7 @@ class Grant(StrEnum):
     APPROVE = "approve"  # pass or refuse human approval gates; approve any review
     ANSWER = "answer"  # answer escalations
     STEER = "steer"  # pause, resume and cancel runs; add, cancel and unblock tasks
+    CONTEXT = "context"  # read and write artifacts in every scope of the runs it sees
     ADMIN = "admin"  # register, rotate and revoke participants; implies every grant
 
 

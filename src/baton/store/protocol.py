@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from baton.model import Duty, Event, Run, RunState, Task
+from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.participants import Participant
+from baton.model.reservations import Reservation
 
 
 class Claimable(NamedTuple):
@@ -159,6 +161,50 @@ class Tx(Protocol):
 
     async def update_participant(self, participant: Participant, token_hash: str) -> None: ...
 
+    async def lock_artifact(self, run_id: str, scope: str | None, name: str) -> Artifact | None:
+        """The artifact's head, locked until the transaction ends (writers of one
+        artifact go one at a time; other artifacts are not held up)."""
+        ...
+
+    async def insert_artifact(self, artifact: Artifact) -> bool:
+        """Create the artifact's head row; ``False`` (nothing written) if a concurrent
+        transaction created it first."""
+        ...
+
+    async def set_artifact_head(self, artifact: Artifact) -> None:
+        """Write the artifact's ``head`` and ``updated_at``."""
+        ...
+
+    async def put_blob(self, digest: str, content: str) -> None:
+        """Keep ``content`` under ``digest`` (nothing happens if it is already kept)."""
+        ...
+
+    async def insert_version(self, artifact: Artifact, version: ArtifactVersion) -> None: ...
+
+    async def version_content(
+        self, run_id: str, scope: str | None, name: str, version: int
+    ) -> tuple[ArtifactVersion, str] | None:
+        """One version of an artifact and its content."""
+        ...
+
+    async def lock_reservations(self) -> None:
+        """Serialise reservation decisions until the transaction ends."""
+        ...
+
+    async def live_reservations(self, now: float) -> list[Reservation]:
+        """Every reservation whose task still holds the work lease it was taken under."""
+        ...
+
+    async def purge_reservations(self, now: float) -> None:
+        """Delete reservations that are no longer live."""
+        ...
+
+    async def insert_reservation(self, reservation: Reservation) -> int:
+        """Store a reservation; its id (the fencing token: larger than every earlier one)."""
+        ...
+
+    async def delete_reservation(self, reservation_id: int) -> None: ...
+
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         """``(op, result_json)`` recorded under ``key``, if any."""
         ...
@@ -219,6 +265,28 @@ class Store(Protocol):
 
     async def get_duty(self, name: str) -> Duty | None:
         """The duty as last committed, or ``None`` if nobody ever took it."""
+        ...
+
+    async def get_artifact(self, run_id: str, scope: str | None, name: str) -> Artifact | None: ...
+
+    async def list_artifacts(self, run_id: str) -> list[Artifact]:
+        """The run's artifacts, every scope, by scope then name."""
+        ...
+
+    async def list_versions(
+        self, run_id: str, scope: str | None, name: str
+    ) -> list[ArtifactVersion]:
+        """Every version of the artifact, oldest first."""
+        ...
+
+    async def read_version(
+        self, run_id: str, scope: str | None, name: str, version: int
+    ) -> tuple[ArtifactVersion, str] | None:
+        """One committed version and its content."""
+        ...
+
+    async def list_reservations(self, now: float) -> list[Reservation]:
+        """The live reservations, oldest first."""
         ...
 
     async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:

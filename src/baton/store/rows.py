@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from baton.model import Event, FailurePolicy, Run, RunState, Task
+from baton.model.artifacts import Artifact, ArtifactKind, ArtifactVersion, MergeStrategy
 from baton.model.participants import Participant
+from baton.model.reservations import Reservation, ReservationMode
 from baton.model.states import TaskState
 
 M = TypeVar("M", bound=BaseModel)
@@ -305,3 +307,92 @@ def participant_from_row(row: Any) -> tuple[Participant, str]:
     for name in ("roles", "grants", "runs"):
         col[name] = loads(col[name])
     return Participant.model_validate(col), token_hash
+
+
+def scope_key(scope: str | None) -> str:
+    """How a scope is stored: ``''`` for the run's shared scope, else the task id."""
+    return scope or ""
+
+
+def artifact_row(artifact: Artifact) -> tuple[Any, ...]:
+    return (
+        artifact.run_id,
+        scope_key(artifact.scope),
+        artifact.name,
+        artifact.kind.value,
+        artifact.strategy.value,
+        artifact.head,
+        artifact.created_by,
+        artifact.created_at,
+        artifact.updated_at,
+    )
+
+
+def artifact_from_row(row: Any) -> Artifact:
+    run_id, scope, name, kind, strategy, head, created_by, created_at, updated_at = row
+    return Artifact(
+        run_id=run_id,
+        scope=scope or None,
+        name=name,
+        kind=ArtifactKind(kind),
+        strategy=MergeStrategy(strategy),
+        head=head,
+        created_by=created_by,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+
+
+def version_row(artifact: Artifact, version: ArtifactVersion) -> tuple[Any, ...]:
+    return (
+        artifact.run_id,
+        scope_key(artifact.scope),
+        artifact.name,
+        version.version,
+        version.digest,
+        version.size,
+        version.base,
+        version.merged_with,
+        version.author,
+        version.at,
+    )
+
+
+def version_from_row(row: Any) -> ArtifactVersion:
+    number, digest, size, base, merged_with, author, at = row
+    return ArtifactVersion(
+        version=number,
+        digest=digest,
+        size=size,
+        base=base,
+        merged_with=merged_with,
+        author=author,
+        at=at,
+    )
+
+
+def reservation_row(reservation: Reservation) -> tuple[Any, ...]:
+    return (
+        reservation.resource,
+        reservation.mode.value,
+        reservation.run_id,
+        reservation.task_id,
+        reservation.holder,
+        reservation.task_token,
+        reservation.created_at,
+    )
+
+
+def reservation_from_row(row: Any) -> Reservation:
+    rid, resource, mode, run_id, task_id, holder, task_token, created_at, expires_at = row
+    return Reservation(
+        id=rid,
+        resource=resource,
+        mode=ReservationMode(mode),
+        run_id=run_id,
+        task_id=task_id,
+        holder=holder,
+        task_token=task_token,
+        created_at=created_at,
+        expires_at=expires_at,
+    )

@@ -30,15 +30,27 @@ from baton.interfaces.http import wire
 from baton.interfaces.http.problems import rebuild
 from baton.interfaces.http.wire import CLOCK_HEADER, CURSOR_HEADER, MAX_WAIT_S
 from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model.artifacts import (
+    Artifact,
+    ArtifactContent,
+    ArtifactKind,
+    ArtifactVersion,
+    ArtifactWrite,
+    MergeStrategy,
+)
 from baton.model.errors import BatonError, InvalidArgument, StoreUnavailable
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
+from baton.model.reservations import Reservation, ReservationMode
 
 M = TypeVar("M", bound=BaseModel)
 
 _TASKS = TypeAdapter(list[Task])
 _RUNS = TypeAdapter(list[Run])
 _EVENTS = TypeAdapter(list[Event])
+_ARTIFACTS = TypeAdapter(list[Artifact])
+_VERSIONS = TypeAdapter(list[ArtifactVersion])
+_RESERVATIONS = TypeAdapter(list[Reservation])
 _PARTICIPANTS = TypeAdapter(list[Participant])
 _COUNTS = TypeAdapter(dict[str, int])
 _LEASE = TypeAdapter(Lease | None)
@@ -524,6 +536,128 @@ class RemoteBoard:
     async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing:
         raw = await self._get(f"/runs/{_id(run_id)}/briefing", messages=messages)
         return Briefing.model_validate_json(raw)
+
+    # --- artifacts and reservations ------------------------------------------------
+    async def write_artifact(
+        self,
+        run_id: str,
+        name: str,
+        content: Any,
+        *,
+        base: int | None = None,
+        scope: str | None = None,
+        kind: ArtifactKind | str | None = None,
+        strategy: MergeStrategy | str | None = None,
+        patch: bool = False,
+        task_id: str | None = None,
+        token: int | None = None,
+        author: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ArtifactWrite:
+        body = _body(
+            name=name,
+            base=base,
+            scope=scope,
+            kind=kind,
+            strategy=strategy,
+            patch=patch or None,
+            task_id=task_id,
+            token=token,
+            author=author,
+        )
+        body["content"] = content  # sent even when it is null (a JSON artifact's value)
+        raw = await self._post(f"/runs/{_id(run_id)}/artifacts", body, idempotency_key)
+        return ArtifactWrite.model_validate_json(raw)
+
+    async def read_artifact(
+        self,
+        run_id: str,
+        name: str,
+        *,
+        scope: str | None = None,
+        version: int | None = None,
+        task_id: str | None = None,
+    ) -> ArtifactContent:
+        raw = await self._get(
+            f"/runs/{_id(run_id)}/artifact",
+            name=name,
+            scope=scope,
+            version=version,
+            task_id=task_id,
+        )
+        return ArtifactContent.model_validate_json(raw)
+
+    async def artifact_history(
+        self, run_id: str, name: str, *, scope: str | None = None, task_id: str | None = None
+    ) -> list[ArtifactVersion]:
+        raw = await self._get(
+            f"/runs/{_id(run_id)}/artifact/history", name=name, scope=scope, task_id=task_id
+        )
+        return _VERSIONS.validate_json(raw)
+
+    async def diff_artifact(
+        self,
+        run_id: str,
+        name: str,
+        from_version: int,
+        to_version: int | None = None,
+        *,
+        scope: str | None = None,
+        task_id: str | None = None,
+    ) -> str:
+        raw = await self._get(
+            f"/runs/{_id(run_id)}/artifact/diff",
+            name=name,
+            scope=scope,
+            task_id=task_id,
+            **{"from": from_version, "to": to_version},
+        )
+        return str(json.loads(raw)["diff"])
+
+    async def artifacts(self, run_id: str, *, task_id: str | None = None) -> list[Artifact]:
+        raw = await self._get(f"/runs/{_id(run_id)}/artifacts", task_id=task_id)
+        return _ARTIFACTS.validate_json(raw)
+
+    async def reserve(
+        self,
+        task_id: str,
+        token: int,
+        resources: Sequence[str],
+        *,
+        participant: str,
+        mode: ReservationMode | str = ReservationMode.EXCLUSIVE,
+        wait_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[Reservation]:
+        body = _body(
+            token=token,
+            resources=list(resources),
+            participant=participant,
+            mode=mode,
+            wait_s=wait_s,
+        )
+        raw = await self._post(f"/tasks/{_task(task_id)}/reservations", body, idempotency_key)
+        return _RESERVATIONS.validate_json(raw)
+
+    async def release_reservations(
+        self,
+        task_id: str,
+        token: int,
+        resources: Sequence[str] | None = None,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> list[Reservation]:
+        body = _body(
+            token=token,
+            resources=None if resources is None else list(resources),
+            participant=participant,
+        )
+        path = f"/tasks/{_task(task_id)}/reservations/release"
+        return _RESERVATIONS.validate_json(await self._post(path, body, idempotency_key))
+
+    async def reservations(self, run_id: str | None = None) -> list[Reservation]:
+        return _RESERVATIONS.validate_json(await self._get("/reservations", run_id=run_id))
 
     async def get_run(self, run_id: str) -> Run:
         return Run.model_validate_json(await self._get(f"/runs/{_id(run_id)}"))

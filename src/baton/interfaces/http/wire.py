@@ -131,6 +131,37 @@ class Release(Body):
     participant: str | None = None
 
 
+class ArtifactWriteBody(Body):
+    name: str
+    content: Any = Field(description="Text, or a JSON value (or an RFC 7386 patch).")
+    base: Int | None = Field(None, description="The version the writer read; none creates.")
+    scope: str | None = Field(None, description="A task id; none for the run's scope.")
+    kind: str | None = None
+    strategy: str | None = None
+    patch: bool = False
+    task_id: str | None = None
+    token: Int | None = None
+    author: str | None = None
+
+
+class ReserveBody(Body):
+    token: Int
+    resources: list[str]
+    mode: str = "exclusive"
+    wait_s: Num | None = None
+    participant: str | None = None
+
+
+class ReleaseReservations(Body):
+    token: Int
+    resources: list[str] | None = None
+    participant: str | None = None
+
+
+class Diff(BaseModel):
+    diff: str
+
+
 class AbandonReview(Body):
     token: Int
     error: dict[str, Any]

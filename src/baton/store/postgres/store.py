@@ -42,6 +42,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from baton.model import Duty, Event, Run, Task
+from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.errors import (
     BatonRuntimeError,
     SchemaTooNew,
@@ -50,6 +51,7 @@ from baton.model.errors import (
     UsageError,
 )
 from baton.model.participants import Participant
+from baton.model.reservations import Reservation
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Row
@@ -378,6 +380,30 @@ class PostgresStore:
         rows = await self._read("last_seq")
         return int(rows[0][0]) if rows else 0
 
+    async def get_artifact(self, run_id: str, scope: str | None, name: str) -> Artifact | None:
+        rows = await self._read("get_artifact", (run_id, _rows.scope_key(scope), name))
+        return _rows.artifact_from_row(rows[0]) if rows else None
+
+    async def list_artifacts(self, run_id: str) -> list[Artifact]:
+        return [_rows.artifact_from_row(r) for r in await self._read("list_artifacts", (run_id,))]
+
+    async def list_versions(
+        self, run_id: str, scope: str | None, name: str
+    ) -> list[ArtifactVersion]:
+        rows = await self._read("list_versions", (run_id, _rows.scope_key(scope), name))
+        return [_rows.version_from_row(r) for r in rows]
+
+    async def read_version(
+        self, run_id: str, scope: str | None, name: str, version: int
+    ) -> tuple[ArtifactVersion, str] | None:
+        rows = await self._read("version_content", (run_id, _rows.scope_key(scope), name, version))
+        return (_rows.version_from_row(rows[0][:-1]), rows[0][-1]) if rows else None
+
+    async def list_reservations(self, now: float) -> list[Reservation]:
+        return [
+            _rows.reservation_from_row(r) for r in await self._read("live_reservations", (now,))
+        ]
+
     async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
         await self._ready()
         loop = asyncio.get_running_loop()
@@ -408,6 +434,10 @@ class PostgresStore:
             "event_counter",
             "duties",
             "participants",
+            "blobs",
+            "artifacts",
+            "artifact_versions",
+            "reservations",
         )
         pool = await self._ready()
         out = {}

@@ -10,8 +10,10 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from baton.model import Duty, Run, RunState, Task, TaskState
+from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.errors import BatonRuntimeError
 from baton.model.participants import Participant
+from baton.model.reservations import Reservation
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Params, Row
@@ -250,6 +252,46 @@ class PgTx:
     async def update_participant(self, participant: Participant, token_hash: str) -> None:
         row = _rows.participant_row(participant, token_hash)
         self._later("update_participant", (*row[1:], row[0]))
+
+    async def lock_artifact(self, run_id: str, scope: str | None, name: str) -> Artifact | None:
+        row = await self._one("lock_artifact", (run_id, _rows.scope_key(scope), name))
+        return None if row is None else _rows.artifact_from_row(row)
+
+    async def insert_artifact(self, artifact: Artifact) -> bool:
+        return await self._one("insert_artifact", _rows.artifact_row(artifact)) is not None
+
+    async def set_artifact_head(self, artifact: Artifact) -> None:
+        scope = _rows.scope_key(artifact.scope)
+        params = (artifact.head, artifact.updated_at, artifact.run_id, scope, artifact.name)
+        self._later("set_artifact_head", params)
+
+    async def put_blob(self, digest: str, content: str) -> None:
+        self._later("put_blob", (digest, content))
+
+    async def insert_version(self, artifact: Artifact, version: ArtifactVersion) -> None:
+        self._later("insert_version", _rows.version_row(artifact, version))
+
+    async def version_content(
+        self, run_id: str, scope: str | None, name: str, version: int
+    ) -> tuple[ArtifactVersion, str] | None:
+        row = await self._one("version_content", (run_id, _rows.scope_key(scope), name, version))
+        return None if row is None else (_rows.version_from_row(row[:-1]), row[-1])
+
+    async def lock_reservations(self) -> None:
+        await self._one("lock_reservations")
+
+    async def live_reservations(self, now: float) -> list[Reservation]:
+        return [_rows.reservation_from_row(r) for r in await self._all("live_reservations", (now,))]
+
+    async def purge_reservations(self, now: float) -> None:
+        self._later("purge_reservations", (now,))
+
+    async def insert_reservation(self, reservation: Reservation) -> int:
+        row = await self._required("insert_reservation", _rows.reservation_row(reservation))
+        return int(row[0])
+
+    async def delete_reservation(self, reservation_id: int) -> None:
+        self._later("delete_reservation", (reservation_id,))
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = await self._one("get_idempotent", (key,))

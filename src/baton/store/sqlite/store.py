@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from baton.model import Duty, Event, Run, RunState, Task
+from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.errors import (
     InvalidArgument,
     SchemaTooNew,
@@ -41,6 +42,7 @@ from baton.model.errors import (
     StoreUnavailable,
 )
 from baton.model.participants import Participant
+from baton.model.reservations import Reservation
 from baton.store import rows as _rows
 from baton.store.protocol import Claimable, EventRef
 from baton.store.sql_files import load_migrations, load_queries
@@ -194,6 +196,62 @@ class SqliteTx:
     async def update_participant(self, participant: Participant, token_hash: str) -> None:
         row = _rows.participant_row(participant, token_hash)
         self._c.execute(_Q["update_participant"], (*row[1:], row[0]))
+
+    async def lock_artifact(self, run_id: str, scope: str | None, name: str) -> Artifact | None:
+        row = self._c.execute(
+            _Q["lock_artifact"], (run_id, _rows.scope_key(scope), name)
+        ).fetchone()
+        return None if row is None else _rows.artifact_from_row(row)
+
+    async def insert_artifact(self, artifact: Artifact) -> bool:
+        return (
+            self._c.execute(_Q["insert_artifact"], _rows.artifact_row(artifact)).fetchone()
+            is not None
+        )
+
+    async def set_artifact_head(self, artifact: Artifact) -> None:
+        self._c.execute(
+            _Q["set_artifact_head"],
+            (
+                artifact.head,
+                artifact.updated_at,
+                artifact.run_id,
+                _rows.scope_key(artifact.scope),
+                artifact.name,
+            ),
+        )
+
+    async def put_blob(self, digest: str, content: str) -> None:
+        self._c.execute(_Q["put_blob"], (digest, content))
+
+    async def insert_version(self, artifact: Artifact, version: ArtifactVersion) -> None:
+        self._c.execute(_Q["insert_version"], _rows.version_row(artifact, version))
+
+    async def version_content(
+        self, run_id: str, scope: str | None, name: str, version: int
+    ) -> tuple[ArtifactVersion, str] | None:
+        params = (run_id, _rows.scope_key(scope), name, version)
+        row = self._c.execute(_Q["version_content"], params).fetchone()
+        return None if row is None else (_rows.version_from_row(row[:-1]), row[-1])
+
+    async def lock_reservations(self) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every write."""
+
+    async def live_reservations(self, now: float) -> list[Reservation]:
+        rows = self._c.execute(_Q["live_reservations"], (now,)).fetchall()
+        return [_rows.reservation_from_row(r) for r in rows]
+
+    async def purge_reservations(self, now: float) -> None:
+        self._c.execute(_Q["purge_reservations"], (now,))
+
+    async def insert_reservation(self, reservation: Reservation) -> int:
+        row = self._c.execute(
+            _Q["insert_reservation"], _rows.reservation_row(reservation)
+        ).fetchone()
+        return int(row[0])
+
+    async def delete_reservation(self, reservation_id: int) -> None:
+        self._c.execute(_Q["delete_reservation"], (reservation_id,))
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = self._c.execute(_Q["get_idempotent"], (key,)).fetchone()
@@ -445,6 +503,28 @@ class SqliteStore:
             None if row is None else Duty(name=name, holder=row[0], token=row[1], expires_at=row[2])
         )
 
+    async def get_artifact(self, run_id: str, scope: str | None, name: str) -> Artifact | None:
+        row = self._read_one(_Q["get_artifact"], (run_id, _rows.scope_key(scope), name))
+        return None if row is None else _rows.artifact_from_row(row)
+
+    async def list_artifacts(self, run_id: str) -> list[Artifact]:
+        return [_rows.artifact_from_row(r) for r in self._read(_Q["list_artifacts"], (run_id,))]
+
+    async def list_versions(
+        self, run_id: str, scope: str | None, name: str
+    ) -> list[ArtifactVersion]:
+        rows = self._read(_Q["list_versions"], (run_id, _rows.scope_key(scope), name))
+        return [_rows.version_from_row(r) for r in rows]
+
+    async def read_version(
+        self, run_id: str, scope: str | None, name: str, version: int
+    ) -> tuple[ArtifactVersion, str] | None:
+        row = self._read_one(_Q["version_content"], (run_id, _rows.scope_key(scope), name, version))
+        return None if row is None else (_rows.version_from_row(row[:-1]), row[-1])
+
+    async def list_reservations(self, now: float) -> list[Reservation]:
+        return [_rows.reservation_from_row(r) for r in self._read(_Q["live_reservations"], (now,))]
+
     async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -459,7 +539,19 @@ class SqliteStore:
                 await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        tables = ("runs", "tasks", "deps", "events", "idempotency", "duties", "participants")
+        tables = (
+            "runs",
+            "tasks",
+            "deps",
+            "events",
+            "idempotency",
+            "duties",
+            "participants",
+            "blobs",
+            "artifacts",
+            "artifact_versions",
+            "reservations",
+        )
         return {t: sorted(self._read(f"SELECT * FROM {t}")) for t in tables}
 
     async def backup(self, destination: str) -> int:

@@ -220,3 +220,77 @@ SELECT {participant_columns} FROM participants ORDER BY created_at, id;
 UPDATE participants SET kind = %s, name = %s, roles = %s, grants = %s, runs = %s, created_at = %s,
     rotated_at = %s, revoked_at = %s, token_hint = %s, token_hash = %s
 WHERE id = %s;
+
+-- name: artifact_columns
+run_id, scope, name, kind, strategy, head, created_by, created_at, updated_at
+
+-- name: version_columns
+version, digest, size, base, merged_with, author, at
+
+-- name: get_artifact
+SELECT {artifact_columns} FROM artifacts WHERE run_id = %s AND scope = %s AND name = %s;
+
+-- name: lock_artifact
+SELECT {artifact_columns} FROM artifacts WHERE run_id = %s AND scope = %s AND name = %s FOR UPDATE;
+
+-- name: insert_artifact
+INSERT INTO artifacts (run_id, scope, name, kind, strategy, head, created_by, created_at, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING RETURNING head;
+
+-- name: set_artifact_head
+UPDATE artifacts SET head = %s, updated_at = %s WHERE run_id = %s AND scope = %s AND name = %s;
+
+-- name: list_artifacts
+SELECT {artifact_columns} FROM artifacts WHERE run_id = %s ORDER BY scope, name;
+
+-- name: put_blob
+INSERT INTO blobs (digest, content) VALUES (%s, %s) ON CONFLICT DO NOTHING;
+
+-- name: get_blob
+SELECT content FROM blobs WHERE digest = %s;
+
+-- name: insert_version
+INSERT INTO artifact_versions (run_id, scope, name, version, digest, size, base, merged_with,
+                               author, at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: get_version
+SELECT {version_columns} FROM artifact_versions
+WHERE run_id = %s AND scope = %s AND name = %s AND version = %s;
+
+-- name: list_versions
+SELECT {version_columns} FROM artifact_versions
+WHERE run_id = %s AND scope = %s AND name = %s ORDER BY version;
+
+-- name: reservation_columns
+r.id, r.resource, r.mode, r.run_id, r.task_id, r.holder, r.task_token, r.created_at,
+t.lease_expires_at
+
+-- name: live_reservations
+-- A reservation lives while its task's work lease does: same token, not expired.
+SELECT {reservation_columns} FROM reservations r JOIN tasks t ON t.id = r.task_id
+WHERE t.token = r.task_token AND t.lease_kind = 'work' AND t.lease_expires_at >= %s
+ORDER BY r.id;
+
+-- name: purge_reservations
+DELETE FROM reservations WHERE NOT EXISTS (
+    SELECT 1 FROM tasks t WHERE t.id = reservations.task_id AND t.token = reservations.task_token
+      AND t.lease_kind = 'work' AND t.lease_expires_at >= %s);
+
+-- name: insert_reservation
+INSERT INTO reservations (resource, mode, run_id, task_id, holder, task_token, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id;
+
+-- name: delete_reservation
+DELETE FROM reservations WHERE id = %s;
+
+-- name: lock_reservations
+-- Reservation decisions are serialised by one transaction-scoped advisory lock (the
+-- rows to check may not exist yet, so there is no row to lock).
+SELECT pg_advisory_xact_lock(7319017);
+
+-- name: version_content
+SELECT v.version, v.digest, v.size, v.base, v.merged_with, v.author, v.at, b.content
+FROM artifact_versions v JOIN blobs b ON b.digest = v.digest
+WHERE v.run_id = %s AND v.scope = %s AND v.name = %s AND v.version = %s;

@@ -183,3 +183,72 @@ SELECT {participant_columns} FROM participants ORDER BY created_at, id;
 UPDATE participants SET kind = ?, name = ?, roles = ?, grants = ?, runs = ?, created_at = ?,
     rotated_at = ?, revoked_at = ?, token_hint = ?, token_hash = ?
 WHERE id = ?;
+
+-- name: artifact_columns
+run_id, scope, name, kind, strategy, head, created_by, created_at, updated_at
+
+-- name: version_columns
+version, digest, size, base, merged_with, author, at
+
+-- name: get_artifact
+SELECT {artifact_columns} FROM artifacts WHERE run_id = ? AND scope = ? AND name = ?;
+
+-- name: lock_artifact
+SELECT {artifact_columns} FROM artifacts WHERE run_id = ? AND scope = ? AND name = ?;
+
+-- name: insert_artifact
+INSERT INTO artifacts (run_id, scope, name, kind, strategy, head, created_by, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING RETURNING head;
+
+-- name: set_artifact_head
+UPDATE artifacts SET head = ?, updated_at = ? WHERE run_id = ? AND scope = ? AND name = ?;
+
+-- name: list_artifacts
+SELECT {artifact_columns} FROM artifacts WHERE run_id = ? ORDER BY scope, name;
+
+-- name: put_blob
+INSERT INTO blobs (digest, content) VALUES (?, ?) ON CONFLICT DO NOTHING;
+
+-- name: get_blob
+SELECT content FROM blobs WHERE digest = ?;
+
+-- name: insert_version
+INSERT INTO artifact_versions (run_id, scope, name, version, digest, size, base, merged_with,
+                               author, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: get_version
+SELECT {version_columns} FROM artifact_versions
+WHERE run_id = ? AND scope = ? AND name = ? AND version = ?;
+
+-- name: list_versions
+SELECT {version_columns} FROM artifact_versions
+WHERE run_id = ? AND scope = ? AND name = ? ORDER BY version;
+
+-- name: reservation_columns
+r.id, r.resource, r.mode, r.run_id, r.task_id, r.holder, r.task_token, r.created_at,
+t.lease_expires_at
+
+-- name: live_reservations
+-- A reservation lives while its task's work lease does: same token, not expired.
+SELECT {reservation_columns} FROM reservations r JOIN tasks t ON t.id = r.task_id
+WHERE t.token = r.task_token AND t.lease_kind = 'work' AND t.lease_expires_at >= ?
+ORDER BY r.id;
+
+-- name: purge_reservations
+DELETE FROM reservations WHERE NOT EXISTS (
+    SELECT 1 FROM tasks t WHERE t.id = reservations.task_id AND t.token = reservations.task_token
+      AND t.lease_kind = 'work' AND t.lease_expires_at >= ?);
+
+-- name: insert_reservation
+INSERT INTO reservations (resource, mode, run_id, task_id, holder, task_token, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id;
+
+-- name: delete_reservation
+DELETE FROM reservations WHERE id = ?;
+
+-- name: version_content
+SELECT v.version, v.digest, v.size, v.base, v.merged_with, v.author, v.at, b.content
+FROM artifact_versions v JOIN blobs b ON b.digest = v.digest
+WHERE v.run_id = ? AND v.scope = ? AND v.name = ? AND v.version = ?;

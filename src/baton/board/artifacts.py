@@ -1,0 +1,511 @@
+"""Artifacts on the board: versioned shared context, written without lost updates.
+
+A write is one transaction: lock the artifact's head row, check the writer may write in
+that scope (and, acting for a task, still holds its lease), check no other task holds
+the name under an exclusive reservation, then either fast-forward (the writer read the
+head), merge (it read an older version and the strategy merges cleanly), or refuse with
+:class:`ArtifactConflict` — recorded as an ``artifact.conflict`` event in a transaction
+of its own, since the refused one wrote nothing. See :mod:`baton.model.artifacts`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from baton.board.authorization import (
+    acting_name,
+    own_name,
+    readable_scopes,
+    require_artifact_scope,
+)
+from baton.board.core import BoardCore, check_lease, load_run
+from baton.board.escalations import escalate_in
+from baton.board.reservations import check_unreserved
+from baton.model import LeaseKind, Task
+from baton.model.artifacts import (
+    Artifact,
+    ArtifactContent,
+    ArtifactKind,
+    ArtifactVersion,
+    ArtifactWrite,
+    MergeStrategy,
+    check_artifact_name,
+    decode,
+    digest,
+    encode,
+)
+from baton.model.errors import (
+    ArtifactConflict,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    TransientConflict,
+)
+from baton.model.events import EventKind
+from baton.model.limits import Limits, check_count, lookup_id, safe_repr
+from baton.model.merging import apply_merge_patch, merge_json, merge_text, pretty_json, unified_diff
+from baton.model.participants import Grant, Principal
+from baton.store import Store, Tx
+
+#: How much of a refused write an escalation carries (the human reads the rest from the
+#: writer; base and head are versions on the board).
+ESCALATED_CHARS = 20_000
+
+
+def _address(run_id: str, scope: str | None, name: str) -> str:
+    return f"{scope or run_id}:{name}"
+
+
+class ArtifactService:
+    def __init__(self, core: BoardCore) -> None:
+        self.core = core
+
+    async def write(
+        self,
+        run_id: str,
+        name: str,
+        content: Any,
+        *,
+        scope: str | None,
+        base: int | None,
+        kind: ArtifactKind | str | None,
+        strategy: MergeStrategy | str | None,
+        patch: bool,
+        task_id: str | None,
+        token: int | None,
+        author: str | None,
+        idempotency_key: str | None,
+    ) -> ArtifactWrite:
+        check_artifact_name(name)
+        if base is not None:
+            check_count("base", base, low=1)
+        wanted_kind = _kind_of(kind, content, patch)
+        wanted_strategy = None if strategy is None else _strategy(strategy)
+        address = _address(run_id, scope, name)
+        conflict: dict[str, Any] = {}
+
+        async def write(tx: Tx, now: float, who: Principal) -> ArtifactWrite:
+            run = await load_run(tx, run_id)
+            acting = await self._acting(tx, who, run_id, task_id, token, now)
+            if acting is not None and token is None and not who.has(Grant.CONTEXT):
+                raise InvalidArgument(
+                    f"writing as the holder of task {acting.id} needs its lease token"
+                )
+            require_artifact_scope(who, run, scope, acting, set(), write=True)
+            holder = acting.lease_owner if acting is not None and acting.lease_owner else None
+            by = acting_name(who, author, holder or who.id, "write artifacts as")
+            await check_unreserved(tx, who, name, acting, now)
+            head = await tx.lock_artifact(run_id, scope, name)
+            if head is None:
+                return await self._create(
+                    tx,
+                    now,
+                    by,
+                    who,
+                    run_id,
+                    scope,
+                    name,
+                    content,
+                    base,
+                    wanted_kind,
+                    wanted_strategy,
+                    patch,
+                )
+            if wanted_kind is not None and wanted_kind is not head.kind:
+                raise InvalidArgument(
+                    f"artifact {address} holds {head.kind.value}, not {wanted_kind.value}"
+                )
+            if wanted_strategy is not None and wanted_strategy is not head.strategy:
+                raise InvalidArgument(
+                    f"artifact {address} merges by {head.strategy.value}; a strategy is "
+                    "chosen when the artifact is created"
+                )
+            if base is not None and base > head.head:
+                raise InvalidArgument(
+                    f"artifact {address} has no version {base} (head is {head.head})"
+                )
+            base_text = await self._text(tx, head, base) if base is not None else None
+            mine = _mine(head.kind, content, base_text, patch, self.core.limits)
+            head_text = await self._text(tx, head, head.head)
+            merged_with: int | None = None
+            if base != head.head:
+                try:
+                    mine = _resolve(head, base, base_text, head_text, mine, self.core.limits)
+                except ArtifactConflict as refused:
+                    conflict.update(error=refused, head=head, mine=mine, acting=acting)
+                    raise
+                merged_with = head.head
+            if mine == head_text:  # nothing changed: no new version
+                version = await _version(tx, head, head.head)
+                return ArtifactWrite(artifact=head, version=version, merged=merged_with is not None)
+            return await self._append(tx, now, by, head, mine, base, merged_with)
+
+        try:
+            return await self.core.write(
+                f"write_artifact {address} from {base}", "artifact_write", idempotency_key, write
+            )
+        except ArtifactConflict as refused:
+            if conflict:
+                await self._record_conflict(
+                    refused, conflict["head"], conflict["mine"], conflict["acting"]
+                )
+            raise
+
+    async def _acting(
+        self,
+        tx: Tx,
+        who: Principal,
+        run_id: str,
+        task_id: str | None,
+        token: int | None,
+        now: float,
+    ) -> Task | None:
+        """The task the caller acts for (its lease checked when a token is given)."""
+        if task_id is None:
+            if token is not None:
+                raise InvalidArgument("a token is the lease of a task: give task_id too")
+            return None
+        task = await tx.get_task(lookup_id("task", task_id))
+        if task is None:
+            raise NotFound("task", task_id)
+        if task.run_id != run_id:
+            raise InvalidArgument(
+                f"task {task_id!r} belongs to run {task.run_id!r}, not {run_id!r}"
+            )
+        if token is not None:
+            lease_owner = task.lease_owner or ""
+            holder = lease_owner if who.owner or own_name(who, lease_owner) else who.id
+            check_lease(task, token, holder, LeaseKind.WORK, now)
+        return task
+
+    async def _create(
+        self,
+        tx: Tx,
+        now: float,
+        by: str,
+        who: Principal,
+        run_id: str,
+        scope: str | None,
+        name: str,
+        content: Any,
+        base: int | None,
+        kind: ArtifactKind | None,
+        strategy: MergeStrategy | None,
+        patch: bool,
+    ) -> ArtifactWrite:
+        address = _address(run_id, scope, name)
+        if base is not None:
+            raise NotFound("artifact", address)
+        kind = kind or ArtifactKind.TEXT
+        if scope is not None:
+            owner = await tx.get_task(lookup_id("task", scope))
+            if owner is None or owner.run_id != run_id:
+                raise NotFound("task", scope)
+        text = encode(
+            kind, apply_merge_patch(None, content) if patch else content, limits=self.core.limits
+        )
+        artifact = Artifact(
+            run_id=run_id,
+            scope=scope,
+            name=name,
+            kind=kind,
+            strategy=strategy or MergeStrategy.MERGE,
+            head=0,
+            created_by=by,
+            created_at=now,
+            updated_at=now,
+        )
+        if not await tx.insert_artifact(artifact):
+            # Another transaction created it between our lock and insert (PostgreSQL):
+            # the retry reads it and merges or refuses like any other write.
+            raise TransientConflict(f"artifact {address} was created concurrently")
+        return await self._append(tx, now, by, artifact, text, None, None)
+
+    async def _append(
+        self,
+        tx: Tx,
+        now: float,
+        by: str,
+        artifact: Artifact,
+        text: str,
+        base: int | None,
+        merged_with: int | None,
+    ) -> ArtifactWrite:
+        address = digest(text)
+        version = ArtifactVersion(
+            version=artifact.head + 1,
+            digest=address,
+            size=len(text.encode("utf-8")),
+            base=base,
+            merged_with=merged_with,
+            author=by,
+            at=now,
+        )
+        after = artifact.model_copy(update={"head": version.version, "updated_at": now})
+        await tx.put_blob(address, text)
+        await tx.insert_version(after, version)
+        await tx.set_artifact_head(after)
+        await tx.append_event(
+            artifact.run_id,
+            artifact.scope,
+            EventKind.ARTIFACT_WRITTEN,
+            by,
+            {
+                "name": artifact.name,
+                "scope": artifact.scope,
+                "version": version.version,
+                "base": base,
+                "merged_with": merged_with,
+                "digest": address,
+                "size": version.size,
+                "kind": artifact.kind.value,
+                "strategy": artifact.strategy.value,
+            },
+            now,
+        )
+        return ArtifactWrite(artifact=after, version=version, merged=merged_with is not None)
+
+    async def _text(self, tx: Tx, artifact: Artifact, version: int) -> str:
+        found = await tx.version_content(artifact.run_id, artifact.scope, artifact.name, version)
+        if found is None:
+            raise NotFound("artifact version", f"{artifact.address}@{version}")
+        return found[1]
+
+    async def _record_conflict(
+        self, refused: ArtifactConflict, head: Artifact, mine: str, acting: Task | None
+    ) -> None:
+        """The ``artifact.conflict`` event (and, for ``escalate``, the escalation with
+        base, head and the refused write), in a transaction of its own."""
+        who = self.core.principal
+        now = self.core.clock()
+        async with self.core.store.transaction() as tx:
+            payload = {
+                "name": head.name,
+                "scope": head.scope,
+                "base": refused.base,
+                "head": refused.head,
+                "why": refused.why,
+                "hunks": refused.hunks[:20],
+                "escalated": refused.escalated,
+            }
+            await tx.append_event(
+                head.run_id, head.scope, EventKind.ARTIFACT_CONFLICT, who.id, payload, now
+            )
+            if refused.escalated:
+                reason = (
+                    f"two writes to artifact {head.address} conflict: {who.id} wrote from "
+                    f"version {refused.base}, the head is {refused.head}; pick or merge them "
+                    "and write the result"
+                )
+                evidence = {
+                    "artifact": head.name,
+                    "scope": head.scope,
+                    "base": refused.base,
+                    "head": refused.head,
+                    "writer": who.id,
+                    "refused_write": mine[:ESCALATED_CHARS],
+                    "refused_size": len(mine.encode("utf-8")),
+                    "hunks": refused.hunks[:20],
+                }
+                task_id = acting.id if acting else head.scope
+                await escalate_in(
+                    tx, head.run_id, "artifact_conflict", reason, evidence, task_id, now, who.id
+                )
+
+    async def read(
+        self,
+        run_id: str,
+        name: str,
+        *,
+        scope: str | None,
+        version: int | None,
+        task_id: str | None,
+    ) -> ArtifactContent:
+        check_artifact_name(name)
+        if version is not None:
+            check_count("version", version, low=1)
+
+        async def read(who: Principal) -> ArtifactContent:
+            artifact = await self._readable(who, run_id, scope, name, task_id)
+            number = artifact.head if version is None else version
+            found = await self.core.store.read_version(run_id, scope, name, number)
+            if found is None:
+                raise NotFound("artifact version", f"{artifact.address}@{number}")
+            return ArtifactContent(
+                artifact=artifact, version=found[0], content=decode(artifact.kind, found[1])
+            )
+
+        return await self.core.read(read)
+
+    async def history(
+        self, run_id: str, name: str, *, scope: str | None, task_id: str | None
+    ) -> list[ArtifactVersion]:
+        check_artifact_name(name)
+
+        async def read(who: Principal) -> list[ArtifactVersion]:
+            await self._readable(who, run_id, scope, name, task_id)
+            return await self.core.store.list_versions(run_id, scope, name)
+
+        return await self.core.read(read)
+
+    async def diff(
+        self,
+        run_id: str,
+        name: str,
+        from_version: int,
+        to_version: int | None,
+        *,
+        scope: str | None,
+        task_id: str | None,
+    ) -> str:
+        check_artifact_name(name)
+        check_count("from_version", from_version, low=1)
+        if to_version is not None:
+            check_count("to_version", to_version, low=1)
+
+        async def read(who: Principal) -> str:
+            artifact = await self._readable(who, run_id, scope, name, task_id)
+            texts = []
+            for number in (from_version, to_version or artifact.head):
+                found = await self.core.store.read_version(run_id, scope, name, number)
+                if found is None:
+                    raise NotFound("artifact version", f"{artifact.address}@{number}")
+                shown = pretty_json(found[1]) if artifact.kind is ArtifactKind.JSON else found[1]
+                texts.append((f"{artifact.address}@{number}", shown))
+            (old_name, old), (new_name, new) = texts
+            return unified_diff(old, new, old_name, new_name)
+
+        return await self.core.read(read)
+
+    async def list(self, run_id: str, *, task_id: str | None) -> list[Artifact]:
+        """The run's artifacts the caller may read."""
+
+        async def read(who: Principal) -> list[Artifact]:
+            run = await self.core.visible_run(who, run_id, "read artifacts of")
+            acting = await self._acting_read(who, run_id, task_id)
+            readable = await _readable_from(self.core.store, acting)
+            out = []
+            for artifact in await self.core.store.list_artifacts(run_id):
+                try:
+                    require_artifact_scope(who, run, artifact.scope, acting, readable, write=False)
+                except PermissionDenied:  # not readable: not listed
+                    continue
+                out.append(artifact)
+            return out
+
+        return await self.core.read(read)
+
+    async def _acting_read(self, who: Principal, run_id: str, task_id: str | None) -> Task | None:
+        if task_id is None:
+            return None
+        task = await self.core.store.get_task(lookup_id("task", task_id))
+        if task is None or task.run_id != run_id:
+            raise NotFound("task", task_id)
+        return task
+
+    async def _readable(
+        self, who: Principal, run_id: str, scope: str | None, name: str, task_id: str | None
+    ) -> Artifact:
+        run = await self.core.visible_run(who, run_id, "read artifacts of")
+        acting = await self._acting_read(who, run_id, task_id)
+        readable = await _readable_from(self.core.store, acting)
+        require_artifact_scope(who, run, scope, acting, readable, write=False)
+        artifact = await self.core.store.get_artifact(run_id, scope, name)
+        if artifact is None:
+            raise NotFound("artifact", _address(run_id, scope, name))
+        return artifact
+
+
+def _kind_of(kind: ArtifactKind | str | None, content: Any, patch: bool) -> ArtifactKind | None:
+    found: ArtifactKind | None
+    if kind is not None:
+        try:
+            found = ArtifactKind(kind)
+        except ValueError:
+            raise InvalidArgument(
+                f"unknown artifact kind {safe_repr(kind)}: use text or json"
+            ) from None
+    else:
+        found = ArtifactKind.JSON if patch or not isinstance(content, str) else None
+    if patch and found is ArtifactKind.TEXT:
+        raise InvalidArgument("a merge patch (RFC 7386) applies to a json artifact, not text")
+    return found
+
+
+def _strategy(value: MergeStrategy | str) -> MergeStrategy:
+    try:
+        return MergeStrategy(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in MergeStrategy)
+        raise InvalidArgument(f"unknown merge strategy {safe_repr(value)}: use {choices}") from None
+
+
+def _mine(
+    kind: ArtifactKind, content: Any, base_text: str | None, patch: bool, limits: Limits
+) -> str:
+    """What the writer means, canonically encoded: its content, or its merge patch
+    applied to the version it read."""
+    if patch:
+        target = decode(kind, base_text) if base_text is not None else None
+        content = apply_merge_patch(target, content)
+    if kind is ArtifactKind.TEXT and not isinstance(content, str):
+        raise InvalidArgument(f"a text artifact's content is text, got {type(content).__name__}")
+    return encode(kind, content, limits=limits)
+
+
+def _resolve(
+    head: Artifact,
+    base: int | None,
+    base_text: str | None,
+    head_text: str,
+    mine: str,
+    limits: Limits,
+) -> str:
+    """The text to write when the writer read ``base`` but the head is newer, by the
+    artifact's strategy; :class:`ArtifactConflict` when it cannot be written."""
+    if head.strategy is MergeStrategy.LAST_WRITER_WINS:
+        return mine
+    if base is None or base_text is None:
+        raise ArtifactConflict(
+            head.address, None, head.head, "it exists already; read it and name the version read"
+        )
+    if head.strategy is MergeStrategy.REFUSE:
+        raise ArtifactConflict(head.address, base, head.head, "its strategy is refuse")
+    if head.kind is ArtifactKind.TEXT:
+        merged = merge_text(base_text, head_text, mine)
+    else:
+        merged = merge_json(
+            decode(head.kind, base_text), decode(head.kind, head_text), decode(head.kind, mine)
+        )
+    if merged.clean:  # escalate too: only a real conflict goes to a human
+        return encode(head.kind, merged.content, limits=limits)
+    what = "lines" if head.kind is ArtifactKind.TEXT else "fields"
+    raise ArtifactConflict(
+        head.address,
+        base,
+        head.head,
+        f"{len(merged.hunks)} overlapping change(s) to the same {what}",
+        merged.hunks,
+        escalated=head.strategy is MergeStrategy.ESCALATE,
+    )
+
+
+async def _version(tx: Tx, artifact: Artifact, number: int) -> ArtifactVersion:
+    found = await tx.version_content(artifact.run_id, artifact.scope, artifact.name, number)
+    if found is None:
+        raise NotFound("artifact version", f"{artifact.address}@{number}")
+    return found[0]
+
+
+async def _readable_from(store: Store, acting: Task | None) -> set[str | None]:
+    """The scopes ``acting``'s holder may read: its lineage is read from committed rows
+    (a task's parent never changes), walking up at most 100 levels."""
+    if acting is None:
+        return {None}
+    ancestors: list[str] = []
+    parent = acting.parent_id
+    while parent is not None and len(ancestors) < 100:
+        ancestors.append(parent)
+        found = await store.get_task(parent)
+        parent = found.parent_id if found is not None else None
+    return readable_scopes(acting, ancestors)
