@@ -24,6 +24,10 @@ BATON = {
     "Unauthenticated",
     # the remote board
     "RemoteBoard", "connect", "connect_sync",
+    # shared work: artifacts and reservations
+    "Artifact", "ArtifactConflict", "ArtifactContent", "ArtifactKind", "ArtifactVersion",
+    "ArtifactWrite", "Conflict", "MergeStrategy", "Reservation", "ReservationConflict",
+    "ReservationMode",
 }  # fmt: skip
 
 AGENTS = {

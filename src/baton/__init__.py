@@ -28,10 +28,20 @@ from baton.model import (
     TaskSpec,
     TaskState,
 )
+from baton.model.artifacts import (
+    Artifact,
+    ArtifactContent,
+    ArtifactKind,
+    ArtifactVersion,
+    ArtifactWrite,
+    MergeStrategy,
+)
 from baton.model.changes import TaskChanges
 from baton.model.errors import (
+    ArtifactConflict,
     BatonError,
     BatonRuntimeError,
+    Conflict,
     ContractViolation,
     GiveUp,
     IdempotencyConflict,
@@ -43,6 +53,7 @@ from baton.model.errors import (
     NotFound,
     PermissionDenied,
     PlanProblem,
+    ReservationConflict,
     RetryLater,
     RunFailed,
     SchemaTooNew,
@@ -57,6 +68,7 @@ from baton.model.events import EventKind
 from baton.model.limits import Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.model.participants import OWNER, Grant, Participant, ParticipantKind, Principal
+from baton.model.reservations import Reservation, ReservationMode
 from baton.planning.files import load_plan
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent, agent
@@ -73,12 +85,19 @@ __all__ = [
     "Action",
     "Agent",
     "AgentsLike",
+    "Artifact",
+    "ArtifactConflict",
+    "ArtifactContent",
+    "ArtifactKind",
+    "ArtifactVersion",
+    "ArtifactWrite",
     "BatonError",
     "BatonRuntimeError",
     "Board",
     "BoardAPI",
     "Budget",
     "BudgetLeft",
+    "Conflict",
     "ContractViolation",
     "DependencyResult",
     "Duty",
@@ -97,6 +116,7 @@ __all__ = [
     "LeaseKind",
     "LeaseLost",
     "Limits",
+    "MergeStrategy",
     "NotFound",
     "Orchestrator",
     "Participant",
@@ -106,6 +126,9 @@ __all__ = [
     "PlanProblem",
     "Principal",
     "RemoteBoard",
+    "Reservation",
+    "ReservationConflict",
+    "ReservationMode",
     "RetryLater",
     "Run",
     "RunFailed",
