@@ -35,6 +35,7 @@ from baton.interfaces.cli.common import (
     open_board,
     out,
 )
+from baton.interfaces.cli.mcp import mcp_cmd
 from baton.interfaces.cli.participants import participant_app
 from baton.interfaces.cli.render import board_view, usage_table
 from baton.interfaces.cli.serve import serve_cmd
@@ -59,6 +60,7 @@ task_app = typer.Typer(help="Inspect tasks.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 app.add_typer(participant_app, name="participant")
 app.command("serve")(serve_cmd)
+app.command("mcp")(mcp_cmd)
 
 
 @app.command()

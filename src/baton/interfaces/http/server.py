@@ -20,7 +20,8 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
@@ -36,6 +37,7 @@ from baton.interfaces.http import events, wire
 from baton.interfaces.http.middleware import DoorMiddleware, problem_response
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
 from baton.interfaces.http.wire import CURSOR_HEADER, MAX_WAIT_S
+from baton.interfaces.mcp import http as mcp_door
 from baton.interfaces.web import routes as web
 from baton.model import Briefing, Duty, Event, Lease, Run, Task
 from baton.model.errors import BatonError, Unauthenticated
@@ -174,10 +176,17 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
             (503, "Store unavailable; retry"),
         )
     }
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with app.state.mcp.run():  # the MCP door's sessions live inside the app's
+            yield
+
     app = FastAPI(
         title=settings.title,
         version="1",
         responses=errors,
+        lifespan=lifespan,
         description=(
             "The Baton board over HTTP. Authenticate with `Authorization: Bearer <token>` "
             "(`baton participant add` issues tokens). Errors are application/problem+json "
@@ -713,6 +722,12 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         return _json(b'{"ok":true}')
 
     web.mount(app, app.state.principals, keepalive_s=settings.keepalive_s)
+
+    async def lookup(authorization: str | None, *, fresh: bool) -> Board:
+        principals: Principals = app.state.principals  # the JSON API's own lookup
+        return await principals.board_for(_bearer(authorization), fresh=fresh)
+
+    app.state.mcp = mcp_door.mount(app, lookup)  # MCP over streamable HTTP at /mcp
     app.add_middleware(
         DoorMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -737,7 +752,7 @@ async def serve(
 
     app = create_app(board, settings)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, lifespan="off", access_log=False
+        app, host=host, port=port, log_level=log_level, lifespan="on", access_log=False
     )
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
