@@ -21,6 +21,7 @@ from baton.agents import FunctionAgent
 from baton.runtime.agents.llm import LLMAgent, resolve_model
 from baton.runtime.agents.offline import OFFLINE_MODEL_NAME, offline_model
 from baton.runtime.worker import Worker
+from baton.views.tokens import count_tokens
 from tests.helpers import plan, task
 from tests.llm_server import (
     ScriptedLLM,
@@ -142,13 +143,40 @@ async def test_the_prompt_carries_the_task_card_and_dependency_outputs(
     assert card["input"] == {"audience": "operators"}
     assert card["acceptance_criteria"] == ["mentions the SQLite store"]
     assert card["mode"] == "work" and card["role"] == "writer"
-    assert card["dependencies"] == {
-        "research": {
-            "state": "done",
-            "output": {"finding": "baton keeps its board in SQLite-7731"},
-            "error": None,
-        }
-    }
+    assert card["dependencies"] == {"research": {"state": "done", "error": None}}
+    # the dependency's output is a piece of its own in the budgeted context
+    section = user["content"].split("## Output of dependency: research", 1)[1]
+    assert '"finding": "baton keeps its board in SQLite-7731"' in section
+    [record] = await task_events(board, (await the_task(board, run.id, "write")).id, "task.context")
+    assert record.payload["budget"] == writer.context_tokens
+    assert record.payload["total_tokens"] <= writer.context_tokens
+    assert [(p["kind"], p["name"], p["inclusion"]) for p in record.payload["pieces"]] == [
+        ("task", "write", "whole"),
+        ("dependency_output", "research", "whole"),
+    ]
+
+
+async def test_context_is_cut_to_the_budget_and_what_was_left_out_is_named(
+    board: Board, llm: ScriptedLLM
+) -> None:
+    """A big shared document does not fit a small budget: the model is told it exists
+    (summarised or named), the task itself always goes in, and the record says so."""
+    llm.script(output({"answer": "ok"}))
+    run = await board.create_run(one_task(output_contract=ANSWER))
+    await board.write_artifact(run.id, "spec.md", "a long paragraph of the spec. " * 2000)
+    await board.write_artifact(run.id, "glossary.md", "term: meaning\n" * 10)
+    writer = LLMAgent(roles=["writer"], model=llm.model_spec(), context_tokens=600)
+    await work(board, writer, run.id)
+    [request] = llm.requests
+    prompt = request["messages"][1]["content"]
+    t = await the_task(board, run.id)
+    [record] = await task_events(board, t.id, "task.context")
+    assert record.payload["total_tokens"] <= 600
+    fates = {p["name"]: p["inclusion"] for p in record.payload["pieces"]}
+    assert fates[f"{run.id}:glossary.md@1"] == "whole"
+    assert fates[f"{run.id}:spec.md@1"] in ("summarised", "left_out")
+    assert "spec.md" in prompt and "term: meaning" in prompt
+    assert count_tokens(prompt) < 700
 
 
 async def test_without_a_contract_the_text_answer_is_the_output(

@@ -297,6 +297,23 @@ class Board:
             idempotency_key=idempotency_key,
         )
 
+    async def record_context(
+        self,
+        task_id: str,
+        token: int,
+        assembly: Mapping[str, Any],
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Event:
+        """Record what an attempt's context was assembled from — the record of a
+        :class:`~baton.views.context_budget.ContextAssembly` (``event_payload()``: piece
+        kinds, names, token counts, the budget), not its text — as a ``task.context``
+        event, under the attempt's lease."""
+        return await self._runs.record_context(
+            task_id, token, assembly, participant=participant, idempotency_key=idempotency_key
+        )
+
     async def pause_run(
         self, run_id: str, *, actor: str, reason: str, idempotency_key: str | None = None
     ) -> Run:

@@ -264,6 +264,16 @@ class BoardAPI(Protocol):
 
     async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing: ...
 
+    async def record_context(
+        self,
+        task_id: str,
+        token: int,
+        assembly: Mapping[str, Any],
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Event: ...
+
     async def write_artifact(
         self,
         run_id: str,

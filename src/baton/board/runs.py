@@ -17,11 +17,11 @@ from baton.board.authorization import (
     require_steer,
 )
 from baton.board.budgets import pause_if_over, run_exhausted
-from baton.board.core import BoardCore, load_run, load_task
-from baton.board.escalations import escalate_in
+from baton.board.core import BoardCore, check_lease, load_run, load_task
+from baton.board.escalations import append_returned, escalate_in
 from baton.board.growth import plan_run, put_tasks
 from baton.board.transitions import Later, apply
-from baton.model import Budget, Event, Plan, Run, RunState, SubPlan, Task, TaskSpec
+from baton.model import Budget, Event, LeaseKind, Plan, Run, RunState, SubPlan, Task, TaskSpec
 from baton.model.budgets import over_budget
 from baton.model.changes import TaskChanges
 from baton.model.errors import InvalidArgument, InvalidPlan, NotFound
@@ -253,6 +253,32 @@ class RunService:
 
         return await self.core.write(f"record_usage {task_id}", "task", idempotency_key, body)
 
+    async def record_context(
+        self,
+        task_id: str,
+        token: int,
+        assembly: Mapping[str, Any],
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Event:
+        check_name("participant", participant)
+        check_json(f"the context record of {task_id!r}", assembly, limits=self.core.limits)
+        record = _context_record(assembly)
+
+        async def body(tx: Tx, now: float, who: Principal) -> Later[Event]:
+            task = await load_task(tx, task_id)
+            require_self(who, participant, "record context", run_id=task.run_id)
+            kind = LeaseKind(task.lease_kind) if task.lease_kind else LeaseKind.WORK
+            check_lease(task, token, participant, kind, now)
+            payload = {"token": token, **record}
+            return await append_returned(
+                tx, task.run_id, task.id, EventKind.TASK_CONTEXT, participant, payload, now
+            )
+
+        op = f"record_context {task_id}@{token} by {participant}"
+        return await self.core.write(op, "event", idempotency_key, body)
+
     async def pause_run(
         self, run_id: str, *, actor: str, reason: str, idempotency_key: str | None = None
     ) -> Run:
@@ -348,3 +374,19 @@ def _valid_budget(run_id: str, budget: Budget | Mapping[str, Any]) -> dict[str, 
             f"{'.'.join(map(str, e['loc'])) or '<budget>'}: {e['msg']}" for e in exc.errors()
         )
         raise InvalidArgument(f"invalid budget for run {run_id!r}: {faults}") from None
+
+
+_CONTEXT_FIELDS = {"encoding", "budget", "total_tokens", "over_budget", "pieces"}
+
+
+def _context_record(assembly: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a context assembly's record (``ContextAssembly.event_payload()``),
+    checked for shape: names and counts, not the assembled text."""
+    fields = set(assembly)
+    if fields != _CONTEXT_FIELDS or not isinstance(assembly.get("pieces"), list):
+        raise InvalidArgument(
+            "a context record has exactly the fields "
+            f"{', '.join(sorted(_CONTEXT_FIELDS))} (ContextAssembly.event_payload()); "
+            f"got {', '.join(sorted(fields)) or 'none'}"
+        )
+    return dict(assembly)

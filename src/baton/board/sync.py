@@ -158,6 +158,7 @@ class SyncBoard:
     revoke_participant = _blocking(Board.revoke_participant)
     get_participant = _blocking(Board.get_participant)
     participants = _blocking(Board.participants)
+    record_context = _blocking(Board.record_context)
     write_artifact = _blocking(Board.write_artifact)
     read_artifact = _blocking(Board.read_artifact)
     artifact_history = _blocking(Board.artifact_history)

@@ -270,8 +270,10 @@ class TaskContextPayload(_Payload):
     counts, not texts), against its token budget."""
 
     token: int
+    encoding: str
     budget: int
-    tokens: int
+    total_tokens: int
+    over_budget: bool
     pieces: list[JSON]
 
 

@@ -537,6 +537,19 @@ class RemoteBoard:
         raw = await self._get(f"/runs/{_id(run_id)}/briefing", messages=messages)
         return Briefing.model_validate_json(raw)
 
+    async def record_context(
+        self,
+        task_id: str,
+        token: int,
+        assembly: Mapping[str, Any],
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Event:
+        body = _body(token=token, assembly=dict(assembly), participant=participant)
+        raw = await self._post(f"/tasks/{_task(task_id)}/context", body, idempotency_key)
+        return Event.model_validate_json(raw)
+
     # --- artifacts and reservations ------------------------------------------------
     async def write_artifact(
         self,

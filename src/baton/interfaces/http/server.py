@@ -16,7 +16,6 @@ comment when nothing happens.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import time
@@ -25,7 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response, StreamingResponse
@@ -33,15 +32,16 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.board import Board
-from baton.interfaces.http import events, wire
+from baton.interfaces.http import events, shared_work, wire
+from baton.interfaces.http.callers import As, Fresh, Key, Principals, _bearer
 from baton.interfaces.http.middleware import DoorMiddleware, problem_response
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
 from baton.interfaces.http.wire import CURSOR_HEADER, MAX_WAIT_S
 from baton.interfaces.mcp import http as mcp_door
 from baton.interfaces.web import routes as web
 from baton.model import Briefing, Duty, Event, Lease, Run, Task
-from baton.model.errors import BatonError, Unauthenticated
-from baton.model.participants import Participant, Principal
+from baton.model.errors import BatonError
+from baton.model.participants import Participant
 from baton.views.narration import narrate
 
 log = logging.getLogger("baton.http")
@@ -88,63 +88,6 @@ def _model(value: BaseModel) -> Response:
 # --- who is calling ---------------------------------------------------------------------
 
 
-def _bearer(authorization: str | None) -> str:
-    if not authorization:
-        raise Unauthenticated("send Authorization: Bearer <token>")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("send Authorization: Bearer <token>")
-    return token
-
-
-class Principals:
-    """Who each token stood for when last authenticated, so that a request needs no
-    lookup of its own: the Board re-checks the principal against the store in every
-    transaction and read (a revoked participant or a rotated token is refused there, at
-    once), so a remembered principal can never act beyond what the store says now.
-    Endpoints that make no Board read (``/whoami``, ``/seq``, ``/changes``) look the
-    token up afresh. Bounded; the oldest entries go first."""
-
-    def __init__(self, board: Board, owner_token: str | None, size: int = 10_000) -> None:
-        self.board, self.owner_token, self.size = board, owner_token, size
-        self.known: dict[str, Principal] = {}
-
-    def _owner(self, token: str) -> bool:
-        return self.owner_token is not None and hmac.compare_digest(
-            token.encode(), self.owner_token.encode()
-        )
-
-    async def board_for(self, token: str, *, fresh: bool) -> Board:
-        if self._owner(token):
-            return self.board
-        principal = None if fresh else self.known.get(token)
-        if principal is None:
-            principal = await self.board.authenticate(token)
-            if len(self.known) >= self.size:
-                self.known.pop(next(iter(self.known)))
-            self.known[token] = principal
-        return self.board.acting_as(principal)
-
-
-async def _caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Board:
-    """The Board acting as the request's authenticated participant."""
-    principals: Principals = request.app.state.principals
-    return await principals.board_for(_bearer(authorization), fresh=False)
-
-
-async def _fresh_caller(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Board:
-    """As :func:`_caller`, with the token looked up now (for calls the Board does not
-    re-check: they read no run)."""
-    principals: Principals = request.app.state.principals
-    return await principals.board_for(_bearer(authorization), fresh=True)
-
-
-As = Annotated[Board, Depends(_caller)]
-Fresh = Annotated[Board, Depends(_fresh_caller)]
-Key = Annotated[str | None, Header(alias="Idempotency-Key")]
 EventQuery = Annotated[int | None, Query(ge=0, description="Events after this seq.")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 Filter = Annotated[list[str], Query()]
@@ -266,6 +209,10 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     app.state.principals = Principals(board, settings.owner_token)
 
     # -- who, limits ------------------------------------------------------------------
+    # Before the task routes: /tasks/{id:path}/release must not swallow
+    # /tasks/{id}/reservations/release.
+    app.include_router(shared_work.router)
+
     @app.get("/whoami", response_model=wire.Who, tags=["participants"])
     async def whoami(b: Fresh) -> Response:
         return _model(wire.Who.of(b.principal))

@@ -1,8 +1,9 @@
-"""The shared-work routes of ``baton serve``: artifacts (versioned shared context) and
-reservations. Each translates one request into one Board call, acting as the caller;
-the Board decides (scopes, leases, merges, reservations) and its errors become statuses
-through :mod:`.problems` (an unmergeable write is 409 ``ArtifactConflict`` with the
-hunks, a held reservation 409 ``ReservationConflict`` naming the holder)."""
+"""The shared-work routes of ``baton serve``: artifacts (versioned shared context),
+reservations, and the record of an attempt's assembled context. Each translates one
+request into one Board call, acting as the caller; the Board decides (scopes, leases,
+merges, reservations) and its errors become statuses through :mod:`.problems` (an
+unmergeable write is 409 ``ArtifactConflict`` with the hunks, a held reservation 409
+``ReservationConflict`` naming the holder)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import TypeAdapter
 
 from baton.interfaces.http import wire
 from baton.interfaces.http.callers import As, Key
+from baton.model import Event
 from baton.model.artifacts import Artifact, ArtifactContent, ArtifactVersion, ArtifactWrite
 from baton.model.reservations import Reservation
 
@@ -128,6 +130,20 @@ async def release_reservations(
         idempotency_key=key,
     )
     return _json(_RESERVATIONS.dump_json(gone))
+
+
+@router.post("/tasks/{task_id:path}/context", response_model=Event, tags=["work"])
+async def record_context(
+    task_id: str, body: wire.ContextRecord, b: As, key: Key = None
+) -> Response:
+    event = await b.record_context(
+        task_id,
+        body.token,
+        body.assembly,
+        participant=body.participant or b.principal.id,
+        idempotency_key=key,
+    )
+    return _json(event.model_dump_json().encode())
 
 
 @router.get("/reservations", response_model=list[Reservation], tags=["reservations"])

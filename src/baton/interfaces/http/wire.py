@@ -158,6 +158,12 @@ class ReleaseReservations(Body):
     participant: str | None = None
 
 
+class ContextRecord(Body):
+    token: Int
+    assembly: dict[str, Any]
+    participant: str | None = None
+
+
 class Diff(BaseModel):
     diff: str
 

@@ -13,6 +13,9 @@ from pydantic import BaseModel
 from baton.model import Event, Lease, Run, Task, TaskSpec
 from baton.model.errors import UsageError
 from baton.model.states import TaskState
+from baton.runtime.agents.assembly import assemble_context
+from baton.runtime.agents.shared_work import Artifacts, Reservations
+from baton.views.context_budget import ContextAssembly
 
 T = TypeVar("T")
 
@@ -75,6 +78,24 @@ class TaskContext:
     @property
     def is_review(self) -> bool:
         return self.lease.kind.value == "review"
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """The run's versioned shared context, as this task reads and writes it
+        (:class:`~baton.runtime.agents.shared_work.Artifacts`: read, write, update,
+        list, diff)."""
+        return Artifacts(self)
+
+    @property
+    def reservations(self) -> Reservations:
+        """This task's reservations of paths and named resources (reserve, release)."""
+        return Reservations(self)
+
+    async def assemble_context(self, budget_tokens: int, *, record: bool = True) -> ContextAssembly:
+        """This attempt's context fitted to ``budget_tokens`` (most relevant first, what
+        did not fit named), recorded on the attempt as a ``task.context`` event; pass it
+        to :meth:`prompt`. See :mod:`baton.runtime.agents.assembly`."""
+        return await assemble_context(self, budget_tokens, record=record)
 
     def post_message(
         self, kind: str, body: Mapping[str, Any], *, to: str | None = None
@@ -228,8 +249,10 @@ class TaskContext:
         """:meth:`escalate` for a sync agent."""
         self._blocking("escalate", self.escalate(reason, evidence))
 
-    def card(self) -> dict[str, Any]:
-        """The task as plain JSON: what a model is shown (and what offline models read)."""
+    def card(self, *, outputs: bool = True) -> dict[str, Any]:
+        """The task as plain JSON: what a model is shown (and what offline models read).
+        Without ``outputs`` the dependencies' outputs and the messages are left to the
+        budgeted assembly (:meth:`assemble_context`), which shows each on its own."""
         t = self.task
         card: dict[str, Any] = {
             "run_goal": self.run.goal,
@@ -242,6 +265,8 @@ class TaskContext:
             "acceptance_criteria": t.acceptance_criteria,
             "dependencies": {
                 k: {"state": d.state.value, "output": d.output, "error": d.error}
+                if outputs
+                else {"state": d.state.value, "error": d.error}
                 for k, d in self.dependencies.items()
             },
             "review_feedback": [
@@ -253,20 +278,23 @@ class TaskContext:
             card["submitted_output"] = t.output
         if t.last_error and t.last_error.get("kind") == "contract_violation":
             card["previous_attempt_errors"] = t.last_error.get("errors", [])
-        if self.messages:
+        if self.messages and outputs:
             card["messages"] = [
                 {"kind": m.kind, "from": m.actor, **m.payload} for m in self.messages[-20:]
             ]
         return card
 
-    def prompt(self) -> str:
-        """A model prompt for this attempt: the card, in words a model can act on."""
+    def prompt(self, context: ContextAssembly | None = None) -> str:
+        """A model prompt for this attempt: the card (or the budgeted ``context``), in
+        words a model can act on."""
         what = (
             "Review the submitted output against the acceptance criteria. Approve it, or "
             "reject it with specific issues to fix."
             if self.is_review
             else "Do this task and return output that fits the required schema."
         )
+        if context is not None:
+            return f"{what}\n\n{context.text}"
         return f"{what}\n\n```json\n{json.dumps(self.card(), indent=2, default=str)}\n```"
 
 

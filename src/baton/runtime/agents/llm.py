@@ -87,7 +87,9 @@ class LLMAgent:
     """An agent whose work is done by a language model.
 
     ``model`` is a pydantic-ai model or a model string (default: ``BATON_MODEL``).
-    ``tools`` are plain functions the model may call (as are the context's tools).
+    ``tools`` are plain functions the model may call (as are the context's tools);
+    ``context_tokens`` is the budget each attempt's context is assembled to (see
+    :meth:`TaskContext.assemble_context`).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class LLMAgent:
         output_retries: int = 2,
         request_timeout_s: float = 120.0,
         prices: Prices | None = None,
+        context_tokens: int = 16_000,
     ) -> None:
         if isinstance(roles, str):
             roles = [roles]
@@ -117,6 +120,9 @@ class LLMAgent:
         self.output_retries = output_retries
         self.request_timeout_s = request_timeout_s
         self.prices = dict(prices or {})
+        #: The token budget of each attempt's context (task, dependency outputs,
+        #: messages, artifacts in scope), assembled most relevant first.
+        self.context_tokens = context_tokens
 
     def model(self) -> Model:
         return resolve_model(self._model_spec)
@@ -145,7 +151,8 @@ class LLMAgent:
 
         usage = RunUsage()  # updated in place, so a failed run's spend is still known
         try:
-            result = await agent.run(ctx.prompt(), usage=usage)
+            context = await ctx.assemble_context(self.context_tokens)
+            result = await agent.run(ctx.prompt(context), usage=usage)
         except UnexpectedModelBehavior as exc:
             raise RetryLater(f"model {model.model_name!r} gave no valid output: {exc}") from exc
         except ModelAPIError as exc:
