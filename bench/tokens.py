@@ -353,8 +353,8 @@ def report(rows: Sequence[RunTokens], budget: int, seconds: float) -> dict[str, 
 
 
 def _k(n: float) -> str:
-    if n >= 10_000_000:
-        return f"{n / 1_000_000:,.1f}M"
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:,.2f}M"
     return f"{n / 1000:,.1f}k" if n >= 10_000 else f"{n:,.0f}"
 
 
