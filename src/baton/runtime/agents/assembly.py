@@ -49,7 +49,11 @@ async def pieces(ctx: TaskContext) -> list[ContextPiece]:
     for key, dep in ctx.dependencies.items():
         value = dep.output if dep.error is None else {"error": dep.error, "output": dep.output}
         out.append(ContextPiece.of(PieceKind.DEPENDENCY_OUTPUT, key, value))
+    role = ctx.task.reviewer_role if ctx.is_review else ctx.task.role
     for message in ctx.messages:
+        to = message.payload.get("to")
+        if to not in (None, ctx.participant, role):
+            continue  # addressed to someone else
         body = {"from": message.actor, **message.payload}
         out.append(
             ContextPiece.of(
