@@ -61,6 +61,16 @@ TOOLS = {
     "read_task_context", "run_status", "approve", "reject", "post_message", "read_messages",
     "add_tasks",
 }  # fmt: skip
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"},
+    },
+}
 #: Every wait in these tests is bounded by this, so a hang fails instead of blocking.
 DEADLINE_S = 60
 
@@ -248,6 +258,39 @@ def test_stdio_refuses_to_start_without_a_good_token(
     assert run.returncode == 2 and said in run.stderr and run.stdout == ""
 
 
+@pytest.mark.timeout(DEADLINE_S + 30)
+@pytest.mark.parametrize("ending", ["stdin closed", "SIGTERM"])
+def test_stdio_server_ends_when_its_client_closes_stdin_or_on_sigterm(
+    tmp_path: Path, ending: str
+) -> None:
+    db, tokens = _board(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "baton", "mcp", "--db", db],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "BATON_TOKEN": tokens["w1"]},
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline())["result"]["serverInfo"]["name"] == "baton"
+        if ending == "stdin closed":
+            proc.stdin.close()
+            assert proc.wait(timeout=DEADLINE_S) == 0
+        else:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=DEADLINE_S) == -signal.SIGTERM
+    finally:
+        if proc.poll() is None:  # pragma: no cover - reported as the failure above
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
 # --- streamable HTTP: `baton serve` at /mcp -------------------------------------------
 
 
@@ -297,16 +340,6 @@ def test_http_an_agent_works_a_task_through_baton_serve(
     assert_worked(db)
 
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"},
-    },
-}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 

@@ -7,20 +7,24 @@ command would act as the store's owner. An agent should be a participant — its
 bound what it may claim, the Board's rules hold for it, and the log says who it was —
 and the owner passes every rule, so ``baton mcp`` never serves as the owner. A missing
 or refused token stops it before it serves anything, with one line saying why.
+
+It serves until the client closes stdin (what MCP clients do first). SIGTERM and SIGINT
+end it at once, without the graceful stop of ``baton worker``: the SDK reads stdin in a
+thread that nothing interrupts, and stopping anywhere loses nothing — every Board write
+is one transaction, and a lease the agent held expires as after a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Annotated
 
 import typer
 
-from baton.board import BoardAPI
 from baton.interfaces.cli.common import DEFAULT_DB, Db, board_opener
 from baton.interfaces.mcp.stdio import serve_stdio
 from baton.model.errors import UsageError
-from baton.runtime.processes import until_signalled
 
 Token = Annotated[
     str | None,
@@ -42,7 +46,13 @@ def mcp_cmd(db: Db = DEFAULT_DB, token: Token = None) -> None:
             "(`baton participant add ID --roles ROLE --runs '*'` prints one)"
         )
 
-    async def work(board: BoardAPI, stop: asyncio.Event) -> None:
-        await serve_stdio(board, stop)
+    async def main() -> None:
+        board = await board_opener(db, token)()  # Unauthenticated here: nothing served
+        try:
+            await serve_stdio(board)
+        finally:
+            await board.close()
 
-    until_signalled(board_opener(db, token), work)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    asyncio.run(main())

@@ -55,6 +55,8 @@ def mount(app: FastAPI, lookup: TokenLookup) -> StreamableHTTPSessionManager:
     """Serve MCP at ``/mcp`` on ``app``. Returns the session manager, whose ``run()``
     the app's lifespan must enter: its sessions live in a task group it holds."""
     server = build_server(per_request(lookup))
+    # Called for the session manager it creates; the Starlette app it returns is not
+    # used: the route is the door's own, behind the bearer gate, on the door's app.
     server.streamable_http_app(
         # Every request must carry a participant's bearer token, which a DNS-rebinding
         # page cannot have; and behind a TLS proxy the Host is the proxy's name. The
