@@ -41,9 +41,10 @@ CONTRACT = {
 }
 PLAN: dict[str, Any] = {
     "goal": "Write the release notes",
-    "roles": ["writer", "reviewer"],
+    "roles": ["writer", "reviewer", "archivist"],
     "tasks": [
         {"id": "outline", "role": "writer"},
+        {"id": "aside", "role": "archivist"},  # a sibling of draft, done by the seed
         {
             "id": "draft",
             "role": "writer",
@@ -59,7 +60,8 @@ PLAN: dict[str, Any] = {
 TOOLS = {
     "find_ready_tasks", "claim", "heartbeat", "submit", "fail", "block", "release", "whoami",
     "read_task_context", "run_status", "approve", "reject", "post_message", "read_messages",
-    "add_tasks",
+    "add_tasks", "read_artifact", "write_artifact", "artifact_history", "diff_artifact",
+    "list_artifacts", "reserve", "release_reservations", "list_reservations",
 }  # fmt: skip
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -84,6 +86,11 @@ def _board(tmp_path: Path) -> tuple[str, dict[str, str]]:
         seed = owner.claim("seed", ["writer"])
         assert seed is not None and seed.task.id == "r1/outline"
         owner.submit(seed.task.id, seed.token, {"points": ["faster claims"]}, participant="seed")
+        aside = owner.claim("seed", ["archivist"])
+        assert aside is not None
+        owner.write_artifact("r1", "notes.md", "outline notes\n", scope="r1/outline")
+        owner.write_artifact("r1", "secret.md", "not for draft\n", scope="r1/aside")
+        owner.submit(aside.task.id, aside.token, {}, participant="seed")
         _, w1 = owner.add_participant("w1", kind="agent", roles=["writer"], runs=["*"])
         _, critic = owner.add_participant("critic", kind="agent", roles=["reviewer"], runs=["*"])
     return db, {"w1": w1, "critic": critic}
@@ -133,6 +140,7 @@ async def work_the_draft(writer: ClientSession, reviewer: ClientSession) -> None
     assert again["task_id"] == "r1/draft" and again["token"] > first["token"]
     retry = await ok(writer, "read_task_context", {"task_id": "r1/draft"})
     assert retry["previous_attempt_errors"] == ["<root>: 'text' is a required property"]
+    await share_work(writer, again["token"])
     done = await ok(
         writer,
         "submit",
@@ -154,6 +162,41 @@ async def work_the_draft(writer: ClientSession, reviewer: ClientSession) -> None
     assert status["state"] == "finished" and status["narration"].startswith("Run finished")
     narration = await writer.read_resource("baton://runs/r1/narration")
     assert narration.contents[0].text.startswith("Run finished")  # type: ignore[union-attr]
+
+
+async def share_work(writer: ClientSession, token: int) -> None:
+    """Artifacts and reservations through the door, scoped by the Board."""
+    scopes = {(a["name"], a["scope"]) for a in (await ok(writer, "read_task_context",
+              {"task_id": "r1/draft"}))["artifacts"]}  # fmt: skip
+    assert scopes == {("notes.md", "r1/outline")}  # its dependency's, not its sibling's
+    notes = await ok(
+        writer, "read_artifact",
+        {"run_id": "r1", "name": "notes.md", "scope": "r1/outline", "task_id": "r1/draft"},
+    )  # fmt: skip
+    assert notes["content"] == "outline notes\n" and notes["version"]["version"] == 1
+    sibling = await refused(
+        writer, "read_artifact",
+        {"run_id": "r1", "name": "secret.md", "scope": "r1/aside", "task_id": "r1/draft"},
+    )  # fmt: skip
+    assert sibling.startswith("PermissionDenied: w1 may not read artifacts of r1/aside")
+    mine = {"run_id": "r1", "name": "draft.md", "scope": "r1/draft", "task_id": "r1/draft",
+            "token": token}  # fmt: skip
+    first = await ok(writer, "write_artifact", {**mine, "content": "one\ntwo\n"})
+    assert first["version"]["version"] == 1
+    await ok(writer, "write_artifact", {**mine, "content": "ONE\ntwo\n", "base": 1})
+    stale = await refused(writer, "write_artifact", {**mine, "content": "uno\ntwo\n", "base": 1})
+    assert stale.startswith("ArtifactConflict: ") and "version 2" in stale
+    diff = await ok(writer, "diff_artifact", {**{k: mine[k] for k in ("run_id", "name",
+                    "scope", "task_id")}, "from_version": 1})  # fmt: skip
+    assert "-one" in diff["diff"] and "+ONE" in diff["diff"]
+    shared = await refused(writer, "write_artifact", {**mine, "scope": None, "content": "x"})
+    assert shared.startswith("PermissionDenied: ")  # no context grant: own scope only
+    taken = await ok(
+        writer, "reserve", {"task_id": "r1/draft", "token": token, "resources": ["docs/**"]}
+    )
+    assert taken["reservations"][0]["holder"] == "w1"
+    held = await ok(writer, "list_reservations", {"run_id": "r1"})
+    assert [r["resource"] for r in held["reservations"]] == ["docs/**"]
 
 
 def assert_worked(db: str) -> None:

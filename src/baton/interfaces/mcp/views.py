@@ -88,7 +88,8 @@ def _lease_of(task: Task, me: str) -> Lease | None:
 async def task_context(board: BoardAPI, task_id: str) -> dict[str, Any]:
     """Everything an agent needs for the task: the worker's card (goal, input,
     acceptance criteria, dependencies' outputs, review feedback, earlier contract
-    errors, messages) and the output contract, the caller's lease, where submit leads."""
+    errors, messages) and the output contract, the caller's lease, where submit leads,
+    the artifacts it may read and the task's reservations."""
     task = await board.get_task(task_id)
     briefing = await board.briefing(task.run_id, messages=CONTEXT_MESSAGES)
     deps = {}
@@ -111,12 +112,21 @@ async def task_context(board: BoardAPI, task_id: str) -> dict[str, Any]:
         dependencies=deps,
         messages=briefing.messages,
     )
+    readable = await board.artifacts(task.run_id, task_id=task.id)
+    held = [r for r in await board.reservations(task.run_id) if r.task_id == task.id]
     return {
         "task_id": task.id,
         "run_id": task.run_id,
         "state": task.state.value,
         **context.card(),
         "output_contract": task.output_contract,
+        "artifacts": [  # read them with read_artifact (scope as given here)
+            {"name": a.name, "scope": a.scope, "kind": a.kind.value, "head": a.head}
+            for a in readable
+        ],
+        "reservations": [
+            {"resource": r.resource, "mode": r.mode.value, "holder": r.holder} for r in held
+        ],
         "after_submit": after_submit(task),
         "your_lease": (
             {"token": mine.token, "kind": mine.kind.value, "expires_at": mine.expires_at}

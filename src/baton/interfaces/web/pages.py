@@ -5,6 +5,7 @@ buttons a page offers is asked of the Board's own permission rules
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 from baton.board import Board
 from baton.board import authorization as rules
 from baton.model import Event, Run, Task, TaskState
+from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.errors import PermissionDenied
 from baton.model.participants import Grant, Principal
+from baton.model.reservations import Reservation
 from baton.views.reporting import usage_by_role
 from baton.views.timeline import Attempt, attempts
 
@@ -165,3 +168,38 @@ async def costs(board: Board, run_id: str) -> Costs:
 
 async def run_attempts(board: Board, run_id: str) -> list[Attempt]:
     return attempts(await all_events(board, run_id))
+
+
+#: How much of an artifact's head a task page shows inline.
+PREVIEW_CHARS = 4000
+
+
+@dataclass
+class ArtifactView:
+    """One artifact as a task page shows it: its head, a preview, its history."""
+
+    artifact: Artifact
+    preview: str
+    clipped: bool
+    history: list[ArtifactVersion]
+
+
+async def shared_work(board: Board, task: Task) -> tuple[list[ArtifactView], list[Reservation]]:
+    """The artifacts in ``task``'s scope that the viewer may read (the Board decides,
+    so someone without the grant sees none) and the task's live reservations."""
+    views = []
+    for artifact in await board.artifacts(task.run_id):
+        if artifact.scope != task.id:
+            continue
+        head = await board.read_artifact(task.run_id, artifact.name, scope=task.id)
+        text = (
+            head.content
+            if isinstance(head.content, str)
+            else json.dumps(head.content, indent=2, sort_keys=True, ensure_ascii=False)
+        )
+        history = await board.artifact_history(task.run_id, artifact.name, scope=task.id)
+        views.append(
+            ArtifactView(artifact, text[:PREVIEW_CHARS], len(text) > PREVIEW_CHARS, history)
+        )
+    held = [r for r in await board.reservations(task.run_id) if r.task_id == task.id]
+    return views, held

@@ -284,9 +284,11 @@ def mount(app: FastAPI, principals: Any, *, keepalive_s: float) -> None:
         mine = [e for e in found if e.task_id == task.id]
         messages = [e for e in mine if e.kind.startswith("message.")]
         escalations = [e for e in mine if e.kind.startswith("escalation.")]
+        artifacts, reservations = await pages.shared_work(v.board, task)
         return render(
             request, "task.html", viewer=v, run=run, task=task, deps=deps, events=mine,
             messages=messages, escalations=escalations, title=task.title or task.key,
+            artifacts=artifacts, reservations=reservations,
         )  # fmt: skip
 
     # -- live streams ----------------------------------------------------------------------

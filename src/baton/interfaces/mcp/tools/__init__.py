@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from baton.interfaces.mcp.registry import BoardTool
-from baton.interfaces.mcp.tools import messages, reading, review, tasks, work
+from baton.interfaces.mcp.tools import messages, reading, review, shared_work, tasks, work
 
 TOOLS: list[BoardTool[Any]] = [
     *work.TOOLS,
@@ -15,4 +15,5 @@ TOOLS: list[BoardTool[Any]] = [
     *review.TOOLS,
     *messages.TOOLS,
     *tasks.TOOLS,
+    *shared_work.TOOLS,
 ]
