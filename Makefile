@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/board.py
 	$(BIN)/python bench/postgres.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python bench/artifacts.py
+	$(BIN)/python bench/tokens.py
 	$(BIN)/python scripts/chromium.py
 	$(BIN)/python bench/web.py
 
@@ -37,6 +39,8 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/board.py --quick
 	$(BIN)/python bench/postgres.py --quick
 	$(BIN)/python bench/http.py --quick
+	$(BIN)/python bench/artifacts.py --quick
+	$(BIN)/python bench/tokens.py --quick
 	$(BIN)/python scripts/chromium.py
 	$(BIN)/python bench/web.py --quick
 
