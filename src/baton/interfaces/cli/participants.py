@@ -37,7 +37,7 @@ def add(
     roles: Annotated[str, typer.Option(help="Comma-separated roles it may claim and review.")] = "",
     grants: Annotated[
         str,
-        typer.Option(help="Comma-separated: create_runs, approve, answer, steer, admin."),
+        typer.Option(help="Comma-separated: create_runs, approve, answer, steer, context, admin."),
     ] = "",
     runs: Annotated[
         str, typer.Option(help="Comma-separated run ids it may see; '*' for every run.")
