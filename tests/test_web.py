@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from baton import SyncBoard
+from baton import ArtifactConflict, SyncBoard
 from tests.http_door import served
 
 PLAN = {"goal": "g", "roles": ["writer"], "tasks": [{"id": "a", "role": "writer"}]}
@@ -213,3 +213,35 @@ def test_an_open_stream_ends_when_its_session_signs_out(
     assert time.monotonic() - started < 5
     again = client.get(f"/ui/runs/{run.id}/live", headers={"Accept": "text/event-stream"})
     assert again.status_code == 401
+
+
+def test_the_task_page_shows_artifacts_and_reservations_and_the_inbox_a_conflict(
+    site: tuple, clients: list[httpx.Client]
+) -> None:
+    """What the Board lets each person read: lead (approve) sees a task's private
+    artifacts; a viewer without approve, steer or context sees none. An escalated
+    artifact conflict reaches the inbox of people who answer."""
+    url, owner, lead, viewer = site
+    _, answerer = owner.add_participant("ann", kind="human", runs=["*"], grants=["answer"])
+    run = owner.create_run(PLAN)
+    lease = owner.claim("w1", ["writer"])
+    assert lease is not None
+    owner.write_artifact(run.id, "draft.md", "first draft\n", scope=lease.task.id)
+    owner.write_artifact(run.id, "draft.md", "<b>second</b> draft\n", base=1, scope=lease.task.id)
+    owner.reserve(lease.task.id, lease.token, ["src/api/**"], participant="w1")
+    owner.write_artifact(run.id, "decision.md", "use sqlite\n", strategy="escalate")
+    owner.write_artifact(run.id, "decision.md", "use postgres\n", base=1)
+    with pytest.raises(ArtifactConflict, match="a human was asked"):
+        owner.write_artifact(run.id, "decision.md", "use mysql\n", base=1)
+    client, _ = signed_in(url, lead, clients)
+    page = client.get(f"/ui/tasks/{lease.task.id}")
+    assert page.status_code == 200
+    assert "draft.md" in page.text and "version 2" in page.text
+    assert "&lt;b&gt;second&lt;/b&gt; draft" in page.text  # shown, inert
+    assert "src/api/**" in page.text and "fencing #1" in page.text
+    outsider, _ = signed_in(url, viewer, clients)
+    hidden = outsider.get(f"/ui/tasks/{lease.task.id}")
+    assert hidden.status_code == 200 and "draft.md" not in hidden.text
+    inbox_client, _ = signed_in(url, answerer, clients)
+    inbox = inbox_client.get("/ui/inbox")
+    assert "decision.md" in inbox.text and "conflict" in inbox.text
