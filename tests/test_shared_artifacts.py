@@ -65,3 +65,49 @@ def test_ten_processes_lose_no_update(store_url: str) -> None:
     # field-wise, so some writes were refused and retried — the path under test ran.
     assert conflicts, "no write was ever refused: the writers did not overlap"
     assert all(e.payload["name"] == "state.json" for e in conflicts)
+
+
+WRITER = """
+import sys
+from baton import Board, ReservationConflict, SyncBoard
+refused = 0
+with SyncBoard(Board.open(sys.argv[1], create=False)) as board:
+    print("ready", flush=True)
+    for i in range(int(sys.argv[3])):
+        head = board.read_artifact(sys.argv[2], "docs/a.md").version.version
+        try:
+            board.write_artifact(sys.argv[2], "docs/a.md", f"edit {i}\\n", base=head)
+        except ReservationConflict:
+            refused += 1
+print(refused, flush=True)
+"""
+
+
+def test_no_write_lands_under_a_reservation_taken_meanwhile(store_url: str) -> None:
+    """A process writes docs/a.md in a loop while this one reserves docs/** and then
+    hands its task in: in the event log no write of docs/a.md falls between the
+    reservation and the hand-in (the write's reservation check and its commit cannot
+    straddle a reservation's grant)."""
+    with SyncBoard(Board.open(store_url)) as board:
+        run = board.create_run(plan(task("a")))
+        board.write_artifact(run.id, "docs/a.md", "start\n", strategy="last_writer_wins")
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, store_url, run.id, "400"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        lease = board.claim("w1", ["worker"], run_id=run.id)
+        assert lease is not None
+        board.wait_for_change(board.last_seq(), 10)  # the writer is writing
+        board.reserve(lease.task.id, lease.token, ["docs/**"], participant="w1")
+        for _ in range(20):  # hold it while the writer keeps trying
+            board.wait_for_change(board.last_seq(), 0.05)
+        board.submit(lease.task.id, lease.token, {}, participant="w1")
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0
+        kinds = [(e.seq, e.kind) for e in board.events(run.id)]
+    taken = next(s for s, k in kinds if k == "reservation.taken")
+    ended = next(s for s, k in kinds if k == "task.complete")
+    under = [s for s, k in kinds if k == "artifact.written" and taken < s < ended]
+    assert under == [], f"writes landed under the reservation: {under}"
+    assert int(out.strip().splitlines()[-1]) > 0  # the writer was refused meanwhile

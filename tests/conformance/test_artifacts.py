@@ -17,10 +17,11 @@ from baton import (
     LeaseLost,
     Limits,
     NotFound,
+    ReservationConflict,
     Run,
     SyncBoard,
 )
-from tests.conformance._util import claim, finish, refused, tid
+from tests.conformance._util import claim, finish, over_http, refused, tid
 from tests.conformance.authz import denied, hidden
 from tests.helpers import ManualClock, plan, task
 
@@ -251,3 +252,76 @@ def test_the_context_grant_reads_and_writes_every_scope(board: SyncBoard, run: R
     lead.write_artifact(run.id, "shared.md", "z\n")
     outsider = member(board, "eve", kind="human", grants=["context"], runs=[])
     hidden(board, run.id, outsider.read_artifact, run.id, "shared.md")
+
+
+# --- found in review -----------------------------------------------------------------
+
+
+def test_json_one_and_true_are_different_values(board: SyncBoard, run: Run) -> None:
+    board.write_artifact(run.id, "flags", {"enabled": 1})
+    board.write_artifact(run.id, "flags", {"enabled": True}, base=1)
+    merged = board.write_artifact(run.id, "flags", {"enabled": 1, "owner": "ann"}, base=1)
+    assert merged.merged
+    assert board.read_artifact(run.id, "flags").content == {"enabled": True, "owner": "ann"}
+    error = conflict(board, board.write_artifact, run.id, "flags", {"enabled": 1.5}, base=1)
+    assert error.hunks[0]["field"] == "/enabled"
+
+
+def test_a_patch_where_the_last_writer_wins_keeps_unnamed_fields(
+    board: SyncBoard, run: Run
+) -> None:
+    board.write_artifact(run.id, "cfg", {"a": 1, "b": 1}, strategy="last_writer_wins")
+    board.write_artifact(run.id, "cfg", {"a": 2, "b": 1}, base=1)
+    board.write_artifact(run.id, "cfg", {"b": 2}, base=1, patch=True)
+    assert board.read_artifact(run.id, "cfg").content == {"a": 2, "b": 2}
+
+
+def test_a_conflict_event_in_a_task_scope_carries_no_content(board: SyncBoard, run: Run) -> None:
+    a = tid(run, "a")
+    board.write_artifact(run.id, "n.md", "SECRET-1\n", scope=a)
+    board.write_artifact(run.id, "n.md", "SECRET-2\n", scope=a, base=1)
+    error = conflict(board, board.write_artifact, run.id, "n.md", "SECRET-3\n", scope=a, base=1)
+    assert error.hunks[0]["mine"] == "SECRET-3\n"  # the writer sees the contents
+    event = [e for e in board.events(run.id) if e.kind == "artifact.conflict"][-1]
+    assert "SECRET" not in str(event.payload)
+    assert event.payload["hunks"] == [
+        {"at_line": 1, "base_chars": 12, "head_chars": 12, "mine_chars": 12}
+    ]
+
+
+def test_scopes_and_versions_that_no_store_holds_are_refused(board: SyncBoard, run: Run) -> None:
+    board.write_artifact(run.id, "doc.md", "one\n")
+    refused(board, InvalidArgument, board.write_artifact, run.id, "doc.md", "x", scope="")
+    refused(board, NotFound, board.write_artifact, run.id, "doc.md", "x", scope="a\x00b")
+    with pytest.raises(InvalidArgument):
+        board.read_artifact(run.id, "doc.md", version=2**40)
+    with pytest.raises(InvalidArgument):
+        board.diff_artifact(run.id, "doc.md", 2**40)
+    # not Unicode at all: nothing by that id (locally); unsendable (over HTTP)
+    with pytest.raises(InvalidArgument if over_http(board) else NotFound):
+        board.read_artifact(run.id, "doc.md", scope="\ud800")
+
+
+def test_another_runs_task_is_not_named_and_an_unseen_run_not_written(
+    board: SyncBoard, run: Run
+) -> None:
+    other = board.create_run(plan(task("x")))
+    lease = claim(board, "w1", run_id=other.id)
+    error = refused(
+        board, NotFound, board.write_artifact, run.id, "n", "x",
+        task_id=lease.task.id, token=lease.token,
+    )  # fmt: skip
+    assert error.kind == "task"
+    bob = member(board, "bob", roles=["worker"], runs=[run.id])
+    hidden(board, other.id, bob.write_artifact, other.id, "n", "x",
+           task_id=lease.task.id, token=lease.token)  # fmt: skip
+
+
+def test_the_context_grant_does_not_pass_anothers_reservation(board: SyncBoard, run: Run) -> None:
+    lease = claim(board, "w1", run_id=run.id)
+    board.reserve(lease.task.id, lease.token, ["docs/**"], participant="w1")
+    lead = member(board, "lead", kind="human", grants=["context"], runs=[run.id])
+    with pytest.raises(ReservationConflict):
+        lead.write_artifact(run.id, "docs/x.md", "lead\n")
+    with pytest.raises(ReservationConflict):  # naming the holder's task without its lease
+        lead.write_artifact(run.id, "docs/x.md", "lead\n", task_id=lease.task.id)

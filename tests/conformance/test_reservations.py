@@ -101,7 +101,7 @@ def test_a_write_under_anothers_exclusive_reservation_is_refused(
 
 def test_bad_reservations_change_nothing(board: SyncBoard, run: Run) -> None:
     a = claim(board, "w1", run_id=run.id)
-    for bad in (["/abs"], ["a//b"], [""], [" x"], [], ["x"] * 0, ["bad\x00"]):
+    for bad in (["/abs"], ["a//b"], [""], [" x"], [], ["bad\x00"], ["src/../etc/**"], ["./x"]):
         refused(board, InvalidArgument, board.reserve, a.task.id, a.token, bad, participant="w1")
     refused(board, InvalidArgument, board.reserve, a.task.id, a.token, ["x"], participant="w1",
             mode="forever")  # fmt: skip
@@ -123,6 +123,9 @@ def test_bad_reservations_change_nothing(board: SyncBoard, run: Run) -> None:
         ("docs/a*", "docs/*b", True),  # both wild: "docs/ab" matches both
         ("db:schema", "db:schema", True),
         ("db:schema", "db:data", False),
+        ("*a", "[a]", True),  # character classes: assumed to overlap, never missed
+        ("file[12]", "*2", True),
+        ("x/[ab]", "x/*b", True),
     ],
 )
 def test_pattern_overlap(a: str, b: str, overlap: bool) -> None:

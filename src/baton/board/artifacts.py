@@ -10,6 +10,9 @@ of its own, since the refused one wrote nothing. See :mod:`baton.model.artifacts
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from typing import Any
 
 from baton.board.authorization import (
@@ -17,6 +20,7 @@ from baton.board.authorization import (
     own_name,
     readable_scopes,
     require_artifact_scope,
+    require_run,
 )
 from baton.board.core import BoardCore, check_lease, load_run
 from baton.board.escalations import escalate_in
@@ -36,6 +40,7 @@ from baton.model.artifacts import (
 )
 from baton.model.errors import (
     ArtifactConflict,
+    BatonRuntimeError,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -46,6 +51,11 @@ from baton.model.limits import Limits, check_count, lookup_id, safe_repr
 from baton.model.merging import apply_merge_patch, merge_json, merge_text, pretty_json, unified_diff
 from baton.model.participants import Grant, Principal
 from baton.store import Store, Tx
+
+#: Versions count from 1 and fit the stores' INTEGER columns.
+MAX_VERSION = 2**31 - 1
+
+log = logging.getLogger("baton.board.artifacts")
 
 #: How much of a refused write an escalation carries (the human reads the rest from the
 #: writer; base and head are versions on the board).
@@ -77,8 +87,9 @@ class ArtifactService:
         idempotency_key: str | None,
     ) -> ArtifactWrite:
         check_artifact_name(name)
+        check_scope(scope)
         if base is not None:
-            check_count("base", base, low=1)
+            check_count("base", base, low=1, high=MAX_VERSION)
         wanted_kind = _kind_of(kind, content, patch)
         wanted_strategy = None if strategy is None else _strategy(strategy)
         address = _address(run_id, scope, name)
@@ -86,6 +97,7 @@ class ArtifactService:
 
         async def write(tx: Tx, now: float, who: Principal) -> ArtifactWrite:
             run = await load_run(tx, run_id)
+            require_run(who, run, "write artifacts in")  # before anything about its tasks
             acting = await self._acting(tx, who, run_id, task_id, token, now)
             if acting is not None and token is None and not who.has(Grant.CONTEXT):
                 raise InvalidArgument(
@@ -94,7 +106,11 @@ class ArtifactService:
             require_artifact_scope(who, run, scope, acting, set(), write=True)
             holder = acting.lease_owner if acting is not None and acting.lease_owner else None
             by = acting_name(who, author, holder or who.id, "write artifacts as")
-            await check_unreserved(tx, who, name, acting, now)
+            # A reservation counts as the writer's own only under the lease it presented.
+            await tx.lock_reservations(shared=True)  # no reserve() commits in between
+            await check_unreserved(
+                tx, who, run_id, name, acting.id if acting and token is not None else None, now
+            )
             head = await tx.lock_artifact(run_id, scope, name)
             if head is None:
                 return await self._create(
@@ -125,8 +141,12 @@ class ArtifactService:
                     f"artifact {address} has no version {base} (head is {head.head})"
                 )
             base_text = await self._text(tx, head, base) if base is not None else None
-            mine = _mine(head.kind, content, base_text, patch, self.core.limits)
             head_text = await self._text(tx, head, head.head)
+            # A patch applies to what the writer read — or, where the last writer wins,
+            # to the head it wins over (so that fields it never named survive).
+            lww = head.strategy is MergeStrategy.LAST_WRITER_WINS
+            patched = head_text if lww else base_text
+            mine = _mine(head.kind, content, patched, patch, self.core.limits)
             merged_with: int | None = None
             if base != head.head:
                 try:
@@ -140,15 +160,26 @@ class ArtifactService:
                 return ArtifactWrite(artifact=head, version=version, merged=merged_with is not None)
             return await self._append(tx, now, by, head, mine, base, merged_with)
 
+        # The op names the content too: a key reused for another content is a conflict,
+        # not a replay of the first write.
+        what = hashlib.sha256(
+            json.dumps([content, kind, strategy, patch, scope, task_id], default=str).encode()
+        ).hexdigest()[:16]
+        op = f"write_artifact {address} from {base} {what}"
         try:
-            return await self.core.write(
-                f"write_artifact {address} from {base}", "artifact_write", idempotency_key, write
-            )
+            return await self.core.write(op, "artifact_write", idempotency_key, write)
         except ArtifactConflict as refused:
             if conflict:
-                await self._record_conflict(
-                    refused, conflict["head"], conflict["mine"], conflict["acting"]
-                )
+                try:
+                    await self._record_conflict(
+                        refused,
+                        conflict["head"],
+                        conflict["mine"],
+                        conflict["acting"],
+                        by_name=author,
+                    )
+                except BatonRuntimeError:  # the refusal stands even if its record failed
+                    log.warning("could not record the conflict on %s", address, exc_info=True)
             raise
 
     async def _acting(
@@ -169,9 +200,7 @@ class ArtifactService:
         if task is None:
             raise NotFound("task", task_id)
         if task.run_id != run_id:
-            raise InvalidArgument(
-                f"task {task_id!r} belongs to run {task.run_id!r}, not {run_id!r}"
-            )
+            raise NotFound("task", task_id)  # as if absent: another run's task is not named
         if token is not None:
             lease_owner = task.lease_owner or ""
             holder = lease_owner if who.owner or own_name(who, lease_owner) else who.id
@@ -272,12 +301,26 @@ class ArtifactService:
         return found[1]
 
     async def _record_conflict(
-        self, refused: ArtifactConflict, head: Artifact, mine: str, acting: Task | None
+        self,
+        refused: ArtifactConflict,
+        head: Artifact,
+        mine: str,
+        acting: Task | None,
+        *,
+        by_name: str | None,
     ) -> None:
         """The ``artifact.conflict`` event (and, for ``escalate``, the escalation with
-        base, head and the refused write), in a transaction of its own."""
+        base, head and the refused write), in a transaction of its own.
+
+        Events are read by everyone who sees the run, so the contents go in only for
+        the run's shared scope (readable by all of them anyway); for a task's private
+        scope the event names the versions and where the hunks are, and the writer —
+        who may read them — has the contents in its ``ArtifactConflict``."""
         who = self.core.principal
         now = self.core.clock()
+        shared = head.scope is None
+        hunks = [h if shared else _where(h) for h in refused.hunks[:20]]
+        actor = by_name or (acting.lease_owner if acting and acting.lease_owner else who.id)
         async with self.core.store.transaction() as tx:
             payload = {
                 "name": head.name,
@@ -285,31 +328,33 @@ class ArtifactService:
                 "base": refused.base,
                 "head": refused.head,
                 "why": refused.why,
-                "hunks": refused.hunks[:20],
+                "hunks": hunks,
                 "escalated": refused.escalated,
             }
             await tx.append_event(
-                head.run_id, head.scope, EventKind.ARTIFACT_CONFLICT, who.id, payload, now
+                head.run_id, head.scope, EventKind.ARTIFACT_CONFLICT, actor, payload, now
             )
             if refused.escalated:
                 reason = (
-                    f"two writes to artifact {head.address} conflict: {who.id} wrote from "
+                    f"two writes to artifact {head.address} conflict: {actor} wrote from "
                     f"version {refused.base}, the head is {refused.head}; pick or merge them "
                     "and write the result"
                 )
-                evidence = {
+                evidence: dict[str, Any] = {
                     "artifact": head.name,
                     "scope": head.scope,
                     "base": refused.base,
                     "head": refused.head,
-                    "writer": who.id,
-                    "refused_write": mine[:ESCALATED_CHARS],
+                    "writer": actor,
+                    "writer_task": acting.id if acting else None,
                     "refused_size": len(mine.encode("utf-8")),
-                    "hunks": refused.hunks[:20],
+                    "hunks": hunks,
                 }
+                if shared:
+                    evidence["refused_write"] = mine[:ESCALATED_CHARS]
                 task_id = acting.id if acting else head.scope
                 await escalate_in(
-                    tx, head.run_id, "artifact_conflict", reason, evidence, task_id, now, who.id
+                    tx, head.run_id, "artifact_conflict", reason, evidence, task_id, now, actor
                 )
 
     async def read(
@@ -322,8 +367,9 @@ class ArtifactService:
         task_id: str | None,
     ) -> ArtifactContent:
         check_artifact_name(name)
+        check_scope(scope)
         if version is not None:
-            check_count("version", version, low=1)
+            check_count("version", version, low=1, high=MAX_VERSION)
 
         async def read(who: Principal) -> ArtifactContent:
             artifact = await self._readable(who, run_id, scope, name, task_id)
@@ -341,6 +387,7 @@ class ArtifactService:
         self, run_id: str, name: str, *, scope: str | None, task_id: str | None
     ) -> list[ArtifactVersion]:
         check_artifact_name(name)
+        check_scope(scope)
 
         async def read(who: Principal) -> list[ArtifactVersion]:
             await self._readable(who, run_id, scope, name, task_id)
@@ -359,9 +406,10 @@ class ArtifactService:
         task_id: str | None,
     ) -> str:
         check_artifact_name(name)
-        check_count("from_version", from_version, low=1)
+        check_scope(scope)
+        check_count("from_version", from_version, low=1, high=MAX_VERSION)
         if to_version is not None:
-            check_count("to_version", to_version, low=1)
+            check_count("to_version", to_version, low=1, high=MAX_VERSION)
 
         async def read(who: Principal) -> str:
             artifact = await self._readable(who, run_id, scope, name, task_id)
@@ -509,3 +557,19 @@ async def _readable_from(store: Store, acting: Task | None) -> set[str | None]:
         found = await store.get_task(parent)
         parent = found.parent_id if found is not None else None
     return readable_scopes(acting, ancestors)
+
+
+def _where(hunk: dict[str, Any]) -> dict[str, Any]:
+    """A hunk without its contents: where it is and how big each side is."""
+    where = {k: v for k, v in hunk.items() if k in ("at_line", "field")}
+    for side in ("base", "head", "mine"):
+        where[f"{side}_chars"] = len(json.dumps(hunk.get(side), ensure_ascii=False))
+    return where
+
+
+def check_scope(scope: str | None) -> None:
+    """``scope`` is ``None`` (the run's) or a task id that could exist."""
+    if scope is not None:
+        if scope == "":
+            raise InvalidArgument("scope is a task id, or None for the run's shared scope")
+        lookup_id("task", scope)

@@ -34,12 +34,14 @@ MAX_RESOURCES = 100
 
 
 async def check_unreserved(
-    tx: Tx, who: Principal, name: str, acting: Task | None, now: float
+    tx: Tx, who: Principal, run_id: str, name: str, own_task: str | None, now: float
 ) -> None:
-    """Refuse a write to ``name`` while another task holds it exclusively."""
+    """Refuse a write to the artifact ``name`` of ``run_id`` while another task of that
+    run holds it exclusively (``own_task``: the task whose lease the writer presented)."""
     for held in await tx.live_reservations(now):
-        mine = acting is not None and held.task_id == acting.id
-        if held.mode is ReservationMode.EXCLUSIVE and not mine and covers(held.resource, name):
+        if held.run_id != run_id or held.task_id == own_task:
+            continue
+        if held.mode is ReservationMode.EXCLUSIVE and covers(held.resource, name):
             raise _conflict(name, held, who, f"{name!r} is under {held.resource!r}")
 
 
@@ -48,7 +50,7 @@ def _conflict(
 ) -> ReservationConflict:
     """The refusal, naming the holder — unless it is in a run ``who`` may not see, which
     is then not named (a reservation must not leak another run's work)."""
-    if who.sees_all_runs() or who.runs & {held.run_id}:
+    if who.sees_all_runs() or held.run_id in who.runs:
         return ReservationConflict(
             resource, held.resource, held.holder, held.task_id, held.expires_at, why=why
         )

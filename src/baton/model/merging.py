@@ -21,8 +21,10 @@ from typing import Any
 
 import merge3
 
-#: The most lines of each side a hunk shows (a conflict in a huge file stays readable).
+#: The most lines, and characters, of each side a hunk shows (a conflict in a huge file
+#: stays readable, and an error or event carrying it stays small).
 HUNK_LINES = 40
+HUNK_CHARS = 4000
 
 
 @dataclass
@@ -38,9 +40,11 @@ class Merged:
 
 
 def _clip(lines: Sequence[str]) -> str:
-    shown = lines[:HUNK_LINES]
+    shown = "".join(lines[:HUNK_LINES])
     more = f"… ({len(lines) - HUNK_LINES} more lines)\n" if len(lines) > HUNK_LINES else ""
-    return "".join(shown) + more
+    if len(shown) > HUNK_CHARS:
+        shown, more = shown[:HUNK_CHARS], f"… ({len(shown) - HUNK_CHARS} more characters)\n"
+    return shown + more
 
 
 def merge_text(base: str, head: str, mine: str) -> Merged:
@@ -49,31 +53,30 @@ def merge_text(base: str, head: str, mine: str) -> Merged:
         return Merged(head)
     if head == base:
         return Merged(mine)
-    m = merge3.Merge3(
-        base.splitlines(keepends=True),
-        head.splitlines(keepends=True),
-        mine.splitlines(keepends=True),
-    )
+    base_lines = base.splitlines(keepends=True)
+    head_lines = head.splitlines(keepends=True)
+    mine_lines = mine.splitlines(keepends=True)
+    m = merge3.Merge3(base_lines, head_lines, mine_lines)
     out: list[str] = []
     hunks: list[dict[str, Any]] = []
-    line = 1  # where the hunk starts in the base, for people
-    for group in m.merge_groups():
-        if group[0] == "conflict":
-            _, base_lines, head_lines, mine_lines = group
+    for region in m.merge_regions():
+        kind = region[0]
+        if kind == "conflict":
+            z0, z1, a0, a1, b0, b1 = [int(x) for x in region[1:]]
             hunks.append(
                 {
-                    "at_line": line,
-                    "base": _clip(base_lines),
-                    "head": _clip(head_lines),
-                    "mine": _clip(mine_lines),
+                    "at_line": z0 + 1,  # where it starts in the base, for people
+                    "base": _clip(base_lines[z0:z1]),
+                    "head": _clip(head_lines[a0:a1]),
+                    "mine": _clip(mine_lines[b0:b1]),
                 }
             )
-            line += len(base_lines)
-        else:
-            kind, lines = group
-            out.extend(lines)
-            if kind == "unchanged":
-                line += len(lines)
+        elif kind == "unchanged":
+            out.extend(base_lines[region[1] : region[2]])
+        elif kind in ("a", "same"):
+            out.extend(head_lines[region[1] : region[2]])
+        else:  # "b": only mine changed here
+            out.extend(mine_lines[region[1] : region[2]])
     return Merged(hunks=hunks) if hunks else Merged("".join(out))
 
 
@@ -112,14 +115,20 @@ def _merge_value(base: Any, head: Any, mine: Any, path: str, hunks: list[dict[st
         return out
     hunks.append(
         {"field": path or "/", "base": _shown(base), "head": _shown(head), "mine": _shown(mine)}
-    )
+    )  # values as they are; events carry only the field (see board/artifacts.py)
     return head
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON: ``1``, ``1.0`` and ``true`` are three different values (Python's
+    ``==`` says they are one, which would merge away a change from 1 to true)."""
     if a is _MISSING or b is _MISSING:
         return a is b
-    return bool(type(a) is type(b) and a == b)
+    return _canonical(a) == _canonical(b)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _shown(value: Any) -> Any:

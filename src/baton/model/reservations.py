@@ -63,11 +63,12 @@ def check_resource(value: object) -> str:
         or value.startswith("/")
         or "//" in value
         or len(value.split("/")) > MAX_SEGMENTS
+        or any(part in {".", ".."} for part in value.split("/"))
     ):
         raise InvalidArgument(
             f"invalid resource {safe_repr(value)}: use a path pattern such as 'src/api/**' "
             "or a name such as 'db:migrations' (1 to 300 printable characters, relative, "
-            "no empty segment)"
+            "no empty, '.' or '..' segment)"
         )
     return value
 
@@ -81,8 +82,9 @@ def _segments(pattern: str) -> tuple[str, ...]:
 
 def overlaps(a: str, b: str) -> bool:
     """Whether some path matches both patterns. Exact for a pattern against a plain
-    path; for two wildcards in the same segment it errs towards *overlap* (a false
-    refusal is visible and harmless; a missed overlap is two writers on one file)."""
+    path; for two wildcards in the same segment, and for any character class
+    (``[ab]``), it errs towards *overlap* (a false refusal is visible and harmless; a
+    missed overlap is two writers on one file)."""
     return _overlap(_segments(a), _segments(b))
 
 
@@ -107,6 +109,8 @@ def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 
 def _segment_overlap(x: str, y: str) -> bool:
+    if "[" in x or "[" in y:
+        return True  # a character class: assume overlap (never a missed conflict)
     x_wild, y_wild = bool(_WILD.search(x)), bool(_WILD.search(y))
     if not x_wild and not y_wild:
         return x == y

@@ -187,8 +187,9 @@ class Tx(Protocol):
         """One version of an artifact and its content."""
         ...
 
-    async def lock_reservations(self) -> None:
-        """Serialise reservation decisions until the transaction ends."""
+    async def lock_reservations(self, *, shared: bool = False) -> None:
+        """Serialise reservation decisions until the transaction ends; ``shared``: only
+        keep them out (many artifact writes at once, no reservation in between)."""
         ...
 
     async def live_reservations(self, now: float) -> list[Reservation]:

@@ -174,6 +174,10 @@ class RemoteBoard:
             )
         except httpx.TransportError as error:
             raise StoreUnavailable(f"cannot reach baton serve at {self.url}: {error!r}") from None
+        except UnicodeEncodeError:  # an id or query value no store could hold
+            raise InvalidArgument(
+                f"cannot send {path!r} {dict(params or {})!r} over HTTP: not valid Unicode text"
+            ) from None
         stamp = response.headers.get(CLOCK_HEADER)
         if stamp is not None:
             with contextlib.suppress(ValueError):
@@ -649,8 +653,11 @@ class RemoteBoard:
             mode=mode,
             wait_s=wait_s,
         )
-        raw = await self._post(f"/tasks/{_task(task_id)}/reservations", body, idempotency_key)
-        return _RESERVATIONS.validate_json(raw)
+        path = f"/tasks/{_task(task_id)}/reservations"
+        response = await self._call(
+            "POST", path, body=body, key=idempotency_key, wait=wait_s or 0.0
+        )
+        return _RESERVATIONS.validate_json(response.content)
 
     async def release_reservations(
         self,

@@ -60,8 +60,16 @@ async def pieces(ctx: TaskContext) -> list[ContextPiece]:
                 PieceKind.MESSAGE, f"{message.kind} #{message.seq}", body, priority=message.seq
             )
         )
+    # Only the scopes this task builds on, even for a participant who may read more
+    # (steer, approve, context): a sibling's notes are not this task's context.
+    ancestors: list[str] = []
+    parent = ctx.task.parent_id
+    while parent is not None and len(ancestors) < 100:
+        ancestors.append(parent)
+        parent = (await ctx.board.get_task(parent)).parent_id
+    relevant = {None, ctx.task.id, *ctx.task.depends_on, *ancestors}
     listed = sorted(
-        await ctx.artifacts.list(),
+        [a for a in await ctx.artifacts.list() if a.scope in relevant],
         key=lambda a: (_closeness(ctx, a), a.updated_at),
         reverse=True,
     )

@@ -103,7 +103,9 @@ class Artifacts:
         for _ in range(max(1, attempts)):
             try:
                 current = await self.read(name, scope=scope)
-            except NotFound:
+            except NotFound as missing:
+                if missing.kind != "artifact":
+                    raise  # the run or the task, not the artifact, is missing
                 base, value = None, None
             else:
                 base, value = current.version.version, copy.deepcopy(current.content)

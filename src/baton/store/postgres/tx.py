@@ -277,8 +277,8 @@ class PgTx:
         row = await self._one("version_content", (run_id, _rows.scope_key(scope), name, version))
         return None if row is None else (_rows.version_from_row(row[:-1]), row[-1])
 
-    async def lock_reservations(self) -> None:
-        await self._one("lock_reservations")
+    async def lock_reservations(self, *, shared: bool = False) -> None:
+        await self._one("lock_reservations_shared" if shared else "lock_reservations")
 
     async def live_reservations(self, now: float) -> list[Reservation]:
         return [_rows.reservation_from_row(r) for r in await self._all("live_reservations", (now,))]

@@ -234,7 +234,7 @@ class SqliteTx:
         row = self._c.execute(_Q["version_content"], params).fetchone()
         return None if row is None else (_rows.version_from_row(row[:-1]), row[-1])
 
-    async def lock_reservations(self) -> None:
+    async def lock_reservations(self, *, shared: bool = False) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every write."""
 
     async def live_reservations(self, now: float) -> list[Reservation]:

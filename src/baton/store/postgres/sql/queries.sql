@@ -294,3 +294,8 @@ SELECT pg_advisory_xact_lock(7319017);
 SELECT v.version, v.digest, v.size, v.base, v.merged_with, v.author, v.at, b.content
 FROM artifact_versions v JOIN blobs b ON b.digest = v.digest
 WHERE v.run_id = %s AND v.scope = %s AND v.name = %s AND v.version = %s;
+
+-- name: lock_reservations_shared
+-- Artifact writes hold it shared: they check reservations, and no reservation may be
+-- granted between that check and their commit.
+SELECT pg_advisory_xact_lock_shared(7319017);
