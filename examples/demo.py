@@ -144,6 +144,15 @@ def main() -> int:
                 + (", ".join(judged) if judged else "")
             )
         baton("usage", run_id)
+        contexts = [e for e in events if e.kind == "task.context"]
+        if contexts:
+            given = sum(e.payload["total_tokens"] for e in contexts)
+            most = max(e.payload["total_tokens"] for e in contexts)
+            console.print(
+                f"\nContext: {len(contexts)} model calls were given {given:,} tokens in all "
+                f"(at most {most:,} in one, within a budget of "
+                f"{contexts[0].payload['budget']:,}): each recorded as a task.context event."
+            )
         console.print(
             f"\n{sum(t.state is TaskState.DONE for t in tasks)}/{len(tasks)} tasks done, "
             f"{len(events)} events, {len(board.escalations(run_id))} escalation(s).\n"
