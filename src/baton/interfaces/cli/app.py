@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.text import Text
 
 from baton.board import BoardAPI, SyncBoard
+from baton.interfaces.cli.artifacts import artifact_app, artifacts_cmd, reservations_cmd
 from baton.interfaces.cli.common import (
     DEFAULT_ACTOR,
     DEFAULT_DB,
@@ -59,6 +60,9 @@ app = typer.Typer(
 task_app = typer.Typer(help="Inspect tasks.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 app.add_typer(participant_app, name="participant")
+app.add_typer(artifact_app, name="artifact")
+app.command("artifacts")(artifacts_cmd)
+app.command("reservations")(reservations_cmd)
 app.command("serve")(serve_cmd)
 app.command("mcp")(mcp_cmd)
 
