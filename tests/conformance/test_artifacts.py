@@ -325,3 +325,10 @@ def test_the_context_grant_does_not_pass_anothers_reservation(board: SyncBoard, 
         lead.write_artifact(run.id, "docs/x.md", "lead\n")
     with pytest.raises(ReservationConflict):  # naming the holder's task without its lease
         lead.write_artifact(run.id, "docs/x.md", "lead\n", task_id=lease.task.id)
+
+
+def test_a_diff_marks_a_last_line_without_newline(board: SyncBoard, run: Run) -> None:
+    board.write_artifact(run.id, "t.txt", "one\nthree")
+    board.write_artifact(run.id, "t.txt", "one\nTWO\n", base=1)
+    diff = board.diff_artifact(run.id, "t.txt", 1)
+    assert "-three\n\\ No newline at end of file\n+TWO\n" in diff

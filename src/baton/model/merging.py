@@ -156,15 +156,18 @@ def apply_merge_patch(target: Any, patch: Any) -> Any:
 
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     """A unified diff of two canonical texts (JSON is pretty-printed first by the
-    caller, so that a diff shows fields, not one long line)."""
+    caller, so that a diff shows fields, not one long line). A last line without a
+    newline is marked as ``diff`` marks it, instead of being glued to the next."""
     return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=old_name,
-            tofile=new_name,
-        )
+        difflib.unified_diff(_diff_lines(old), _diff_lines(new), fromfile=old_name, tofile=new_name)
     )
+
+
+def _diff_lines(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += "\n\\ No newline at end of file\n"
+    return lines
 
 
 def pretty_json(text: str) -> str:
