@@ -23,7 +23,6 @@ from typing import Annotated
 import typer
 
 from baton.interfaces.cli.common import DEFAULT_DB, Db, board_opener
-from baton.interfaces.mcp.stdio import serve_stdio
 from baton.model.errors import UsageError
 
 Token = Annotated[
@@ -49,6 +48,9 @@ def mcp_cmd(db: Db = DEFAULT_DB, token: Token = None) -> None:
     async def main() -> None:
         board = await board_opener(db, token)()  # Unauthenticated here: nothing served
         try:
+            # Imported here: the MCP SDK takes ~0.6 s to import; only this command needs it.
+            from baton.interfaces.mcp.stdio import serve_stdio
+
             await serve_stdio(board)
         finally:
             await board.close()

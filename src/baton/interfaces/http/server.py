@@ -37,7 +37,6 @@ from baton.interfaces.http.callers import As, Fresh, Key, Principals, _bearer
 from baton.interfaces.http.middleware import DoorMiddleware, problem_response
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
 from baton.interfaces.http.wire import CURSOR_HEADER, MAX_WAIT_S
-from baton.interfaces.mcp import http as mcp_door
 from baton.interfaces.web import routes as web
 from baton.model import Briefing, Duty, Event, Lease, Run, Task
 from baton.model.errors import BatonError
@@ -673,6 +672,10 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     async def lookup(authorization: str | None, *, fresh: bool) -> Board:
         principals: Principals = app.state.principals  # the JSON API's own lookup
         return await principals.board_for(_bearer(authorization), fresh=fresh)
+
+    # Imported here: the MCP SDK takes ~0.6 s to import, which every `baton` command
+    # would pay (the CLI imports this module) though only `baton serve` mounts it.
+    from baton.interfaces.mcp import http as mcp_door
 
     app.state.mcp = mcp_door.mount(app, lookup)  # MCP over streamable HTTP at /mcp
     app.add_middleware(
