@@ -1,12 +1,12 @@
-"""Artifacts on the board: versioned shared context, written without lost updates.
+"""Artifacts on the board: versioned shared context, written without lost updates
+(reads are :mod:`baton.board.artifact_reads`).
 
 A write is one transaction: lock the artifact's head row, check the writer may write in
 that scope (and, acting for a task, still holds its lease), check no other task holds
 the name under an exclusive reservation, then either fast-forward (the writer read the
 head), merge (it read an older version and the strategy merges cleanly), or refuse with
 :class:`ArtifactConflict` — recorded as an ``artifact.conflict`` event in a transaction
-of its own, since the refused one wrote nothing. See :mod:`baton.model.artifacts`.
-"""
+of its own, since the refused one wrote nothing. See :mod:`baton.model.artifacts`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from typing import Any
 from baton.board.authorization import (
     acting_name,
     own_name,
-    readable_scopes,
     require_artifact_scope,
     require_run,
 )
@@ -28,7 +27,6 @@ from baton.board.reservations import check_unreserved
 from baton.model import LeaseKind, Task
 from baton.model.artifacts import (
     Artifact,
-    ArtifactContent,
     ArtifactKind,
     ArtifactVersion,
     ArtifactWrite,
@@ -43,14 +41,13 @@ from baton.model.errors import (
     BatonRuntimeError,
     InvalidArgument,
     NotFound,
-    PermissionDenied,
     TransientConflict,
 )
 from baton.model.events import EventKind
 from baton.model.limits import Limits, check_count, lookup_id, safe_repr
-from baton.model.merging import apply_merge_patch, merge_json, merge_text, pretty_json, unified_diff
+from baton.model.merging import apply_merge_patch, merge_json, merge_text
 from baton.model.participants import Grant, Principal
-from baton.store import Store, Tx
+from baton.store import Tx
 
 #: Versions count from 1 and fit the stores' INTEGER columns.
 MAX_VERSION = 2**31 - 1
@@ -62,7 +59,7 @@ log = logging.getLogger("baton.board.artifacts")
 ESCALATED_CHARS = 20_000
 
 
-def _address(run_id: str, scope: str | None, name: str) -> str:
+def address_of(run_id: str, scope: str | None, name: str) -> str:
     return f"{scope or run_id}:{name}"
 
 
@@ -92,7 +89,7 @@ class ArtifactService:
             check_count("base", base, low=1, high=MAX_VERSION)
         wanted_kind = _kind_of(kind, content, patch)
         wanted_strategy = None if strategy is None else _strategy(strategy)
-        address = _address(run_id, scope, name)
+        address = address_of(run_id, scope, name)
         conflict: dict[str, Any] = {}
 
         async def write(tx: Tx, now: float, who: Principal) -> ArtifactWrite:
@@ -117,7 +114,6 @@ class ArtifactService:
                     tx,
                     now,
                     by,
-                    who,
                     run_id,
                     scope,
                     name,
@@ -156,7 +152,7 @@ class ArtifactService:
                     raise
                 merged_with = head.head
             if mine == head_text:  # nothing changed: no new version
-                version = await _version(tx, head, head.head)
+                version = (await _version_in(tx, head, head.head))[0]
                 return ArtifactWrite(artifact=head, version=version, merged=merged_with is not None)
             return await self._append(tx, now, by, head, mine, base, merged_with)
 
@@ -212,7 +208,6 @@ class ArtifactService:
         tx: Tx,
         now: float,
         by: str,
-        who: Principal,
         run_id: str,
         scope: str | None,
         name: str,
@@ -222,7 +217,7 @@ class ArtifactService:
         strategy: MergeStrategy | None,
         patch: bool,
     ) -> ArtifactWrite:
-        address = _address(run_id, scope, name)
+        address = address_of(run_id, scope, name)
         if base is not None:
             raise NotFound("artifact", address)
         kind = kind or ArtifactKind.TEXT
@@ -295,10 +290,7 @@ class ArtifactService:
         return ArtifactWrite(artifact=after, version=version, merged=merged_with is not None)
 
     async def _text(self, tx: Tx, artifact: Artifact, version: int) -> str:
-        found = await tx.version_content(artifact.run_id, artifact.scope, artifact.name, version)
-        if found is None:
-            raise NotFound("artifact version", f"{artifact.address}@{version}")
-        return found[1]
+        return (await _version_in(tx, artifact, version))[1]
 
     async def _record_conflict(
         self,
@@ -356,112 +348,6 @@ class ArtifactService:
                 await escalate_in(
                     tx, head.run_id, "artifact_conflict", reason, evidence, task_id, now, actor
                 )
-
-    async def read(
-        self,
-        run_id: str,
-        name: str,
-        *,
-        scope: str | None,
-        version: int | None,
-        task_id: str | None,
-    ) -> ArtifactContent:
-        check_artifact_name(name)
-        check_scope(scope)
-        if version is not None:
-            check_count("version", version, low=1, high=MAX_VERSION)
-
-        async def read(who: Principal) -> ArtifactContent:
-            artifact = await self._readable(who, run_id, scope, name, task_id)
-            number = artifact.head if version is None else version
-            found = await self.core.store.read_version(run_id, scope, name, number)
-            if found is None:
-                raise NotFound("artifact version", f"{artifact.address}@{number}")
-            return ArtifactContent(
-                artifact=artifact, version=found[0], content=decode(artifact.kind, found[1])
-            )
-
-        return await self.core.read(read)
-
-    async def history(
-        self, run_id: str, name: str, *, scope: str | None, task_id: str | None
-    ) -> list[ArtifactVersion]:
-        check_artifact_name(name)
-        check_scope(scope)
-
-        async def read(who: Principal) -> list[ArtifactVersion]:
-            await self._readable(who, run_id, scope, name, task_id)
-            return await self.core.store.list_versions(run_id, scope, name)
-
-        return await self.core.read(read)
-
-    async def diff(
-        self,
-        run_id: str,
-        name: str,
-        from_version: int,
-        to_version: int | None,
-        *,
-        scope: str | None,
-        task_id: str | None,
-    ) -> str:
-        check_artifact_name(name)
-        check_scope(scope)
-        check_count("from_version", from_version, low=1, high=MAX_VERSION)
-        if to_version is not None:
-            check_count("to_version", to_version, low=1, high=MAX_VERSION)
-
-        async def read(who: Principal) -> str:
-            artifact = await self._readable(who, run_id, scope, name, task_id)
-            texts = []
-            for number in (from_version, to_version or artifact.head):
-                found = await self.core.store.read_version(run_id, scope, name, number)
-                if found is None:
-                    raise NotFound("artifact version", f"{artifact.address}@{number}")
-                shown = pretty_json(found[1]) if artifact.kind is ArtifactKind.JSON else found[1]
-                texts.append((f"{artifact.address}@{number}", shown))
-            (old_name, old), (new_name, new) = texts
-            return unified_diff(old, new, old_name, new_name)
-
-        return await self.core.read(read)
-
-    async def list(self, run_id: str, *, task_id: str | None) -> list[Artifact]:
-        """The run's artifacts the caller may read."""
-
-        async def read(who: Principal) -> list[Artifact]:
-            run = await self.core.visible_run(who, run_id, "read artifacts of")
-            acting = await self._acting_read(who, run_id, task_id)
-            readable = await _readable_from(self.core.store, acting)
-            out = []
-            for artifact in await self.core.store.list_artifacts(run_id):
-                try:
-                    require_artifact_scope(who, run, artifact.scope, acting, readable, write=False)
-                except PermissionDenied:  # not readable: not listed
-                    continue
-                out.append(artifact)
-            return out
-
-        return await self.core.read(read)
-
-    async def _acting_read(self, who: Principal, run_id: str, task_id: str | None) -> Task | None:
-        if task_id is None:
-            return None
-        task = await self.core.store.get_task(lookup_id("task", task_id))
-        if task is None or task.run_id != run_id:
-            raise NotFound("task", task_id)
-        return task
-
-    async def _readable(
-        self, who: Principal, run_id: str, scope: str | None, name: str, task_id: str | None
-    ) -> Artifact:
-        run = await self.core.visible_run(who, run_id, "read artifacts of")
-        acting = await self._acting_read(who, run_id, task_id)
-        readable = await _readable_from(self.core.store, acting)
-        require_artifact_scope(who, run, scope, acting, readable, write=False)
-        artifact = await self.core.store.get_artifact(run_id, scope, name)
-        if artifact is None:
-            raise NotFound("artifact", _address(run_id, scope, name))
-        return artifact
 
 
 def _kind_of(kind: ArtifactKind | str | None, content: Any, patch: bool) -> ArtifactKind | None:
@@ -538,25 +424,12 @@ def _resolve(
     )
 
 
-async def _version(tx: Tx, artifact: Artifact, number: int) -> ArtifactVersion:
+async def _version_in(tx: Tx, artifact: Artifact, number: int) -> tuple[ArtifactVersion, str]:
+    """Version ``number`` of ``artifact`` and its content, inside the transaction."""
     found = await tx.version_content(artifact.run_id, artifact.scope, artifact.name, number)
     if found is None:
         raise NotFound("artifact version", f"{artifact.address}@{number}")
-    return found[0]
-
-
-async def _readable_from(store: Store, acting: Task | None) -> set[str | None]:
-    """The scopes ``acting``'s holder may read: its lineage is read from committed rows
-    (a task's parent never changes), walking up at most 100 levels."""
-    if acting is None:
-        return {None}
-    ancestors: list[str] = []
-    parent = acting.parent_id
-    while parent is not None and len(ancestors) < 100:
-        ancestors.append(parent)
-        found = await store.get_task(parent)
-        parent = found.parent_id if found is not None else None
-    return readable_scopes(acting, ancestors)
+    return found
 
 
 def _where(hunk: dict[str, Any]) -> dict[str, Any]:

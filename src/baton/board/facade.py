@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from baton.board.artifact_reads import ArtifactReads
 from baton.board.artifacts import ArtifactService
 from baton.board.core import BoardCore
 from baton.board.duties import DutyService
@@ -91,6 +92,7 @@ class Board:
         self._reads = ReadService(self.core)
         self._duties = DutyService(self.core)
         self._artifacts = ArtifactService(self.core)
+        self._artifact_reads = ArtifactReads(self.core)
         self._reservations = ReservationService(self.core)
 
     @classmethod
@@ -631,7 +633,7 @@ class Board:
         by the holder of that task, of a task below it or of a task depending on it
         (``task_id`` names the task the caller acts for), and by people who approve or
         steer; the run's shared scope by anyone who sees the run."""
-        return await self._artifacts.read(
+        return await self._artifact_reads.read(
             run_id, name, scope=scope, version=version, task_id=task_id
         )
 
@@ -640,7 +642,7 @@ class Board:
     ) -> list[ArtifactVersion]:
         """Every version of the artifact, oldest first: author, time, size, digest, the
         version each was based on and the head it was merged with."""
-        return await self._artifacts.history(run_id, name, scope=scope, task_id=task_id)
+        return await self._artifact_reads.history(run_id, name, scope=scope, task_id=task_id)
 
     async def diff_artifact(
         self,
@@ -654,13 +656,13 @@ class Board:
     ) -> str:
         """A unified diff between two versions (``to_version`` defaults to the head;
         JSON is compared pretty-printed, field per line)."""
-        return await self._artifacts.diff(
+        return await self._artifact_reads.diff(
             run_id, name, from_version, to_version, scope=scope, task_id=task_id
         )
 
     async def artifacts(self, run_id: str, *, task_id: str | None = None) -> list[Artifact]:
         """The run's artifacts the caller may read (acting for ``task_id``)."""
-        return await self._artifacts.list(run_id, task_id=task_id)
+        return await self._artifact_reads.list(run_id, task_id=task_id)
 
     # --- reservations ----------------------------------------------------------
     async def reserve(

@@ -50,7 +50,7 @@ def _conflict(
 ) -> ReservationConflict:
     """The refusal, naming the holder — unless it is in a run ``who`` may not see, which
     is then not named (a reservation must not leak another run's work)."""
-    if who.sees_all_runs() or held.run_id in who.runs:
+    if who.sees_run(held.run_id, None):
         return ReservationConflict(
             resource, held.resource, held.holder, held.task_id, held.expires_at, why=why
         )
