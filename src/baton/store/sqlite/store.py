@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from baton.model import Duty, Event, Run, RunState, Task
+from baton.model import Duty, Event, Run, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.errors import (
     InvalidArgument,
@@ -44,14 +44,14 @@ from baton.model.errors import (
 from baton.model.participants import Participant
 from baton.model.reservations import Reservation
 from baton.store import rows as _rows
-from baton.store.protocol import Claimable, EventRef
-from baton.store.sql_files import load_migrations, load_queries
+from baton.store.sql_files import load_migrations
+from baton.store.sqlite.tx import QUERIES as _Q
+from baton.store.sqlite.tx import SqliteTx
 
 Durability = Literal["normal", "full"]
 
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
-_Q = load_queries("sqlite")
 _MIGRATIONS = load_migrations("sqlite")
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
 
@@ -65,203 +65,6 @@ def _connect(path: str, durability: Durability, busy_timeout_s: float) -> sqlite
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     return conn
-
-
-class SqliteTx:
-    """A ``BEGIN IMMEDIATE`` transaction on the writer connection."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._c = conn
-        self.wrote_events = False
-
-    async def insert_run(self, run: Run) -> None:
-        self._c.execute(_Q["insert_run"], _rows.run_row(run))
-
-    async def get_run(self, run_id: str) -> Run | None:
-        row = self._c.execute(_Q["get_run"], (run_id,)).fetchone()
-        return None if row is None else _rows.run_from_row(row)
-
-    async def lock_run(self, run_id: str) -> Run | None:
-        return await self.get_run(run_id)  # BEGIN IMMEDIATE already serialises writers
-
-    async def set_run_state(
-        self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
-    ) -> None:
-        self._c.execute(_Q["set_run_state"], (state.value, finished_at, reason, run_id))
-
-    async def add_usage(
-        self, task_id: str | None, run_id: str, *, tokens: int, cost: float, claims: int
-    ) -> None:
-        if task_id is not None:
-            self._c.execute(_Q["add_task_usage"], (tokens, cost, task_id))
-        self._c.execute(_Q["add_run_usage"], (tokens, cost, claims, run_id))
-
-    async def next_created_seq(self) -> int:
-        return int(self._c.execute(_Q["next_created_seq"]).fetchone()[0])
-
-    async def insert_tasks(self, tasks: Sequence[Task]) -> None:
-        self._c.executemany(_Q["insert_task"], [_rows.insert_row(t) for t in tasks])
-        self._c.executemany(_Q["insert_dep"], [(t.id, d) for t in tasks for d in t.depends_on])
-
-    async def add_dependencies(self, task_id: str, dep_ids: Sequence[str], pending: int) -> None:
-        self._c.executemany(_Q["insert_dep"], [(task_id, d) for d in dep_ids])
-        self._c.execute(_Q["add_pending_deps"], (pending, task_id))
-
-    async def set_run_budget(self, run_id: str, budget: dict[str, Any] | None) -> None:
-        self._c.execute(
-            _Q["set_run_budget"], (None if budget is None else _rows.dumps(budget), run_id)
-        )
-
-    async def get_task(self, task_id: str) -> Task | None:
-        row = self._c.execute(_Q["get_task"], (task_id,)).fetchone()
-        return None if row is None else _rows.task_from_row(row)
-
-    async def run_tasks(self, run_id: str) -> list[Task]:
-        return [_rows.task_from_row(r) for r in self._c.execute(_Q["list_tasks"], (run_id,))]
-
-    async def find_claimable(
-        self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""
-    ) -> Claimable | None:
-        if run_id is None:
-            row = self._c.execute(_Q["find_claimable"], (role, now, not_reviewed_by)).fetchone()
-        else:
-            row = self._c.execute(
-                _Q["find_claimable_in_run"], (run_id, role, now, not_reviewed_by)
-            ).fetchone()
-        if row is None:
-            return None
-        return Claimable(_rows.task_from_row(row), _rows.run_budget_of(row))
-
-    async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
-        cur = self._c.execute(_Q["update_task"], _rows.update_row(task, expect_state, expect_token))
-        return cur.rowcount == 1
-
-    async def dependents(self, task_id: str) -> list[Task]:
-        return [_rows.task_from_row(r) for r in self._c.execute(_Q["dependents"], (task_id,))]
-
-    async def settle_dependency(self, task_id: str) -> list[Task]:
-        rows = self._c.execute(_Q["settle_dependency"], (task_id,)).fetchall()
-        ready_ids = [r[0] for r in rows if r[1] == 0 and r[2] == "pending"]
-        found = [await self.get_task(i) for i in sorted(ready_ids)]
-        return sorted((t for t in found if t is not None), key=lambda t: t.created_seq)
-
-    async def expired_leases(self, now: float, limit: int) -> list[Task]:
-        rows = self._c.execute(_Q["expired_leases"], (now, limit))
-        return [_rows.task_from_row(r) for r in rows]
-
-    async def has_open_tasks(self, run_id: str) -> bool:
-        return self._c.execute(_Q["has_open_tasks"], (run_id,)).fetchone() is not None
-
-    async def append_event(
-        self,
-        run_id: str,
-        task_id: str | None,
-        kind: str,
-        actor: str,
-        payload: dict[str, Any],
-        at: float,
-    ) -> EventRef:
-        cur = self._c.execute(
-            _Q["append_event"], (run_id, task_id, kind, actor, _rows.dumps(payload), at)
-        )
-        self.wrote_events = True
-        return EventRef(int(cur.lastrowid or 0))
-
-    async def flush(self) -> None:
-        """Nothing to do: the rowid already is the final, commit-ordered ``seq``."""
-
-    async def append_events(
-        self, rows: Sequence[tuple[str, str | None, str, str, dict[str, Any], float]]
-    ) -> None:
-        self._c.executemany(
-            _Q["append_event"], [(r, t, k, a, _rows.dumps(p), at) for r, t, k, a, p, at in rows]
-        )
-        self.wrote_events = self.wrote_events or bool(rows)
-
-    async def lock_duty(self, name: str) -> Duty:
-        self._c.execute(_Q["ensure_duty"], (name,))
-        holder, token, expires_at = self._c.execute(_Q["get_duty"], (name,)).fetchone()
-        return Duty(name=name, holder=holder, token=token, expires_at=expires_at)
-
-    async def put_duty(self, duty: Duty) -> None:
-        self._c.execute(_Q["put_duty"], (duty.holder, duty.token, duty.expires_at, duty.name))
-
-    async def insert_participant(self, participant: Participant, token_hash: str) -> None:
-        self._c.execute(_Q["insert_participant"], _rows.participant_row(participant, token_hash))
-
-    async def lock_participant(self, participant_id: str) -> tuple[Participant, str] | None:
-        row = self._c.execute(_Q["lock_participant"], (participant_id,)).fetchone()
-        return None if row is None else _rows.participant_from_row(row)
-
-    async def update_participant(self, participant: Participant, token_hash: str) -> None:
-        row = _rows.participant_row(participant, token_hash)
-        self._c.execute(_Q["update_participant"], (*row[1:], row[0]))
-
-    async def lock_artifact(self, run_id: str, scope: str | None, name: str) -> Artifact | None:
-        row = self._c.execute(
-            _Q["lock_artifact"], (run_id, _rows.scope_key(scope), name)
-        ).fetchone()
-        return None if row is None else _rows.artifact_from_row(row)
-
-    async def insert_artifact(self, artifact: Artifact) -> bool:
-        return (
-            self._c.execute(_Q["insert_artifact"], _rows.artifact_row(artifact)).fetchone()
-            is not None
-        )
-
-    async def set_artifact_head(self, artifact: Artifact) -> None:
-        self._c.execute(
-            _Q["set_artifact_head"],
-            (
-                artifact.head,
-                artifact.updated_at,
-                artifact.run_id,
-                _rows.scope_key(artifact.scope),
-                artifact.name,
-            ),
-        )
-
-    async def put_blob(self, digest: str, content: str) -> None:
-        self._c.execute(_Q["put_blob"], (digest, content))
-
-    async def insert_version(self, artifact: Artifact, version: ArtifactVersion) -> None:
-        self._c.execute(_Q["insert_version"], _rows.version_row(artifact, version))
-
-    async def version_content(
-        self, run_id: str, scope: str | None, name: str, version: int
-    ) -> tuple[ArtifactVersion, str] | None:
-        params = (run_id, _rows.scope_key(scope), name, version)
-        row = self._c.execute(_Q["version_content"], params).fetchone()
-        return None if row is None else (_rows.version_from_row(row[:-1]), row[-1])
-
-    async def lock_reservations(self, *, shared: bool = False) -> None:
-        """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every write."""
-
-    async def live_reservations(self, now: float) -> list[Reservation]:
-        rows = self._c.execute(_Q["live_reservations"], (now,)).fetchall()
-        return [_rows.reservation_from_row(r) for r in rows]
-
-    async def purge_reservations(self, now: float) -> None:
-        self._c.execute(_Q["purge_reservations"], (now,))
-
-    async def insert_reservation(self, reservation: Reservation) -> int:
-        row = self._c.execute(
-            _Q["insert_reservation"], _rows.reservation_row(reservation)
-        ).fetchone()
-        return int(row[0])
-
-    async def delete_reservation(self, reservation_id: int) -> None:
-        self._c.execute(_Q["delete_reservation"], (reservation_id,))
-
-    async def get_idempotent(self, key: str) -> tuple[str, str] | None:
-        row = self._c.execute(_Q["get_idempotent"], (key,)).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    async def put_idempotent(self, key: str, op: str, result_json: str, at: float) -> None:
-        self._c.execute(_Q["put_idempotent"], (key, op, result_json, at))
-
-    async def forget_idempotency(self, before: float) -> int:
-        return int(self._c.execute(_Q["forget_idempotency"], (before,)).rowcount)
 
 
 class _Transaction(AbstractAsyncContextManager[SqliteTx]):

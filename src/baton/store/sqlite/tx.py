@@ -1,0 +1,224 @@
+"""One SQLite write transaction: every operation of :class:`~baton.store.Tx` as named
+queries on the writer connection, inside the ``BEGIN IMMEDIATE`` that
+:class:`~baton.store.sqlite.store.SqliteStore` opens (so every read here sees this
+transaction's writes, and nothing else writes meanwhile)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from baton.model import Duty, Run, RunState, Task
+from baton.model.artifacts import Artifact, ArtifactVersion
+from baton.model.participants import Participant
+from baton.model.reservations import Reservation
+from baton.store import rows as _rows
+from baton.store.protocol import Claimable, EventRef
+from baton.store.sql_files import load_queries
+
+QUERIES = load_queries("sqlite")
+
+
+class SqliteTx:
+    """A ``BEGIN IMMEDIATE`` transaction on the writer connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+        self.wrote_events = False
+
+    async def insert_run(self, run: Run) -> None:
+        self._c.execute(QUERIES["insert_run"], _rows.run_row(run))
+
+    async def get_run(self, run_id: str) -> Run | None:
+        row = self._c.execute(QUERIES["get_run"], (run_id,)).fetchone()
+        return None if row is None else _rows.run_from_row(row)
+
+    async def lock_run(self, run_id: str) -> Run | None:
+        return await self.get_run(run_id)  # BEGIN IMMEDIATE already serialises writers
+
+    async def set_run_state(
+        self, run_id: str, state: RunState, finished_at: float | None, reason: str | None = None
+    ) -> None:
+        self._c.execute(QUERIES["set_run_state"], (state.value, finished_at, reason, run_id))
+
+    async def add_usage(
+        self, task_id: str | None, run_id: str, *, tokens: int, cost: float, claims: int
+    ) -> None:
+        if task_id is not None:
+            self._c.execute(QUERIES["add_task_usage"], (tokens, cost, task_id))
+        self._c.execute(QUERIES["add_run_usage"], (tokens, cost, claims, run_id))
+
+    async def next_created_seq(self) -> int:
+        return int(self._c.execute(QUERIES["next_created_seq"]).fetchone()[0])
+
+    async def insert_tasks(self, tasks: Sequence[Task]) -> None:
+        self._c.executemany(QUERIES["insert_task"], [_rows.insert_row(t) for t in tasks])
+        self._c.executemany(QUERIES["insert_dep"], [(t.id, d) for t in tasks for d in t.depends_on])
+
+    async def add_dependencies(self, task_id: str, dep_ids: Sequence[str], pending: int) -> None:
+        self._c.executemany(QUERIES["insert_dep"], [(task_id, d) for d in dep_ids])
+        self._c.execute(QUERIES["add_pending_deps"], (pending, task_id))
+
+    async def set_run_budget(self, run_id: str, budget: dict[str, Any] | None) -> None:
+        self._c.execute(
+            QUERIES["set_run_budget"], (None if budget is None else _rows.dumps(budget), run_id)
+        )
+
+    async def get_task(self, task_id: str) -> Task | None:
+        row = self._c.execute(QUERIES["get_task"], (task_id,)).fetchone()
+        return None if row is None else _rows.task_from_row(row)
+
+    async def run_tasks(self, run_id: str) -> list[Task]:
+        return [_rows.task_from_row(r) for r in self._c.execute(QUERIES["list_tasks"], (run_id,))]
+
+    async def find_claimable(
+        self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""
+    ) -> Claimable | None:
+        if run_id is None:
+            row = self._c.execute(
+                QUERIES["find_claimable"], (role, now, not_reviewed_by)
+            ).fetchone()
+        else:
+            row = self._c.execute(
+                QUERIES["find_claimable_in_run"], (run_id, role, now, not_reviewed_by)
+            ).fetchone()
+        if row is None:
+            return None
+        return Claimable(_rows.task_from_row(row), _rows.run_budget_of(row))
+
+    async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
+        cur = self._c.execute(
+            QUERIES["update_task"], _rows.update_row(task, expect_state, expect_token)
+        )
+        return cur.rowcount == 1
+
+    async def dependents(self, task_id: str) -> list[Task]:
+        return [_rows.task_from_row(r) for r in self._c.execute(QUERIES["dependents"], (task_id,))]
+
+    async def settle_dependency(self, task_id: str) -> list[Task]:
+        rows = self._c.execute(QUERIES["settle_dependency"], (task_id,)).fetchall()
+        ready_ids = [r[0] for r in rows if r[1] == 0 and r[2] == "pending"]
+        found = [await self.get_task(i) for i in sorted(ready_ids)]
+        return sorted((t for t in found if t is not None), key=lambda t: t.created_seq)
+
+    async def expired_leases(self, now: float, limit: int) -> list[Task]:
+        rows = self._c.execute(QUERIES["expired_leases"], (now, limit))
+        return [_rows.task_from_row(r) for r in rows]
+
+    async def has_open_tasks(self, run_id: str) -> bool:
+        return self._c.execute(QUERIES["has_open_tasks"], (run_id,)).fetchone() is not None
+
+    async def append_event(
+        self,
+        run_id: str,
+        task_id: str | None,
+        kind: str,
+        actor: str,
+        payload: dict[str, Any],
+        at: float,
+    ) -> EventRef:
+        cur = self._c.execute(
+            QUERIES["append_event"], (run_id, task_id, kind, actor, _rows.dumps(payload), at)
+        )
+        self.wrote_events = True
+        return EventRef(int(cur.lastrowid or 0))
+
+    async def flush(self) -> None:
+        """Nothing to do: the rowid already is the final, commit-ordered ``seq``."""
+
+    async def append_events(
+        self, rows: Sequence[tuple[str, str | None, str, str, dict[str, Any], float]]
+    ) -> None:
+        self._c.executemany(
+            QUERIES["append_event"],
+            [(r, t, k, a, _rows.dumps(p), at) for r, t, k, a, p, at in rows],
+        )
+        self.wrote_events = self.wrote_events or bool(rows)
+
+    async def lock_duty(self, name: str) -> Duty:
+        self._c.execute(QUERIES["ensure_duty"], (name,))
+        holder, token, expires_at = self._c.execute(QUERIES["get_duty"], (name,)).fetchone()
+        return Duty(name=name, holder=holder, token=token, expires_at=expires_at)
+
+    async def put_duty(self, duty: Duty) -> None:
+        self._c.execute(QUERIES["put_duty"], (duty.holder, duty.token, duty.expires_at, duty.name))
+
+    async def insert_participant(self, participant: Participant, token_hash: str) -> None:
+        self._c.execute(
+            QUERIES["insert_participant"], _rows.participant_row(participant, token_hash)
+        )
+
+    async def lock_participant(self, participant_id: str) -> tuple[Participant, str] | None:
+        row = self._c.execute(QUERIES["lock_participant"], (participant_id,)).fetchone()
+        return None if row is None else _rows.participant_from_row(row)
+
+    async def update_participant(self, participant: Participant, token_hash: str) -> None:
+        row = _rows.participant_row(participant, token_hash)
+        self._c.execute(QUERIES["update_participant"], (*row[1:], row[0]))
+
+    async def lock_artifact(self, run_id: str, scope: str | None, name: str) -> Artifact | None:
+        row = self._c.execute(
+            QUERIES["lock_artifact"], (run_id, _rows.scope_key(scope), name)
+        ).fetchone()
+        return None if row is None else _rows.artifact_from_row(row)
+
+    async def insert_artifact(self, artifact: Artifact) -> bool:
+        return (
+            self._c.execute(QUERIES["insert_artifact"], _rows.artifact_row(artifact)).fetchone()
+            is not None
+        )
+
+    async def set_artifact_head(self, artifact: Artifact) -> None:
+        self._c.execute(
+            QUERIES["set_artifact_head"],
+            (
+                artifact.head,
+                artifact.updated_at,
+                artifact.run_id,
+                _rows.scope_key(artifact.scope),
+                artifact.name,
+            ),
+        )
+
+    async def put_blob(self, digest: str, content: str) -> None:
+        self._c.execute(QUERIES["put_blob"], (digest, content))
+
+    async def insert_version(self, artifact: Artifact, version: ArtifactVersion) -> None:
+        self._c.execute(QUERIES["insert_version"], _rows.version_row(artifact, version))
+
+    async def version_content(
+        self, run_id: str, scope: str | None, name: str, version: int
+    ) -> tuple[ArtifactVersion, str] | None:
+        params = (run_id, _rows.scope_key(scope), name, version)
+        row = self._c.execute(QUERIES["version_content"], params).fetchone()
+        return None if row is None else (_rows.version_from_row(row[:-1]), row[-1])
+
+    async def lock_reservations(self, *, shared: bool = False) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every write."""
+
+    async def live_reservations(self, now: float) -> list[Reservation]:
+        rows = self._c.execute(QUERIES["live_reservations"], (now,)).fetchall()
+        return [_rows.reservation_from_row(r) for r in rows]
+
+    async def purge_reservations(self, now: float) -> None:
+        self._c.execute(QUERIES["purge_reservations"], (now,))
+
+    async def insert_reservation(self, reservation: Reservation) -> int:
+        row = self._c.execute(
+            QUERIES["insert_reservation"], _rows.reservation_row(reservation)
+        ).fetchone()
+        return int(row[0])
+
+    async def delete_reservation(self, reservation_id: int) -> None:
+        self._c.execute(QUERIES["delete_reservation"], (reservation_id,))
+
+    async def get_idempotent(self, key: str) -> tuple[str, str] | None:
+        row = self._c.execute(QUERIES["get_idempotent"], (key,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    async def put_idempotent(self, key: str, op: str, result_json: str, at: float) -> None:
+        self._c.execute(QUERIES["put_idempotent"], (key, op, result_json, at))
+
+    async def forget_idempotency(self, before: float) -> int:
+        return int(self._c.execute(QUERIES["forget_idempotency"], (before,)).rowcount)
