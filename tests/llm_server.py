@@ -69,6 +69,16 @@ def http_error(status: int = 500, message: str = "scripted server error") -> Rep
     return Reply("http_error", status=status, content=body)
 
 
+def echo_auth_error(status: int = 500) -> Reply:
+    """An HTTP error whose body quotes the request's ``Authorization`` header, as some
+    providers' gateways do: the key the client sent comes back in the error text."""
+    return Reply("http_error", status=status, content=ECHO_AUTH)
+
+
+#: In an error reply's content: replaced by the request's Authorization header.
+ECHO_AUTH = "<<echo-authorization>>"
+
+
 def malformed(body: str = '{"id": "chatcmpl-broken", "choices": [') -> Reply:
     """A 200 response whose JSON body is cut off."""
     return Reply("malformed", content=body)
@@ -212,7 +222,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if reply.kind == "http_error":
-            self._send(reply.status, reply.content)
+            content = reply.content
+            if content == ECHO_AUTH:
+                sent = self.headers.get("Authorization", "")
+                message = f"invalid request; headers were: Authorization: {sent}"
+                content = json.dumps({"error": {"message": message, "type": "server_error"}})
+            self._send(reply.status, content)
             return
         if reply.kind == "malformed":
             self._send(200, reply.content)

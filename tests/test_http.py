@@ -17,7 +17,7 @@ import pytest
 
 from baton import SyncBoard, connect_sync
 from baton.interfaces.http.server import ServeSettings
-from tests.helpers import plan, task
+from tests.helpers import EVENT_TABLES, plan, task
 from tests.http_door import OWNER_TOKEN, Door, served
 
 PLAN: dict[str, Any] = {
@@ -50,7 +50,7 @@ def client(door: Door, token: str | None) -> httpx.Client:
 
 def state(owner: SyncBoard) -> dict[str, Any]:
     """The store without the event log (a refusal may add an access.denied event)."""
-    return {k: v for k, v in owner.snapshot().items() if k not in ("events", "event_counter")}
+    return {k: v for k, v in owner.snapshot().items() if k not in EVENT_TABLES}
 
 
 def problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:

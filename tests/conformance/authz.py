@@ -10,10 +10,11 @@ import pytest
 
 from baton import Event, NotFound, PermissionDenied, SyncBoard
 from tests.conformance._util import over_http
+from tests.helpers import EVENT_TABLES
 
 
 def _state(board: SyncBoard) -> dict[str, Any]:
-    return {k: v for k, v in board.snapshot().items() if k not in ("events", "event_counter")}
+    return {k: v for k, v in board.snapshot().items() if k not in EVENT_TABLES}
 
 
 def denied(board: SyncBoard, call: Callable[..., Any], *args: Any, **kw: Any) -> PermissionDenied:

@@ -23,7 +23,7 @@ from baton import (
 )
 from tests.conformance._util import claim, finish, over_http, refused, tid
 from tests.conformance.authz import denied, hidden
-from tests.helpers import ManualClock, plan, task
+from tests.helpers import EVENT_TABLES, ManualClock, plan, task
 
 BASE = "title\n\nintro line\n\nmiddle line\n\nclosing line\n"
 
@@ -35,11 +35,11 @@ def run(board: SyncBoard) -> Run:
 
 def conflict(board: SyncBoard, call: Callable[..., Any], *args: Any, **kw: Any) -> ArtifactConflict:
     """Expect ArtifactConflict, nothing written but the ``artifact.conflict`` event."""
-    before = {k: v for k, v in board.snapshot().items() if k not in ("events", "event_counter")}
+    before = {k: v for k, v in board.snapshot().items() if k not in EVENT_TABLES}
     seq = board.last_seq()
     with pytest.raises(ArtifactConflict) as info:
         call(*args, **kw)
-    after = {k: v for k, v in board.snapshot().items() if k not in ("events", "event_counter")}
+    after = {k: v for k, v in board.snapshot().items() if k not in EVENT_TABLES}
     assert after == before, "a refused write changed the board"
     kinds = [e.kind for e in board.events(since=seq)]
     assert kinds[0] == "artifact.conflict", kinds

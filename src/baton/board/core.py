@@ -27,10 +27,13 @@ from baton.model.events import BOARD_SCOPE, EventKind
 from baton.model.limits import DEFAULT_LIMITS, Limits, lookup_id
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.model.participants import OWNER, Principal, same_hash
+from baton.model.redaction import Redactor
 from baton.model.reservations import Reservation
 from baton.store import Store, Tx
 
 T = TypeVar("T")
+V = TypeVar("V")
+M = TypeVar("M")
 
 
 class SubmitResult(BaseModel):
@@ -76,8 +79,12 @@ class BoardCore:
         message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
         limits: Limits = DEFAULT_LIMITS,
         principal: Principal = OWNER,
+        redactor: Redactor | None = None,
     ) -> None:
         self.store = store
+        #: Secrets kept out of everything this board stores (model/redaction.py): this
+        #: process's secret environment values and the shapes of keys and tokens.
+        self.redactor = redactor or Redactor.from_environment()
         self.principal = principal
         self.limits = limits
         self.clock = clock
@@ -94,7 +101,23 @@ class BoardCore:
             message_kinds=self.message_kinds,
             limits=self.limits,
             principal=principal,
+            redactor=self.redactor,
         )
+
+    def redact(self, value: V) -> V:
+        """``value`` (text or JSON) with every secret replaced: what any write that
+        stores free text or caller-supplied JSON stores instead."""
+        redacted: V = self.redactor.value(value)
+        return redacted
+
+    def redact_model(self, value: M) -> M:
+        """A plan, task spec or mapping with its secrets replaced (parsed again only when
+        something was)."""
+        if not isinstance(value, BaseModel):
+            return self.redact(value)
+        dumped = value.model_dump(mode="json", exclude_unset=True)
+        redacted = self.redactor.value(dumped)
+        return value if redacted is dumped else type(value).model_validate(redacted)
 
     async def verify(self, tx: Tx | None = None) -> Principal:
         """The acting principal, fresh from the store: a revoked participant or a

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from baton.board.artifact_reads import ArtifactReads
 from baton.board.artifacts import ArtifactService
+from baton.board.audit import AuditService
 from baton.board.core import BoardCore
 from baton.board.duties import DutyService
 from baton.board.messages import MessageService
@@ -47,9 +48,11 @@ from baton.model.artifacts import (
     ArtifactWrite,
     MergeStrategy,
 )
+from baton.model.audit import AuditReport
 from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.model.participants import OWNER, Grant, Participant, ParticipantKind, Principal
+from baton.model.redaction import Redactor
 from baton.model.reservations import Reservation, ReservationMode
 from baton.store import Store, open_store
 
@@ -70,6 +73,7 @@ class Board:
         message_kinds: Mapping[str, type[BaseModel]] = DEFAULT_MESSAGE_KINDS,
         limits: Limits = DEFAULT_LIMITS,
         principal: Principal = OWNER,
+        redactor: Redactor | None = None,
     ) -> None:
         self._bind(
             BoardCore(
@@ -79,6 +83,7 @@ class Board:
                 message_kinds=message_kinds,
                 limits=limits,
                 principal=principal,
+                redactor=redactor,
             )
         )
 
@@ -94,6 +99,7 @@ class Board:
         self._artifacts = ArtifactService(self.core)
         self._artifact_reads = ArtifactReads(self.core)
         self._reservations = ReservationService(self.core)
+        self._audit = AuditService(self.core)
 
     @classmethod
     def open(
@@ -208,7 +214,10 @@ class Board:
             InvalidPlan: naming every offending task id; nothing is written.
         """
         return await self._runs.create_run(
-            plan, actor=actor, run_id=run_id, idempotency_key=idempotency_key
+            self.core.redact_model(plan),
+            actor=actor,
+            run_id=run_id,
+            idempotency_key=idempotency_key,
         )
 
     async def create_goal_run(
@@ -230,7 +239,7 @@ class Board:
         times, then the failure is escalated to a human.
         """
         return await self._runs.create_goal_run(
-            goal,
+            self.core.redact(goal),
             roles=roles,
             planner_role=planner_role,
             budget=budget,
@@ -255,7 +264,10 @@ class Board:
             InvalidPlan: naming every fault; nothing is written.
         """
         return await self._runs.add_tasks(
-            run_id, tasks, actor=actor, idempotency_key=idempotency_key
+            run_id,
+            [self.core.redact_model(t) for t in tasks],
+            actor=actor,
+            idempotency_key=idempotency_key,
         )
 
     async def cancel_run(
@@ -268,7 +280,7 @@ class Board:
     ) -> Run:
         """Cancel every task of the run that is not finished, and the run itself."""
         return await self._runs.cancel_run(
-            run_id, actor=actor, reason=reason, idempotency_key=idempotency_key
+            run_id, actor=actor, reason=self.core.redact(reason), idempotency_key=idempotency_key
         )
 
     async def record_usage(
@@ -321,7 +333,7 @@ class Board:
     ) -> Run:
         """Stop new claims on the run; work in progress may still finish."""
         return await self._runs.pause_run(
-            run_id, actor=actor, reason=reason, idempotency_key=idempotency_key
+            run_id, actor=actor, reason=self.core.redact(reason), idempotency_key=idempotency_key
         )
 
     async def resume_run(
@@ -360,8 +372,8 @@ class Board:
         return await self._runs.escalate(
             run_id,
             kind,
-            reason,
-            evidence=evidence,
+            self.core.redact(reason),
+            evidence=self.core.redact(evidence),
             task_id=task_id,
             actor=actor,
             idempotency_key=idempotency_key,
@@ -418,7 +430,11 @@ class Board:
                 is recorded as failed (retried or final), never done.
         """
         return await self._work.submit(
-            task_id, token, output, participant=participant, idempotency_key=idempotency_key
+            task_id,
+            token,
+            self.core.redact(output),
+            participant=participant,
+            idempotency_key=idempotency_key,
         )
 
     async def fail(
@@ -436,7 +452,7 @@ class Board:
         return await self._work.fail(
             task_id,
             token,
-            error,
+            self.core.redact(error),
             participant=participant,
             retryable=retryable,
             idempotency_key=idempotency_key,
@@ -453,7 +469,11 @@ class Board:
     ) -> Task:
         """Stop work on the task until someone unblocks it; the lease is given up."""
         return await self._work.block(
-            task_id, token, reason, participant=participant, idempotency_key=idempotency_key
+            task_id,
+            token,
+            self.core.redact(reason),
+            participant=participant,
+            idempotency_key=idempotency_key,
         )
 
     async def release(
@@ -492,7 +512,11 @@ class Board:
     ) -> Task:
         """Approve a task in review (done, or on to its approval gate) or at its gate (done)."""
         return await self._reviews.approve(
-            task_id, actor=actor, token=token, comment=comment, idempotency_key=idempotency_key
+            task_id,
+            actor=actor,
+            token=token,
+            comment=self.core.redact(comment),
+            idempotency_key=idempotency_key,
         )
 
     async def reject(
@@ -507,7 +531,11 @@ class Board:
         """Send the work back with feedback the next attempt will see; after
         ``max_review_rounds`` rejections the task fails for good."""
         return await self._reviews.reject(
-            task_id, feedback, actor=actor, token=token, idempotency_key=idempotency_key
+            task_id,
+            self.core.redact(feedback),
+            actor=actor,
+            token=token,
+            idempotency_key=idempotency_key,
         )
 
     async def abandon_review(
@@ -522,7 +550,11 @@ class Board:
         """A reviewer could not review (it failed): record why and free the review at
         once for another reviewer. The task stays ``in_review``."""
         return await self._reviews.abandon_review(
-            task_id, token, error, participant=participant, idempotency_key=idempotency_key
+            task_id,
+            token,
+            self.core.redact(error),
+            participant=participant,
+            idempotency_key=idempotency_key,
         )
 
     async def cancel_task(
@@ -531,7 +563,7 @@ class Board:
         """Cancel a task that is not finished; its dependents that have not started are
         cancelled too."""
         return await self._reviews.cancel_task(
-            task_id, actor=actor, reason=reason, idempotency_key=idempotency_key
+            task_id, actor=actor, reason=self.core.redact(reason), idempotency_key=idempotency_key
         )
 
     # --- messages ----------------------------------------------------------
@@ -554,7 +586,7 @@ class Board:
         return await self._messages.post_message(
             run_id,
             kind,
-            body,
+            self.core.redact(body),
             sender=sender,
             to=to,
             task_id=task_id,
@@ -790,6 +822,13 @@ class Board:
         the online backup API, safe while workers write; PostgreSQL: use ``pg_dump``)
         and return its size in bytes. See docs/backup.md."""
         return await self._reads.backup(destination)
+
+    async def verify_audit(self, run_id: str | None = None) -> AuditReport:
+        """Prove the audit chain (docs/audit.md): every event's hash from its predecessor
+        and its content, gap-free up to the recorded head — or, for ``run_id``, across
+        the span of the log the run's events lie in. Names the first bad seq; changes
+        nothing. The whole log needs a principal that sees every run."""
+        return await self._audit.verify(run_id)
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the store, sorted: compare two to prove that nothing changed."""

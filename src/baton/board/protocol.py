@@ -21,6 +21,7 @@ from baton.model.artifacts import (
     ArtifactWrite,
     MergeStrategy,
 )
+from baton.model.audit import AuditReport
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
 from baton.model.reservations import Reservation, ReservationMode
@@ -359,6 +360,8 @@ class BoardAPI(Protocol):
     ) -> list[Event]: ...
 
     async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int: ...
+
+    async def verify_audit(self, run_id: str | None = None) -> AuditReport: ...
 
     async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]: ...
 

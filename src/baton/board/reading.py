@@ -62,10 +62,10 @@ class ReadService:
     ) -> list[Event]:
         check_count("since", since)
         check_count("limit", limit, low=1, high=MAX_ROWS)
-        await self._scope(run_id, "read events of")
+        await self.check_scope(run_id, "read events of")
         return await self.core.store.read_events(since=since, run_id=run_id, limit=limit)
 
-    async def _scope(self, run_id: str | None, action: str) -> None:
+    async def check_scope(self, run_id: str | None, action: str) -> None:
         """A read of one run's events (which must be visible) or of every run's."""
         if run_id is not None:
             await self.get_run(run_id, action)
@@ -157,7 +157,7 @@ class ReadService:
         idle_timeout: float | None = None,
     ) -> AsyncGenerator[Event, None]:
         check_count("since", since)
-        await self._scope(run_id, "follow events of")
+        await self.check_scope(run_id, "follow events of")
         last = since
         while True:
             head = await self.last_seq()

@@ -146,6 +146,7 @@ class SyncBoard:
     backup = _blocking(Board.backup)
     briefing = _blocking(Board.briefing)
     count_by_state = _blocking(Board.count_by_state)
+    verify_audit = _blocking(Board.verify_audit)
     watched_tasks = _blocking(Board.watched_tasks)
     similar_ids = _blocking(Board.similar_ids)
     claim_duty = _blocking(Board.claim_duty)

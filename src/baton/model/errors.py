@@ -111,6 +111,19 @@ class InvalidArgument(UsageError, ValueError):
     ``ValueError``, so code written against the built-in keeps working.)"""
 
 
+class SecretMissing(UsageError):
+    """A task's input refers to secrets (``{"$secret": NAME}``) the worker that claimed
+    it does not hold. Names them, never a value."""
+
+    def __init__(self, task_id: str, names: list[str]) -> None:
+        super().__init__(
+            f"task {task_id!r} needs secret(s) {', '.join(names)}, which this worker does "
+            "not hold: set them in its environment (or pass Worker(secrets=...))"
+        )
+        self.task_id = task_id
+        self.names = names
+
+
 class Unauthenticated(UsageError):
     """The token is not one this board issued, or it was revoked or rotated since."""
 

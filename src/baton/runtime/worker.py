@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from baton.board import BoardAPI
-from baton.model import Lease, LeaseKind, Run
+from baton.model import Lease, LeaseKind, Run, Task
 from baton.model.budgets import remaining
 from baton.model.errors import (
     ContractViolation,
@@ -29,12 +30,15 @@ from baton.model.errors import (
     LeaseLost,
     PermissionDenied,
     RetryLater,
+    SecretMissing,
     StoreUnavailable,
     TransientConflict,
 )
 from baton.model.participants import Principal
+from baton.model.redaction import Redactor, resolve_secrets, secret_names
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent
+from baton.runtime.logs import attempt_context
 from baton.runtime.watchdog import WatchdogDuty
 
 log = logging.getLogger("baton.runtime.worker")
@@ -92,6 +96,7 @@ class Worker:
         watchdog_lease_s: float = 10.0,
         watchdog_tick_s: float = 2.0,
         stall_s: float = 120.0,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.board = board
         self.agents = as_agents(agents)
@@ -102,6 +107,10 @@ class Worker:
             for role in a.roles:
                 self.by_role.setdefault(role, a)
         self.name = name
+        #: Where secret references in task inputs are resolved (default: the
+        #: environment); every value here is also redacted from what attempts hand in.
+        self.secrets: Mapping[str, str] = os.environ if secrets is None else secrets
+        self.redactor = Redactor.from_environment(() if secrets is None else secrets.values())
         _check_identity(board.principal, name, set(self.by_role))
         self.concurrency = concurrency
         self.idle_wait_s = idle_wait_s
@@ -228,7 +237,7 @@ class Worker:
             d = await self.board.get_task(dep_id)
             deps[d.key] = DependencyResult(d.key, d.title, d.state, d.output, d.last_error)
         return TaskContext(
-            task=task,
+            task=self._with_secrets(task),
             lease=lease,
             run=run,
             board=self.board,
@@ -238,6 +247,18 @@ class Worker:
             budget=_budget_left(run, task.budget, task.tokens_used, task.cost_used),
             loop=asyncio.get_running_loop(),
         )
+
+    def _with_secrets(self, task: Task) -> Task:
+        """The task as its agent sees it: secret references in its input resolved from
+        this worker's secrets (which join what it redacts). A missing one is the
+        attempt's failure, named, never a value."""
+        names = secret_names(task.input)
+        if not names:
+            return task
+        missing = sorted({n for n in names if n not in self.secrets})
+        if missing:
+            raise SecretMissing(task.id, missing)
+        return task.model_copy(update={"input": resolve_secrets(task.input, self.secrets)})
 
     async def _work(self, lease: Lease) -> None:
         task = lease.task
@@ -272,7 +293,18 @@ class Worker:
 
     async def _run_agent(self, agent: Agent, lease: Lease) -> None:
         task = lease.task
-        ctx = await self.context(lease)  # a lost connection here is an outage, not the agent's
+        with attempt_context(
+            self._redactor_for(task), run=task.run_id, task=task.id, participant=lease.owner
+        ):
+            await self._attempt(agent, lease)
+
+    async def _attempt(self, agent: Agent, lease: Lease) -> None:
+        task = lease.task
+        try:
+            ctx = await self.context(lease)  # a lost connection here is an outage
+        except SecretMissing as exc:
+            await self._failed(agent, lease, {"kind": "secret_missing", "message": str(exc)})
+            return
         try:
             async with asyncio.timeout(task.timeout_s) as deadline:
                 result = await agent.run(ctx)
@@ -310,6 +342,7 @@ class Worker:
     ) -> None:
         """Record a failed attempt; a reviewer's failure frees the review for another."""
         self.failed += 1
+        error = self._redactor_for(lease.task).value(error)
         key = f"{lease.owner}:{lease.task.id}:{lease.token}:failed"
         if lease.kind is LeaseKind.REVIEW:
             await self._persist(
@@ -333,6 +366,8 @@ class Worker:
 
     async def _hand_in(self, lease: Lease, result: Any) -> None:
         task = lease.task
+        redactor = self._redactor_for(task)
+        result = result if isinstance(result, Verdict) else redactor.value(result)
         key = f"{lease.owner}:{task.id}:{lease.token}:result"
         call: Callable[[], Awaitable[Any]]
         if lease.kind is LeaseKind.REVIEW:
@@ -342,11 +377,11 @@ class Worker:
                     task.id,
                     actor=lease.owner,
                     token=lease.token,
-                    comment=verdict.comment,
+                    comment=redactor.text(verdict.comment) if verdict.comment else verdict.comment,
                     idempotency_key=key,
                 )
             else:
-                feedback = verdict.feedback or ["rejected without details"]
+                feedback = redactor.value(verdict.feedback or ["rejected without details"])
                 call = lambda: self.board.reject(  # noqa: E731
                     task.id, feedback, actor=lease.owner, token=lease.token, idempotency_key=key
                 )
@@ -360,6 +395,12 @@ class Worker:
         except ContractViolation as exc:
             self.failed += 1
             log.warning("%s: %s", lease.owner, exc)
+
+    def _redactor_for(self, task: Task) -> Redactor:
+        """What this worker redacts from an attempt's results: its secret environment
+        values, and the secrets the task's input resolved to."""
+        names = [n for n in secret_names(task.input) if n in self.secrets]
+        return self.redactor.knowing(self.secrets[n] for n in names)
 
     async def _persist(self, lease: Lease, call: Callable[[], Awaitable[Any]]) -> bool:
         """Make a write about the lease land despite a lost database connection: keep

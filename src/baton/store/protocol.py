@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from baton.model import Duty, Event, Run, RunState, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
+from baton.model.audit import ChainHead, ChainLink
 from baton.model.participants import Participant
 from baton.model.reservations import Reservation
 
@@ -253,6 +254,23 @@ class Store(Protocol):
         ...
 
     async def last_seq(self) -> int: ...
+
+    async def chain_head(self) -> ChainHead:
+        """The audit chain's recorded head: the last event's seq and hash."""
+        ...
+
+    async def chain_links(self, after: int, up_to: int, limit: int) -> list[ChainLink]:
+        """Up to ``limit`` links of the audit chain with ``after < seq <= up_to``, in seq
+        order, live and archived events together."""
+        ...
+
+    async def link_hash(self, seq: int) -> bytes | None:
+        """The hash stored with event ``seq`` (live or archived)."""
+        ...
+
+    async def run_span(self, run_id: str) -> tuple[int, int] | None:
+        """The first and last seq of a run's events, live or archived."""
+        ...
 
     async def get_participant(self, participant_id: str) -> tuple[Participant, str] | None:
         """The participant and its token hash."""

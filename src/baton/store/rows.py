@@ -6,13 +6,14 @@ Shared by every SQL store so that both dialects store exactly the same thing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from baton.model import Event, FailurePolicy, Run, RunState, Task
 from baton.model.artifacts import Artifact, ArtifactKind, ArtifactVersion, MergeStrategy
+from baton.model.audit import GENESIS, ChainHead, ChainLink, event_digest, link
 from baton.model.participants import Participant
 from baton.model.reservations import Reservation, ReservationMode
 from baton.model.states import TaskState
@@ -395,4 +396,33 @@ def reservation_from_row(row: Any) -> Reservation:
         task_token=task_token,
         created_at=created_at,
         expires_at=expires_at,
+    )
+
+
+def chain_link_from_row(row: Sequence[Any]) -> ChainLink:
+    """A ``chain_links`` row as the audit walk sees it: a live event's digest recomputed
+    from what is stored now (so an edit shows), an archived one's as kept."""
+    seq, run_id, task_id, kind, actor, payload, at, hash_, archived = row
+    stored = b"" if hash_ is None else bytes(hash_)
+    if archived is not None:
+        return ChainLink(int(seq), stored, bytes(archived), archived=True)
+    return ChainLink(int(seq), stored, event_digest(run_id, task_id, kind, actor, at, payload))
+
+
+def chain_unchained(rows: Iterable[Sequence[Any]]) -> tuple[list[tuple[bytes, int]], ChainHead]:
+    """Hashes for events written before the audit chain existed (``seq, run_id, task_id,
+    kind, actor, payload, at`` rows in seq order, from the first event): what a store
+    fills in once when it is upgraded, and the head they end at."""
+    previous, seq, hashes = GENESIS, 0, []
+    for seq, run_id, task_id, kind, actor, payload, at in rows:
+        previous = link(previous, seq, event_digest(run_id, task_id, kind, actor, at, payload))
+        hashes.append((previous, seq))
+    return hashes, ChainHead(seq, previous)
+
+
+def snapshot_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """A table's rows for :meth:`Store.snapshot`, sorted, hashes as hex (JSON-able, so
+    that a snapshot travels over HTTP too)."""
+    return sorted(
+        tuple(v.hex() if isinstance(v, bytes | memoryview) else v for v in r) for r in rows
     )

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from baton.board import BoardAPI, SyncBoard
 from baton.interfaces.cli.artifacts import artifact_app, artifacts_cmd, reservations_cmd
+from baton.interfaces.cli.audit import audit_app
 from baton.interfaces.cli.common import (
     DEFAULT_ACTOR,
     DEFAULT_DB,
@@ -43,8 +44,10 @@ from baton.interfaces.cli.serve import serve_cmd
 from baton.interfaces.cli.text import plain
 from baton.model import Event, RunState
 from baton.model.errors import BatonError, InvalidArgument, RunFailed, UsageError
+from baton.model.redaction import Redactor
 from baton.planning.files import load_plan
 from baton.runtime.loading import load_agents
+from baton.runtime.logs import configure_logging
 from baton.runtime.orchestrator import Orchestrator
 from baton.runtime.processes import until_signalled
 from baton.runtime.worker import Worker
@@ -61,6 +64,7 @@ task_app = typer.Typer(help="Inspect tasks.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 app.add_typer(participant_app, name="participant")
 app.add_typer(artifact_app, name="artifact")
+app.add_typer(audit_app, name="audit")
 app.command("artifacts")(artifacts_cmd)
 app.command("reservations")(reservations_cmd)
 app.command("serve")(serve_cmd)
@@ -555,13 +559,18 @@ def worker(
     until_signalled(board_opener(db, token), work)
 
 
+def _redact(exc: BaseException) -> str:
+    return Redactor.from_environment().text(str(exc))
+
+
 def main() -> None:
     """Entry point: one clear line per error, exit 2 for bad requests, 1 for failures."""
+    configure_logging(os.environ.get("BATON_LOG_LEVEL", "WARNING").upper())
     try:
         app()
     except UsageError as exc:
-        err.print(Text("error: ", style="red"), plain(exc), sep="", soft_wrap=True)
+        err.print(Text("error: ", style="red"), plain(_redact(exc)), sep="", soft_wrap=True)
         sys.exit(2)
     except BatonError as exc:
-        err.print(Text("failed: ", style="red"), plain(exc), sep="", soft_wrap=True)
+        err.print(Text("failed: ", style="red"), plain(_redact(exc)), sep="", soft_wrap=True)
         sys.exit(1)

@@ -38,6 +38,7 @@ from baton.model.artifacts import (
     ArtifactWrite,
     MergeStrategy,
 )
+from baton.model.audit import AuditReport
 from baton.model.errors import BatonError, InvalidArgument, StoreUnavailable
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
@@ -690,6 +691,10 @@ class RemoteBoard:
 
     async def tasks(self, run_id: str) -> list[Task]:
         return _TASKS.validate_json(await self._get(f"/runs/{_id(run_id)}/tasks"))
+
+    async def verify_audit(self, run_id: str | None = None) -> AuditReport:
+        raw = await self._get("/audit/verify", run=None if run_id is None else _id(run_id))
+        return AuditReport.model_validate_json(raw)
 
     async def count_by_state(self, run_id: str) -> dict[str, int]:
         return _COUNTS.validate_json(await self._get(f"/runs/{_id(run_id)}/counts"))

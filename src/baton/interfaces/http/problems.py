@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from baton.model import errors as e
+from baton.model.redaction import Redactor
 
 PROBLEM_TYPE = "application/problem+json"
 TYPE_BASE = "https://baton.dev/problems/"
@@ -91,7 +92,9 @@ def problem(error: e.BatonError) -> tuple[int, dict[str, Any]]:
     }
     if isinstance(error, e.InvalidPlan):
         body["offending_ids"] = error.offending_ids
-    return status, body
+    # An error may quote what the caller sent or a provider answered: never a secret.
+    redacted: dict[str, Any] = Redactor.from_environment().value(body)
+    return status, redacted
 
 
 def plain_problem(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.board import Board
-from baton.interfaces.http import events, shared_work, wire
+from baton.interfaces.http import events, governance, shared_work, wire
 from baton.interfaces.http.callers import As, Fresh, Key, Principals, _bearer
 from baton.interfaces.http.middleware import DoorMiddleware, problem_response
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
@@ -211,6 +211,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     # Before the task routes: /tasks/{id:path}/release must not swallow
     # /tasks/{id}/reservations/release.
     app.include_router(shared_work.router)
+    app.include_router(governance.router)
 
     @app.get("/whoami", response_model=wire.Who, tags=["participants"])
     async def whoami(b: Fresh) -> Response:

@@ -43,6 +43,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from baton.model import Duty, Event, Run, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
+from baton.model.audit import GENESIS, ChainHead, ChainLink
 from baton.model.errors import (
     BatonRuntimeError,
     SchemaTooNew,
@@ -85,6 +86,22 @@ def _unavailable(url: str, exc: BaseException) -> StoreUnavailable:
     if url in first or ("password" in first.lower() and "authentication" not in first.lower()):
         first = f"{type(exc).__name__} (details withheld: they quote the URL)"
     return StoreUnavailable(f"PostgreSQL at {describe(url)} is unavailable: {first}")
+
+
+async def _chain_old_events(conn: psycopg.AsyncConnection[Row]) -> None:
+    """Once, for a store upgraded from before the audit chain: hash its events (inside
+    the migration's transaction, under its lock)."""
+    cur = await conn.execute("SELECT last, head FROM event_counter WHERE id = 1 FOR UPDATE")
+    row = await cur.fetchone()
+    if row is None or row[1] is not None or int(row[0]) == 0:
+        return
+    cur = await conn.execute(
+        "SELECT seq, run_id, task_id, kind, actor, payload, at FROM events ORDER BY seq"
+    )
+    hashes, head = _rows.chain_unchained(await cur.fetchall())
+    async with conn.cursor() as update:
+        await update.executemany("UPDATE events SET hash = %s WHERE seq = %s", hashes)
+    await conn.execute("UPDATE event_counter SET head = %s WHERE id = 1", (head.hash,))
 
 
 def _has_input(conn: psycopg.AsyncConnection[Row]) -> bool:
@@ -209,6 +226,7 @@ class PostgresStore:
                     if version > found:
                         await conn.execute(sql)
                         await conn.execute("UPDATE baton_schema SET version = %s", (version,))
+                await _chain_old_events(conn)
         except psycopg.Error as exc:
             raise _unavailable(self.url, exc) from exc
         finally:
@@ -358,6 +376,24 @@ class PostgresStore:
             return None
         return int(rows[0][0]), float(rows[0][1])
 
+    async def chain_head(self) -> ChainHead:
+        rows = await self._read("read_chain_head")
+        if not rows or rows[0][1] is None:
+            return ChainHead(0, GENESIS)
+        return ChainHead(int(rows[0][0]), bytes(rows[0][1]))
+
+    async def chain_links(self, after: int, up_to: int, limit: int) -> list[ChainLink]:
+        rows = await self._read("chain_links", (after, up_to, after, up_to, limit))
+        return [_rows.chain_link_from_row(r) for r in rows]
+
+    async def link_hash(self, seq: int) -> bytes | None:
+        rows = await self._read("link_hash", (seq, seq))
+        return None if not rows or rows[0][0] is None else bytes(rows[0][0])
+
+    async def run_span(self, run_id: str) -> tuple[int, int] | None:
+        rows = await self._read("run_span", (run_id,) * 4)
+        return None if not rows or rows[0][0] is None else (int(rows[0][0]), int(rows[0][1]))
+
     async def get_participant(self, participant_id: str) -> tuple[Participant, str] | None:
         rows = await self._read("get_participant", (participant_id,))
         return _rows.participant_from_row(rows[0]) if rows else None
@@ -438,13 +474,15 @@ class PostgresStore:
             "artifacts",
             "artifact_versions",
             "reservations",
+            "archived_events",
+            "archives",
         )
         pool = await self._ready()
         out = {}
         async with pool.connection() as conn:
             for t in tables:
                 cur = await conn.execute(f"SELECT * FROM {t}")
-                out[t] = sorted(await cur.fetchall())
+                out[t] = _rows.snapshot_rows(await cur.fetchall())
         return out
 
     async def backup(self, destination: str) -> int:

@@ -11,6 +11,7 @@ from psycopg.pq import TransactionStatus
 
 from baton.model import Duty, Run, RunState, Task, TaskState
 from baton.model.artifacts import Artifact, ArtifactVersion
+from baton.model.audit import event_digest
 from baton.model.errors import BatonRuntimeError
 from baton.model.participants import Participant
 from baton.model.reservations import Reservation
@@ -184,7 +185,9 @@ class PgTx:
         at: float,
     ) -> EventRef:
         ref = EventRef()
-        self._events.append((ref, (run_id, task_id, kind, actor, _rows.dumps(payload), at)))
+        text = _rows.dumps(payload)
+        digest = event_digest(run_id, task_id, kind, actor, at, text).hex()
+        self._events.append((ref, (run_id, task_id, kind, actor, text, at, digest)))
         return ref
 
     async def append_events(
@@ -227,8 +230,8 @@ class PgTx:
 
     def _tail_params(self) -> dict[str, Any]:
         rows = ",".join(
-            _rows.dumps([run, task, kind, actor, at])[:-1] + "," + payload + "]"
-            for _, (run, task, kind, actor, payload, at) in self._events
+            f'{_rows.dumps([run, task, kind, actor, at])[:-1]},{payload},"{digest}"]'
+            for _, (run, task, kind, actor, payload, at, digest) in self._events
         )
         return {"n": len(self._events), "rows": f"[{rows}]"}
 

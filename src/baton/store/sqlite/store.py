@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from baton.model import Duty, Event, Run, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
+from baton.model.audit import GENESIS, ChainHead, ChainLink
 from baton.model.errors import (
     InvalidArgument,
     SchemaTooNew,
@@ -101,6 +102,7 @@ class _Transaction(AbstractAsyncContextManager[SqliteTx]):
         store = self._store
         try:
             if exc_type is None:
+                self._tx.seal()
                 store._w.execute("COMMIT")
             elif store._w.in_transaction:  # SQLite may have rolled back already (disk full)
                 store._w.execute("ROLLBACK")
@@ -230,6 +232,23 @@ class SqliteStore:
             except BaseException:
                 self._w.execute("ROLLBACK")
                 raise
+        self._chain_old_events()
+
+    def _chain_old_events(self) -> None:
+        """Once, for a store upgraded from before the audit chain: hash its events."""
+        if self._w.execute(_Q["chain_head"]).fetchone() is not None:
+            return
+        self._w.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._w.execute(_Q["unchained_events"]).fetchall()
+            if rows:
+                hashes, head = _rows.chain_unchained(rows)
+                self._w.executemany(_Q["set_event_hash"], hashes)
+                self._w.execute(_Q["put_chain_head"], (head.seq, head.hash))
+            self._w.execute("COMMIT")
+        except BaseException:
+            self._w.execute("ROLLBACK")
+            raise
 
     def _read(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         """Every row of a read on the reader connection; a driver error (a page found
@@ -288,6 +307,22 @@ class SqliteStore:
 
     async def last_seq(self) -> int:
         return int(self._read_one(_Q["last_seq"])[0])
+
+    async def chain_head(self) -> ChainHead:
+        row = self._read_one(_Q["chain_head"])
+        return ChainHead(0, GENESIS) if row is None else ChainHead(int(row[0]), bytes(row[1]))
+
+    async def chain_links(self, after: int, up_to: int, limit: int) -> list[ChainLink]:
+        rows = self._read(_Q["chain_links"], (after, up_to, after, up_to, limit))
+        return [_rows.chain_link_from_row(r) for r in rows]
+
+    async def link_hash(self, seq: int) -> bytes | None:
+        row = self._read_one(_Q["link_hash"], (seq, seq))
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    async def run_span(self, run_id: str) -> tuple[int, int] | None:
+        row = self._read_one(_Q["run_span"], (run_id,) * 4)
+        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
 
     async def get_participant(self, participant_id: str) -> tuple[Participant, str] | None:
         row = self._read_one(_Q["get_participant"], (participant_id,))
@@ -354,8 +389,11 @@ class SqliteStore:
             "artifacts",
             "artifact_versions",
             "reservations",
+            "event_chain",
+            "archived_events",
+            "archives",
         )
-        return {t: sorted(self._read(f"SELECT * FROM {t}")) for t in tables}
+        return {t: _rows.snapshot_rows(self._read(f"SELECT * FROM {t}")) for t in tables}
 
     async def backup(self, destination: str) -> int:
         """A consistent copy of the live store (WAL included) at ``destination``, made

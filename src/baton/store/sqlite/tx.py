@@ -11,6 +11,7 @@ from typing import Any
 
 from baton.model import Duty, Run, RunState, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
+from baton.model.audit import GENESIS, ChainHead, event_digest, link
 from baton.model.participants import Participant
 from baton.model.reservations import Reservation
 from baton.store import rows as _rows
@@ -19,6 +20,8 @@ from baton.store.sql_files import load_queries
 
 QUERIES = load_queries("sqlite")
 
+_EventRow = tuple[str, str | None, str, str, dict[str, Any], float]
+
 
 class SqliteTx:
     """A ``BEGIN IMMEDIATE`` transaction on the writer connection."""
@@ -26,6 +29,7 @@ class SqliteTx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._c = conn
         self.wrote_events = False
+        self._head: ChainHead | None = None
 
     async def insert_run(self, run: Run) -> None:
         self._c.execute(QUERIES["insert_run"], _rows.run_row(run))
@@ -118,23 +122,41 @@ class SqliteTx:
         payload: dict[str, Any],
         at: float,
     ) -> EventRef:
-        cur = self._c.execute(
-            QUERIES["append_event"], (run_id, task_id, kind, actor, _rows.dumps(payload), at)
-        )
-        self.wrote_events = True
-        return EventRef(int(cur.lastrowid or 0))
+        seq = self._chain(((run_id, task_id, kind, actor, payload, at),))
+        return EventRef(seq)
 
     async def flush(self) -> None:
-        """Nothing to do: the rowid already is the final, commit-ordered ``seq``."""
+        """Nothing to do: events are numbered as they are appended, in commit order."""
 
     async def append_events(
         self, rows: Sequence[tuple[str, str | None, str, str, dict[str, Any], float]]
     ) -> None:
-        self._c.executemany(
-            QUERIES["append_event"],
-            [(r, t, k, a, _rows.dumps(p), at) for r, t, k, a, p, at in rows],
-        )
-        self.wrote_events = self.wrote_events or bool(rows)
+        if rows:
+            self._chain(rows)
+
+    def _chain(self, rows: Sequence[_EventRow]) -> int:
+        """Number and hash events onto the chain (model/audit.py) and insert them. This
+        transaction holds the database's one write lock, so the head it read is the
+        last committed event and the numbers are handed out in commit order."""
+        if self._head is None:
+            row = self._c.execute(QUERIES["chain_head"]).fetchone()
+            self._head = ChainHead(0, GENESIS) if row is None else ChainHead(row[0], row[1])
+        seq, previous = self._head.seq, self._head.hash
+        values = []
+        for run_id, task_id, kind, actor, payload, at in rows:
+            seq += 1
+            text = _rows.dumps(payload)
+            previous = link(previous, seq, event_digest(run_id, task_id, kind, actor, at, text))
+            values.append((seq, run_id, task_id, kind, actor, text, at, previous))
+        self._c.executemany(QUERIES["append_event"], values)
+        self._head = ChainHead(seq, previous)
+        self.wrote_events = True
+        return seq
+
+    def seal(self) -> None:
+        """Record the chain's new head; called just before ``COMMIT``."""
+        if self._head is not None and self.wrote_events:
+            self._c.execute(QUERIES["put_chain_head"], (self._head.seq, self._head.hash))
 
     async def lock_duty(self, name: str) -> Duty:
         self._c.execute(QUERIES["ensure_duty"], (name,))

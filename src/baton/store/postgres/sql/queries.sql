@@ -156,17 +156,12 @@ FROM runs WHERE id = %s FOR UPDATE;
 SELECT baton_open_task(%s, TRUE);
 
 -- name: append_events_numbered
--- The events arrive as one JSON array of [run_id, task_id, kind, actor, at, payload]
--- (one text parameter is far cheaper for the client to send than six arrays); the
--- json type keeps each payload's text exactly as the client wrote it.
-WITH c AS (UPDATE event_counter SET last = last + %(n)s WHERE id = 1 RETURNING last),
-ins AS (
-    INSERT INTO events (seq, run_id, task_id, kind, actor, payload, at)
-    SELECT c.last - %(n)s + e.ord, e.v->>0, e.v->>1, e.v->>2, e.v->>3, (e.v->5)::text,
-           (e.v->>4)::float8
-    FROM c, json_array_elements(%(rows)s::json) WITH ORDINALITY AS e(v, ord)
-)
-SELECT c.last, pg_notify('baton_events', c.last::text) FROM c;
+-- The events arrive as one JSON array of [run_id, task_id, kind, actor, at, payload,
+-- digest] (one text parameter is far cheaper for the client to send than seven arrays);
+-- the json type keeps each payload's text exactly as the client wrote it, which is what
+-- its digest covers. baton_append_events (migration 0011) numbers, chains, inserts and
+-- notifies under the event_counter row lock.
+SELECT baton_append_events(%(n)s, %(rows)s::json);
 
 -- name: latest_run_messages
 SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
@@ -299,3 +294,27 @@ WHERE v.run_id = %s AND v.scope = %s AND v.name = %s AND v.version = %s;
 -- Artifact writes hold it shared: they check reservations, and no reservation may be
 -- granted between that check and their commit.
 SELECT pg_advisory_xact_lock_shared(7319017);
+
+-- name: chain_links
+-- The audit chain in seq order: live events (their digest is recomputed from the row)
+-- and archived ones (only their digest and hash are kept).
+SELECT seq, run_id, task_id, kind, actor, payload, at, hash, NULL FROM events
+WHERE seq > %s AND seq <= %s
+UNION ALL
+SELECT seq, run_id, NULL, NULL, NULL, NULL, NULL, hash, digest FROM archived_events
+WHERE seq > %s AND seq <= %s
+ORDER BY 1 LIMIT %s;
+
+-- name: link_hash
+SELECT hash FROM events WHERE seq = %s UNION ALL SELECT hash FROM archived_events WHERE seq = %s;
+
+-- name: run_span
+SELECT MIN(s), MAX(s) FROM (
+    SELECT MIN(seq) AS s FROM events WHERE run_id = %s UNION ALL
+    SELECT MAX(seq) FROM events WHERE run_id = %s UNION ALL
+    SELECT MIN(seq) FROM archived_events WHERE run_id = %s UNION ALL
+    SELECT MAX(seq) FROM archived_events WHERE run_id = %s
+) AS spans;
+
+-- name: read_chain_head
+SELECT last, head FROM event_counter WHERE id = 1;

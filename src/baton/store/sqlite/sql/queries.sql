@@ -93,7 +93,15 @@ LIMIT 1;
 SELECT state, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY state;
 
 -- name: append_event
-INSERT INTO events (run_id, task_id, kind, actor, payload, at) VALUES (?, ?, ?, ?, ?, ?);
+INSERT INTO events (seq, run_id, task_id, kind, actor, payload, at, hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: chain_head
+SELECT seq, hash FROM event_chain WHERE id = 1;
+
+-- name: put_chain_head
+INSERT INTO event_chain (id, seq, hash) VALUES (1, ?, ?)
+ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash;
 
 -- name: read_events
 SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
@@ -252,3 +260,30 @@ DELETE FROM reservations WHERE id = ?;
 SELECT v.version, v.digest, v.size, v.base, v.merged_with, v.author, v.at, b.content
 FROM artifact_versions v JOIN blobs b ON b.digest = v.digest
 WHERE v.run_id = ? AND v.scope = ? AND v.name = ? AND v.version = ?;
+
+-- name: chain_links
+-- The audit chain in seq order: live events (their digest is recomputed from the row)
+-- and archived ones (only their digest and hash are kept).
+SELECT seq, run_id, task_id, kind, actor, payload, at, hash, NULL FROM events
+WHERE seq > ? AND seq <= ?
+UNION ALL
+SELECT seq, run_id, NULL, NULL, NULL, NULL, NULL, hash, digest FROM archived_events
+WHERE seq > ? AND seq <= ?
+ORDER BY 1 LIMIT ?;
+
+-- name: link_hash
+SELECT hash FROM events WHERE seq = ? UNION ALL SELECT hash FROM archived_events WHERE seq = ?;
+
+-- name: run_span
+SELECT MIN(s), MAX(s) FROM (
+    SELECT MIN(seq) AS s FROM events WHERE run_id = ? UNION ALL
+    SELECT MAX(seq) FROM events WHERE run_id = ? UNION ALL
+    SELECT MIN(seq) FROM archived_events WHERE run_id = ? UNION ALL
+    SELECT MAX(seq) FROM archived_events WHERE run_id = ?
+) AS spans;
+
+-- name: unchained_events
+SELECT seq, run_id, task_id, kind, actor, payload, at FROM events ORDER BY seq;
+
+-- name: set_event_hash
+UPDATE events SET hash = ? WHERE seq = ?;
