@@ -19,6 +19,8 @@ BATON = {
     "SubmitResult", "SyncBoard", "TERMINAL", "Task", "TaskBudget", "TaskChanges",
     "TaskContext", "TaskSpec", "TaskState", "TransientConflict", "UsageError", "Verdict",
     "Worker", "agent", "load_plan", "narrate", "open_store",
+    # governance: effects, secrets, logging
+    "EffectUncertain", "SecretMissing", "configure_logging",
     # participants and permissions
     "Grant", "OWNER", "Participant", "ParticipantKind", "PermissionDenied", "Principal",
     "Unauthenticated",

@@ -43,6 +43,7 @@ from baton.model.errors import (
     BatonRuntimeError,
     Conflict,
     ContractViolation,
+    EffectUncertain,
     GiveUp,
     IdempotencyConflict,
     InvalidArgument,
@@ -57,6 +58,7 @@ from baton.model.errors import (
     RetryLater,
     RunFailed,
     SchemaTooNew,
+    SecretMissing,
     Signal,
     StoreNotFound,
     StoreUnavailable,
@@ -72,6 +74,7 @@ from baton.model.reservations import Reservation, ReservationMode
 from baton.planning.files import load_plan
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent, agent
+from baton.runtime.logs import configure_logging
 from baton.runtime.orchestrator import Orchestrator
 from baton.runtime.worker import AgentsLike, Worker
 from baton.store import SqliteStore, Store, open_store
@@ -101,6 +104,7 @@ __all__ = [
     "ContractViolation",
     "DependencyResult",
     "Duty",
+    "EffectUncertain",
     "Event",
     "EventKind",
     "FailurePolicy",
@@ -134,6 +138,7 @@ __all__ = [
     "RunFailed",
     "RunState",
     "SchemaTooNew",
+    "SecretMissing",
     "Signal",
     "SqliteStore",
     "Store",
@@ -154,6 +159,7 @@ __all__ = [
     "Verdict",
     "Worker",
     "agent",
+    "configure_logging",
     "connect",
     "connect_sync",
     "load_plan",

@@ -14,6 +14,7 @@ from baton.board.authorization import require_run
 from baton.board.transitions import Later
 from baton.model import Duty, Event, Lease, LeaseKind, Run, Task
 from baton.model.artifacts import ArtifactWrite
+from baton.model.effects import Effect, EffectStart
 from baton.model.errors import (
     IdempotencyConflict,
     InvalidArgument,
@@ -59,6 +60,8 @@ _CODECS: dict[str, TypeAdapter[Any]] = {
     "none": _adapter(None),
     "artifact_write": _adapter(ArtifactWrite),
     "reservations": _adapter(list[Reservation]),
+    "effect_start": _adapter(EffectStart),
+    "effect": _adapter(Effect),
 }
 
 

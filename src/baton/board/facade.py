@@ -32,6 +32,7 @@ from baton.board.artifacts import ArtifactService
 from baton.board.audit import AuditService
 from baton.board.core import BoardCore
 from baton.board.duties import DutyService
+from baton.board.effects import EffectService
 from baton.board.messages import MessageService
 from baton.board.participants import ParticipantService
 from baton.board.reading import ReadService
@@ -49,6 +50,7 @@ from baton.model.artifacts import (
     MergeStrategy,
 )
 from baton.model.audit import AuditReport
+from baton.model.effects import Effect, EffectStart
 from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.model.participants import OWNER, Grant, Participant, ParticipantKind, Principal
@@ -100,6 +102,7 @@ class Board:
         self._artifact_reads = ArtifactReads(self.core)
         self._reservations = ReservationService(self.core)
         self._audit = AuditService(self.core)
+        self._effects = EffectService(self.core)
 
     @classmethod
     def open(
@@ -822,6 +825,55 @@ class Board:
         the online backup API, safe while workers write; PostgreSQL: use ``pg_dump``)
         and return its size in bytes. See docs/backup.md."""
         return await self._reads.backup(destination)
+
+    async def start_effect(
+        self,
+        task_id: str,
+        token: int,
+        step: str,
+        *,
+        participant: str,
+        repeat_safe: bool = False,
+        idempotency_key: str | None = None,
+    ) -> EffectStart:
+        """Start the side effect ``step`` of a task under its lease (docs/effects.md).
+        ``decision`` says what to do: ``run`` it and :meth:`record_effect` the result;
+        use the ``recorded`` result of an earlier attempt instead; or stop, because an
+        earlier attempt started it and never recorded it (``uncertain``: an escalation
+        is raised) — unless ``repeat_safe``, when it is run again."""
+        return await self._effects.start_effect(
+            task_id,
+            token,
+            step,
+            participant=participant,
+            repeat_safe=repeat_safe,
+            idempotency_key=idempotency_key,
+        )
+
+    async def record_effect(
+        self,
+        task_id: str,
+        token: int,
+        step: str,
+        result: Any,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Effect:
+        """Record the result of a step this attempt started: every later attempt gets it
+        back from :meth:`start_effect` instead of running the step again."""
+        return await self._effects.record_effect(
+            task_id,
+            token,
+            step,
+            self.core.redact(result),
+            participant=participant,
+            idempotency_key=idempotency_key,
+        )
+
+    async def effects(self, task_id: str) -> list[Effect]:
+        """The task's effect ledger: every step, its state, result and attempts."""
+        return await self._effects.effects(task_id)
 
     async def verify_audit(self, run_id: str | None = None) -> AuditReport:
         """Prove the audit chain (docs/audit.md): every event's hash from its predecessor

@@ -22,6 +22,7 @@ from baton.model.artifacts import (
     MergeStrategy,
 )
 from baton.model.audit import AuditReport
+from baton.model.effects import Effect, EffectStart
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
 from baton.model.reservations import Reservation, ReservationMode
@@ -362,6 +363,30 @@ class BoardAPI(Protocol):
     async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int: ...
 
     async def verify_audit(self, run_id: str | None = None) -> AuditReport: ...
+
+    async def start_effect(
+        self,
+        task_id: str,
+        token: int,
+        step: str,
+        *,
+        participant: str,
+        repeat_safe: bool = False,
+        idempotency_key: str | None = None,
+    ) -> EffectStart: ...
+
+    async def record_effect(
+        self,
+        task_id: str,
+        token: int,
+        step: str,
+        result: Any,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Effect: ...
+
+    async def effects(self, task_id: str) -> list[Effect]: ...
 
     async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]: ...
 

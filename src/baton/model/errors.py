@@ -227,6 +227,18 @@ class GiveUp(Signal):
     """Raised by an agent: this task cannot succeed; fail it for good (no more attempts)."""
 
 
+class EffectUncertain(Signal):
+    """An earlier attempt started this side effect and never recorded it, so it may or
+    may not have happened; the worker blocks the task for a person to check."""
+
+    def __init__(self, task_id: str, step: str, started_by: str) -> None:
+        super().__init__(
+            f"effect {step!r} of task {task_id} was started by {started_by} and never "
+            "recorded: it may have happened; blocked for a person to check"
+        )
+        self.task_id, self.step, self.started_by = task_id, step, started_by
+
+
 class Conflict(Signal):
     """Someone else changed or holds what this call needed; nothing was written. Re-read
     and try again, or wait for the holder."""

@@ -76,6 +76,10 @@ class EventKind(StrEnum):
     RESERVATION_RELEASED = "reservation.released"
     TASK_CONTEXT = "task.context"
 
+    EFFECT_STARTED = "effect.started"
+    EFFECT_RECORDED = "effect.recorded"
+    EFFECT_REUSED = "effect.reused"
+
 
 #: The ``run_id`` of events about the board itself rather than one run (participants,
 #: a refusal that concerns no run).
@@ -90,6 +94,7 @@ MESSAGE_PREFIX = "message."
 
 #: Escalations the board and the watchdog raise (agents add ``agent``).
 ESCALATION_KINDS: dict[str, str] = {
+    "effect_uncertain": "an effect was started and never recorded: it may have happened",
     "artifact_conflict": "two writes to an escalate-strategy artifact conflicted",
     "task_failed": "a task failed for good: its last error and attempts",
     "run_failed": "a run ended with required work failed",
@@ -277,6 +282,30 @@ class TaskContextPayload(_Payload):
     pieces: list[JSON]
 
 
+class EffectStarted(_Payload):
+    """``effect.started``: an attempt is about to run a side effect (docs/effects.md)."""
+
+    step: str
+    key: str
+    attempts: int
+
+
+class EffectRecorded(_Payload):
+    """``effect.recorded``: the effect's result is in the ledger."""
+
+    step: str
+    key: str
+    result: Any
+
+
+class EffectReused(_Payload):
+    """``effect.reused``: a later attempt got the recorded result instead of running it."""
+
+    step: str
+    key: str
+    recorded_by: str
+
+
 PAYLOADS: dict[EventKind, type[BaseModel]] = {
     EventKind.RUN_CREATED: RunCreated,
     EventKind.RUN_PAUSED: Reason,
@@ -301,6 +330,9 @@ PAYLOADS: dict[EventKind, type[BaseModel]] = {
     EventKind.RESERVATION_TAKEN: ReservationChange,
     EventKind.RESERVATION_RELEASED: ReservationChange,
     EventKind.TASK_CONTEXT: TaskContextPayload,
+    EventKind.EFFECT_STARTED: EffectStarted,
+    EventKind.EFFECT_RECORDED: EffectRecorded,
+    EventKind.EFFECT_REUSED: EffectReused,
 }
 
 

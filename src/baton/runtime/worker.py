@@ -25,6 +25,7 @@ from baton.model import Lease, LeaseKind, Run, Task
 from baton.model.budgets import remaining
 from baton.model.errors import (
     ContractViolation,
+    EffectUncertain,
     GiveUp,
     InvalidArgument,
     LeaseLost,
@@ -321,6 +322,17 @@ class Worker:
             await self._failed(
                 agent, lease, {"kind": "timeout", "agent": agent.name, "message": message}
             )
+            return
+        except EffectUncertain as exc:  # a person must check what happened out there
+            log.warning("%s: %s", lease.owner, exc)
+            why = str(exc)
+            await self._persist(
+                lease,
+                lambda: self.board.block(
+                    task.id, lease.token, why, participant=lease.owner,
+                    idempotency_key=f"{lease.owner}:{task.id}:{lease.token}:uncertain",
+                ),
+            )  # fmt: skip
             return
         except GiveUp as exc:
             await self._failed(agent, lease, _error(agent, exc), retryable=False)

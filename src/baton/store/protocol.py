@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol
 from baton.model import Duty, Event, Run, RunState, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.audit import ChainHead, ChainLink
+from baton.model.effects import Effect
 from baton.model.participants import Participant
 from baton.model.reservations import Reservation
 
@@ -207,6 +208,14 @@ class Tx(Protocol):
 
     async def delete_reservation(self, reservation_id: int) -> None: ...
 
+    async def lock_effect(self, task_id: str, step: str) -> Effect | None:
+        """The ledger entry of a task's step, locked for this transaction."""
+        ...
+
+    async def put_effect(self, effect: Effect) -> None:
+        """Insert or replace a ledger entry."""
+        ...
+
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         """``(op, result_json)`` recorded under ``key``, if any."""
         ...
@@ -254,6 +263,10 @@ class Store(Protocol):
         ...
 
     async def last_seq(self) -> int: ...
+
+    async def list_effects(self, task_id: str) -> list[Effect]:
+        """A task's effect ledger, oldest first."""
+        ...
 
     async def chain_head(self) -> ChainHead:
         """The audit chain's recorded head: the last event's seq and hash."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from baton.model import Event, FailurePolicy, Run, RunState, Task
 from baton.model.artifacts import Artifact, ArtifactKind, ArtifactVersion, MergeStrategy
 from baton.model.audit import GENESIS, ChainHead, ChainLink, event_digest, link
+from baton.model.effects import Effect, EffectState
 from baton.model.participants import Participant
 from baton.model.reservations import Reservation, ReservationMode
 from baton.model.states import TaskState
@@ -425,4 +426,35 @@ def snapshot_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
     that a snapshot travels over HTTP too)."""
     return sorted(
         tuple(v.hex() if isinstance(v, bytes | memoryview) else v for v in r) for r in rows
+    )
+
+
+def effect_row(effect: Effect) -> tuple[Any, ...]:
+    return (
+        effect.task_id,
+        effect.step,
+        effect.key,
+        effect.state.value,
+        None if effect.result is None else dumps(effect.result),
+        effect.attempts,
+        effect.started_by,
+        effect.started_token,
+        effect.started_at,
+        effect.done_at,
+    )
+
+
+def effect_from_row(row: Sequence[Any]) -> Effect:
+    task_id, step, key, state, result, attempts, by, token, started_at, done_at = row
+    return Effect(
+        task_id=task_id,
+        step=step,
+        key=key,
+        state=EffectState(state),
+        result=None if result is None else loads(result),
+        attempts=attempts,
+        started_by=by,
+        started_token=token,
+        started_at=started_at,
+        done_at=done_at,
     )

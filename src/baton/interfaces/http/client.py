@@ -39,6 +39,7 @@ from baton.model.artifacts import (
     MergeStrategy,
 )
 from baton.model.audit import AuditReport
+from baton.model.effects import Effect, EffectStart
 from baton.model.errors import BatonError, InvalidArgument, StoreUnavailable
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
@@ -49,6 +50,7 @@ M = TypeVar("M", bound=BaseModel)
 _TASKS = TypeAdapter(list[Task])
 _RUNS = TypeAdapter(list[Run])
 _EVENTS = TypeAdapter(list[Event])
+_EFFECTS = TypeAdapter(list[Effect])
 _ARTIFACTS = TypeAdapter(list[Artifact])
 _VERSIONS = TypeAdapter(list[ArtifactVersion])
 _RESERVATIONS = TypeAdapter(list[Reservation])
@@ -691,6 +693,42 @@ class RemoteBoard:
 
     async def tasks(self, run_id: str) -> list[Task]:
         return _TASKS.validate_json(await self._get(f"/runs/{_id(run_id)}/tasks"))
+
+    async def start_effect(
+        self,
+        task_id: str,
+        token: int,
+        step: str,
+        *,
+        participant: str,
+        repeat_safe: bool = False,
+        idempotency_key: str | None = None,
+    ) -> EffectStart:
+        body = {
+            "token": token,
+            "step": step,
+            "participant": participant,
+            "repeat_safe": repeat_safe,
+        }
+        raw = await self._post(f"/tasks/{_task(task_id)}/effects/start", body, idempotency_key)
+        return EffectStart.model_validate_json(raw)
+
+    async def record_effect(
+        self,
+        task_id: str,
+        token: int,
+        step: str,
+        result: Any,
+        *,
+        participant: str,
+        idempotency_key: str | None = None,
+    ) -> Effect:
+        body = {"token": token, "step": step, "participant": participant, "result": result}
+        raw = await self._post(f"/tasks/{_task(task_id)}/effects/record", body, idempotency_key)
+        return Effect.model_validate_json(raw)
+
+    async def effects(self, task_id: str) -> list[Effect]:
+        return _EFFECTS.validate_json(await self._get(f"/tasks/{_task(task_id)}/effects"))
 
     async def verify_audit(self, run_id: str | None = None) -> AuditReport:
         raw = await self._get("/audit/verify", run=None if run_id is None else _id(run_id))

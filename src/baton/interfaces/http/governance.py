@@ -1,5 +1,6 @@
-"""The governance routes of ``baton serve``: proving the audit chain. Each translates one
-request into one Board call, acting as the caller; the Board decides who may."""
+"""The governance routes of ``baton serve``: proving the audit chain, and the effect
+ledger of a task. Each translates one request into one Board call, acting as the caller;
+the Board decides who may (a lease for effects, a visible run for the audit)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,60 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 
-from baton.interfaces.http.callers import As
+from baton.interfaces.http import wire
+from baton.interfaces.http.callers import As, Key
 from baton.model.audit import AuditReport
+from baton.model.effects import Effect, EffectStart
 
 router = APIRouter()
 
 RunQuery = Annotated[str | None, Query(description="One run; absent for the whole log.")]
+_EFFECTS = TypeAdapter(list[Effect])
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 @router.get("/audit/verify", response_model=AuditReport, tags=["audit"])
 async def verify_audit(b: As, run: RunQuery = None) -> Response:
     """Walk the audit chain and name the first bad seq (200 either way: a broken chain
     is a finding, not an error of the request)."""
-    report = await b.verify_audit(run)
-    return Response(report.model_dump_json().encode(), media_type="application/json")
+    return _json((await b.verify_audit(run)).model_dump_json().encode())
+
+
+@router.post("/tasks/{task_id:path}/effects/start", response_model=EffectStart, tags=["work"])
+async def start_effect(
+    task_id: str, body: wire.EffectStartBody, b: As, key: Key = None
+) -> Response:
+    started = await b.start_effect(
+        task_id,
+        body.token,
+        body.step,
+        participant=body.participant or b.principal.id,
+        repeat_safe=body.repeat_safe,
+        idempotency_key=key,
+    )
+    return _json(started.model_dump_json().encode())
+
+
+@router.post("/tasks/{task_id:path}/effects/record", response_model=Effect, tags=["work"])
+async def record_effect(
+    task_id: str, body: wire.EffectRecordBody, b: As, key: Key = None
+) -> Response:
+    recorded = await b.record_effect(
+        task_id,
+        body.token,
+        body.step,
+        body.result,
+        participant=body.participant or b.principal.id,
+        idempotency_key=key,
+    )
+    return _json(recorded.model_dump_json().encode())
+
+
+@router.get("/tasks/{task_id:path}/effects", response_model=list[Effect], tags=["tasks"])
+async def effects(task_id: str, b: As) -> Response:
+    return _json(_EFFECTS.dump_json(await b.effects(task_id)))

@@ -113,6 +113,20 @@ class Submit(Body):
     participant: str | None = None
 
 
+class EffectStartBody(Body):
+    token: Int
+    step: str
+    participant: str | None = None
+    repeat_safe: Flag = False
+
+
+class EffectRecordBody(Body):
+    token: Int
+    step: str
+    result: Any = None
+    participant: str | None = None
+
+
 class Fail(Body):
     token: Int
     error: str | dict[str, Any]

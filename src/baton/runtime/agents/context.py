@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel
 
 from baton.model import Event, Lease, Run, Task, TaskSpec
-from baton.model.errors import UsageError
+from baton.model.effects import Effect, effect_key
+from baton.model.errors import EffectUncertain, UsageError
 from baton.model.states import TaskState
 from baton.runtime.agents.assembly import assemble_context
 from baton.runtime.agents.shared_work import Artifacts, Reservations
@@ -245,6 +247,50 @@ class TaskContext:
             ),
         )
 
+    async def effect(self, step: str, fn: Callable[..., Any], *, repeat_safe: bool = False) -> Any:
+        """Run a side effect on the world exactly once for this task (docs/effects.md):
+        ``fn`` is called with the step's idempotency key if it takes an argument (pass
+        it to the outside system where it takes one), its JSON result recorded on the
+        board; a later attempt of the task gets the recorded result back instead of
+        running ``fn`` again. If an earlier attempt started the step and never recorded
+        it, :class:`EffectUncertain` is raised (the worker blocks the task for a person)
+        — unless ``repeat_safe``, when ``fn`` runs again. ``fn`` may be async."""
+        self._on_the_loop("effect")
+        started = await self._start_effect(step, repeat_safe)
+        if started is not None:
+            return started.result
+        result = _call_with_key(fn, effect_key(self.task.id, step))
+        if inspect.isawaitable(result):
+            result = await result
+        await self._record_effect(step, result)
+        return result
+
+    def effect_sync(self, step: str, fn: Callable[..., Any], *, repeat_safe: bool = False) -> Any:
+        """:meth:`effect` for a sync agent (``fn`` runs in the agent's thread)."""
+        started = self._blocking("effect", self._start_effect(step, repeat_safe))
+        if started is not None:
+            return started.result
+        result = _call_with_key(fn, effect_key(self.task.id, step))
+        self._blocking("effect", self._record_effect(step, result))
+        return result
+
+    async def _start_effect(self, step: str, repeat_safe: bool) -> Effect | None:
+        """The recorded effect if there is one; ``None`` when ``fn`` should run."""
+        started = await self.board.start_effect(
+            self.task.id, self.lease.token, step,
+            participant=self.participant, repeat_safe=repeat_safe,
+        )  # fmt: skip
+        if started.decision == "recorded":
+            return started.effect
+        if started.decision == "uncertain":
+            raise EffectUncertain(self.task.id, step, started.effect.started_by)
+        return None
+
+    async def _record_effect(self, step: str, result: Any) -> None:
+        await self.board.record_effect(
+            self.task.id, self.lease.token, step, result, participant=self.participant
+        )
+
     def escalate_sync(self, reason: str, evidence: Mapping[str, Any] | None = None) -> None:
         """:meth:`escalate` for a sync agent."""
         self._blocking("escalate", self.escalate(reason, evidence))
@@ -323,3 +369,12 @@ class Agent(Protocol):
     roles: Sequence[str]
 
     async def run(self, ctx: TaskContext) -> Any: ...
+
+
+def _call_with_key(fn: Callable[..., Any], key: str) -> Any:
+    """``fn(key)`` if ``fn`` takes an argument, else ``fn()``."""
+    try:
+        takes = bool(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # a builtin without a signature: give it the key
+        takes = True
+    return fn(key) if takes else fn()

@@ -44,6 +44,7 @@ from psycopg_pool import AsyncConnectionPool
 from baton.model import Duty, Event, Run, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.audit import GENESIS, ChainHead, ChainLink
+from baton.model.effects import Effect
 from baton.model.errors import (
     BatonRuntimeError,
     SchemaTooNew,
@@ -376,6 +377,9 @@ class PostgresStore:
             return None
         return int(rows[0][0]), float(rows[0][1])
 
+    async def list_effects(self, task_id: str) -> list[Effect]:
+        return [_rows.effect_from_row(r) for r in await self._read("list_effects", (task_id,))]
+
     async def chain_head(self) -> ChainHead:
         rows = await self._read("read_chain_head")
         if not rows or rows[0][1] is None:
@@ -476,6 +480,7 @@ class PostgresStore:
             "reservations",
             "archived_events",
             "archives",
+            "effects",
         )
         pool = await self._ready()
         out = {}

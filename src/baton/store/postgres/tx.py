@@ -12,6 +12,7 @@ from psycopg.pq import TransactionStatus
 from baton.model import Duty, Run, RunState, Task, TaskState
 from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.audit import event_digest
+from baton.model.effects import Effect
 from baton.model.errors import BatonRuntimeError
 from baton.model.participants import Participant
 from baton.model.reservations import Reservation
@@ -295,6 +296,13 @@ class PgTx:
 
     async def delete_reservation(self, reservation_id: int) -> None:
         self._later("delete_reservation", (reservation_id,))
+
+    async def lock_effect(self, task_id: str, step: str) -> Effect | None:
+        row = await self._one("get_effect", (task_id, step))
+        return None if row is None else _rows.effect_from_row(row)
+
+    async def put_effect(self, effect: Effect) -> None:
+        self._later("put_effect", _rows.effect_row(effect))
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = await self._one("get_idempotent", (key,))

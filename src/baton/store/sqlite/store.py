@@ -36,6 +36,7 @@ from typing import Any, Literal
 from baton.model import Duty, Event, Run, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.audit import GENESIS, ChainHead, ChainLink
+from baton.model.effects import Effect
 from baton.model.errors import (
     InvalidArgument,
     SchemaTooNew,
@@ -308,6 +309,9 @@ class SqliteStore:
     async def last_seq(self) -> int:
         return int(self._read_one(_Q["last_seq"])[0])
 
+    async def list_effects(self, task_id: str) -> list[Effect]:
+        return [_rows.effect_from_row(r) for r in self._read(_Q["list_effects"], (task_id,))]
+
     async def chain_head(self) -> ChainHead:
         row = self._read_one(_Q["chain_head"])
         return ChainHead(0, GENESIS) if row is None else ChainHead(int(row[0]), bytes(row[1]))
@@ -392,6 +396,7 @@ class SqliteStore:
             "event_chain",
             "archived_events",
             "archives",
+            "effects",
         )
         return {t: _rows.snapshot_rows(self._read(f"SELECT * FROM {t}")) for t in tables}
 

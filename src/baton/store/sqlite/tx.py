@@ -12,6 +12,7 @@ from typing import Any
 from baton.model import Duty, Run, RunState, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.audit import GENESIS, ChainHead, event_digest, link
+from baton.model.effects import Effect
 from baton.model.participants import Participant
 from baton.model.reservations import Reservation
 from baton.store import rows as _rows
@@ -234,6 +235,13 @@ class SqliteTx:
 
     async def delete_reservation(self, reservation_id: int) -> None:
         self._c.execute(QUERIES["delete_reservation"], (reservation_id,))
+
+    async def lock_effect(self, task_id: str, step: str) -> Effect | None:
+        row = self._c.execute(QUERIES["get_effect"], (task_id, step)).fetchone()
+        return None if row is None else _rows.effect_from_row(row)
+
+    async def put_effect(self, effect: Effect) -> None:
+        self._c.execute(QUERIES["put_effect"], _rows.effect_row(effect))
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = self._c.execute(QUERIES["get_idempotent"], (key,)).fetchone()

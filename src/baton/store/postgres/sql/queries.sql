@@ -318,3 +318,16 @@ SELECT MIN(s), MAX(s) FROM (
 
 -- name: read_chain_head
 SELECT last, head FROM event_counter WHERE id = 1;
+
+-- name: get_effect
+SELECT task_id, step, key, state, result, attempts, started_by, started_token, started_at, done_at FROM effects WHERE task_id = %s AND step = %s FOR UPDATE;
+
+-- name: put_effect
+INSERT INTO effects (task_id, step, key, state, result, attempts, started_by, started_token, started_at, done_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (task_id, step) DO UPDATE SET state = excluded.state, result = excluded.result,
+    attempts = excluded.attempts, started_by = excluded.started_by,
+    started_token = excluded.started_token, started_at = excluded.started_at,
+    done_at = excluded.done_at;
+
+-- name: list_effects
+SELECT task_id, step, key, state, result, attempts, started_by, started_token, started_at, done_at FROM effects WHERE task_id = %s ORDER BY started_at, step;

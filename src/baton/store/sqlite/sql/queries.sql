@@ -287,3 +287,16 @@ SELECT seq, run_id, task_id, kind, actor, payload, at FROM events ORDER BY seq;
 
 -- name: set_event_hash
 UPDATE events SET hash = ? WHERE seq = ?;
+
+-- name: get_effect
+SELECT task_id, step, key, state, result, attempts, started_by, started_token, started_at, done_at FROM effects WHERE task_id = ? AND step = ?;
+
+-- name: put_effect
+INSERT INTO effects (task_id, step, key, state, result, attempts, started_by, started_token, started_at, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (task_id, step) DO UPDATE SET state = excluded.state, result = excluded.result,
+    attempts = excluded.attempts, started_by = excluded.started_by,
+    started_token = excluded.started_token, started_at = excluded.started_at,
+    done_at = excluded.done_at;
+
+-- name: list_effects
+SELECT task_id, step, key, state, result, attempts, started_by, started_token, started_at, done_at FROM effects WHERE task_id = ? ORDER BY started_at, step;
