@@ -42,6 +42,7 @@ from baton.interfaces.cli.participants import participant_app
 from baton.interfaces.cli.render import board_view, usage_table
 from baton.interfaces.cli.serve import serve_cmd
 from baton.interfaces.cli.text import plain
+from baton.interfaces.cli.trace import trace_cmd
 from baton.model import Event, RunState
 from baton.model.errors import BatonError, InvalidArgument, RunFailed, UsageError
 from baton.model.redaction import Redactor
@@ -65,6 +66,7 @@ app.add_typer(task_app, name="task")
 app.add_typer(participant_app, name="participant")
 app.add_typer(artifact_app, name="artifact")
 app.add_typer(audit_app, name="audit")
+app.command("trace")(trace_cmd)
 app.command("artifacts")(artifacts_cmd)
 app.command("reservations")(reservations_cmd)
 app.command("serve")(serve_cmd)

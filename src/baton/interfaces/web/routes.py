@@ -257,10 +257,13 @@ def mount(app: FastAPI, principals: Any, *, keepalive_s: float) -> None:
     async def timeline_page(request: Request, run_id: str, v: Seen) -> Response:
         run = await v.board.get_run(run_id)
         found = await pages.run_attempts(v.board, run_id)
-        drawn = timeline(found, now=v.board.clock())
+        now = v.board.clock()
+        drawn = timeline(found, now=now)
+        weights = work_seconds(found, now=now)
+        critical = layout(await v.board.tasks(run_id), durations=weights).critical_path
         return render(
             request, "timeline.html", viewer=v, run=run, tl=drawn, attempts=found,
-            title=f"Timeline of {run.id}",
+            critical=set(critical), critical_path=critical, title=f"Timeline of {run.id}",
         )  # fmt: skip
 
     @router.get("/ui/runs/{run_id}/costs")
