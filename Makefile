@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/http.py
 	$(BIN)/python bench/artifacts.py
 	$(BIN)/python bench/tokens.py
+	$(BIN)/python bench/governance.py
 	$(BIN)/python scripts/chromium.py
 	$(BIN)/python bench/web.py
 
@@ -41,6 +42,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/http.py --quick
 	$(BIN)/python bench/artifacts.py --quick
 	$(BIN)/python bench/tokens.py --quick
+	$(BIN)/python bench/governance.py --quick
 	$(BIN)/python scripts/chromium.py
 	$(BIN)/python bench/web.py --quick
 

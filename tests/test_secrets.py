@@ -208,6 +208,8 @@ def test_the_redactor_on_its_own() -> None:
     clean = {"a": ["b", {"c": 1}]}
     assert r.value(clean) is clean  # nothing copied when nothing changed
     assert r.text("short 1") == "short 1"
+    hint = "send Authorization: Bearer <token>"
+    assert r.text(hint) == hint  # a help text's placeholder is not a secret
     assert Redactor(["1"]).text("1 2 3") == "1 2 3"  # too short to be a secret
     assert secret_names({"a": {"$secret": "X"}, "b": [{"$secret": "Y"}]}) == ["X", "Y"]
     assert resolve_secrets({"a": [{"$secret": "X"}]}, {"X": "v"}) == {"a": ["v"]}

@@ -31,6 +31,9 @@ from typing import Any
 
 REDACTED = "[redacted]"
 
+#: How deep :meth:`Redactor.value` descends (well past ``Limits.max_depth``' default 64).
+MAX_DEPTH = 256
+
 #: Values shorter than this are not redacted by value: "1" or "true" in an environment
 #: variable named *_TOKEN would otherwise blank every "1" in the log.
 MIN_SECRET_LENGTH = 6
@@ -68,6 +71,16 @@ _HEADER = re.compile(
 )
 
 
+#: A header value that only shows the form (``Bearer <token>``), as help texts do.
+_PLACEHOLDER = re.compile(r"(?:\w+\s+)?<[^<>]{1,40}>.*", re.DOTALL)
+
+
+def _header_value(m: re.Match[str]) -> str:
+    if _PLACEHOLDER.fullmatch(m.group(3).strip()):
+        return m.group(0)
+    return m.group(1) + m.group(2) + REDACTED
+
+
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """The values of the environment variables whose names say they are secrets."""
     env = os.environ if environ is None else environ
@@ -102,14 +115,18 @@ class Redactor:
         """``text`` with every secret replaced."""
         if self._exact is not None:
             text = self._exact.sub(REDACTED, text)
-        text = _HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+        text = _HEADER.sub(_header_value, text)
         return _SHAPES.sub(REDACTED, text)
 
-    def value(self, value: Any) -> Any:
+    def value(self, value: Any, _depth: int = 0) -> Any:
         """A JSON value with secrets replaced in every string (and every string under a
-        credential-named field replaced whole). Unchanged values are returned as is."""
+        credential-named field replaced whole). Unchanged values are returned as is.
+        Past :data:`MAX_DEPTH` levels a value is left alone: the Board refuses anything
+        that deep anyway (``Limits.max_depth``), and recursion must stay bounded."""
         if isinstance(value, str):
             return self.text(value)
+        if _depth >= MAX_DEPTH:
+            return value
         if isinstance(value, Mapping):
             changed = False
             out: dict[Any, Any] = {}
@@ -117,12 +134,12 @@ class Redactor:
                 if isinstance(k, str) and isinstance(v, str) and v and SECRET_FIELD.match(k):
                     new: Any = REDACTED
                 else:
-                    new = self.value(v)
+                    new = self.value(v, _depth + 1)
                 changed = changed or new is not v
                 out[k] = new
             return out if changed else value
         if isinstance(value, list | tuple):
-            items = [self.value(v) for v in value]
+            items = [self.value(v, _depth + 1) for v in value]
             if any(a is not b for a, b in zip(items, value, strict=True)):
                 return items if isinstance(value, list) else tuple(items)
             return value

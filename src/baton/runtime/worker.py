@@ -20,6 +20,8 @@ import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry import context as otel_context
+
 from baton.board import BoardAPI
 from baton.model import Lease, LeaseKind, Run, Task
 from baton.model.budgets import remaining
@@ -40,6 +42,7 @@ from baton.model.redaction import Redactor, resolve_secrets, secret_names
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent
 from baton.runtime.logs import attempt_context
+from baton.runtime.tracing import attempt_span
 from baton.runtime.watchdog import WatchdogDuty
 
 log = logging.getLogger("baton.runtime.worker")
@@ -247,6 +250,7 @@ class Worker:
             tools=self.tools,
             budget=_budget_left(run, task.budget, task.tokens_used, task.cost_used),
             loop=asyncio.get_running_loop(),
+            trace_context=otel_context.get_current(),
         )
 
     def _with_secrets(self, task: Task) -> Task:
@@ -294,10 +298,19 @@ class Worker:
 
     async def _run_agent(self, agent: Agent, lease: Lease) -> None:
         task = lease.task
-        with attempt_context(
-            self._redactor_for(task), run=task.run_id, task=task.id, participant=lease.owner
-        ):
-            await self._attempt(agent, lease)
+        kind = lease.kind.value
+        role = task.role if lease.kind is LeaseKind.WORK else (task.reviewer_role or task.role)
+        with attempt_span(task.run_id, task.id, role, lease.owner, kind, lease.token) as span:
+            ids = span.get_span_context()
+            with attempt_context(
+                self._redactor_for(task),
+                run=task.run_id,
+                task=task.id,
+                participant=lease.owner,
+                trace_id=format(ids.trace_id, "032x") if ids.is_valid else "",
+                span_id=format(ids.span_id, "016x") if ids.is_valid else "",
+            ):
+                await self._attempt(agent, lease)
 
     async def _attempt(self, agent: Agent, lease: Lease) -> None:
         task = lease.task

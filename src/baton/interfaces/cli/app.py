@@ -51,6 +51,7 @@ from baton.runtime.loading import load_agents
 from baton.runtime.logs import configure_logging
 from baton.runtime.orchestrator import Orchestrator
 from baton.runtime.processes import until_signalled
+from baton.runtime.tracing import configure_tracing
 from baton.runtime.worker import Worker
 from baton.views.narration import narrate
 from baton.views.reporting import usage_by_role
@@ -568,6 +569,7 @@ def _redact(exc: BaseException) -> str:
 def main() -> None:
     """Entry point: one clear line per error, exit 2 for bad requests, 1 for failures."""
     configure_logging(os.environ.get("BATON_LOG_LEVEL", "WARNING").upper())
+    configure_tracing()
     try:
         app()
     except UsageError as exc:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from opentelemetry import trace
 from pydantic import BaseModel, TypeAdapter
 
 from baton.board.sync import SyncBoard
@@ -44,6 +45,7 @@ from baton.model.errors import BatonError, InvalidArgument, StoreUnavailable
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
 from baton.model.reservations import Reservation, ReservationMode
+from baton.runtime.tracing import inject_headers
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -167,6 +169,9 @@ class RemoteBoard:
         wait: float = 0.0,
     ) -> httpx.Response:
         headers = {**self._auth, "Idempotency-Key": key} if key is not None else self._auth
+        if trace.get_current_span().get_span_context().is_valid:  # continue the attempt's trace
+            headers = dict(headers)
+            inject_headers(headers)
         timeout = httpx.USE_CLIENT_DEFAULT if wait <= 0 else httpx.Timeout(wait + 30.0)
         content = None if body is None else self._encode(body)
         if content is not None:

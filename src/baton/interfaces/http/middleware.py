@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem
 from baton.interfaces.http.wire import CLOCK_HEADER
+from baton.runtime.tracing import mark_error, server_span
 
 
 def problem_response(status: int, body: dict[str, Any]) -> Response:
@@ -63,7 +64,12 @@ class DoorMiddleware:
                     return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
+        status = 0
+
         async def stamped(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message.get("status", 0))
             if overflowed:
                 if message["type"] == "http.response.start":
                     await self._too_large(send, seen)
@@ -74,7 +80,19 @@ class DoorMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, counted, stamped)
+        traced = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        if "traceparent" not in traced:  # no caller trace to continue: no span, no cost
+            await self.app(scope, counted, stamped)
+            return
+        with server_span(scope["method"], scope["path"], traced) as span:
+            await self.app(scope, counted, stamped)
+            route = scope.get("route")
+            if route is not None and hasattr(route, "path"):
+                span.update_name(f"{scope['method']} {route.path}")
+                span.set_attribute("http.route", route.path)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                mark_error(span, f"status {status}")
 
     async def _too_large(self, send: Send, size: int) -> None:
         body = plain_problem(

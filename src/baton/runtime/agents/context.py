@@ -17,6 +17,7 @@ from baton.model.errors import EffectUncertain, UsageError
 from baton.model.states import TaskState
 from baton.runtime.agents.assembly import assemble_context
 from baton.runtime.agents.shared_work import Artifacts, Reservations
+from baton.runtime.tracing import model_call_span, tool_span
 from baton.views.context_budget import ContextAssembly
 
 T = TypeVar("T")
@@ -63,6 +64,9 @@ class TaskContext:
     budget: BudgetLeft = field(default_factory=BudgetLeft)
     #: The worker's event loop, where ``*_sync`` methods run their board calls.
     loop: asyncio.AbstractEventLoop | None = None
+    #: The attempt's tracing context (its span), which calls made from a sync agent's
+    #: thread on the worker's loop would otherwise lose.
+    trace_context: Any = None
 
     @property
     def input(self) -> dict[str, Any]:
@@ -169,6 +173,14 @@ class TaskContext:
     async def record_usage(
         self, *, model: str, input_tokens: int, output_tokens: int, cost_usd: float = 0.0
     ) -> None:
+        model_call_span(
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost_usd,
+            ids={"baton.run.id": self.run.id, "baton.task.id": self.task.id},
+            context=self.trace_context,
+        )
         await self.board.record_usage(
             self.task.id,
             model=model,
@@ -259,9 +271,11 @@ class TaskContext:
         started = await self._start_effect(step, repeat_safe)
         if started is not None:
             return started.result
-        result = _call_with_key(fn, effect_key(self.task.id, step))
-        if inspect.isawaitable(result):
-            result = await result
+        key = effect_key(self.task.id, step)
+        with tool_span(step, key):
+            result = _call_with_key(fn, key)
+            if inspect.isawaitable(result):
+                result = await result
         await self._record_effect(step, result)
         return result
 
@@ -270,7 +284,9 @@ class TaskContext:
         started = self._blocking("effect", self._start_effect(step, repeat_safe))
         if started is not None:
             return started.result
-        result = _call_with_key(fn, effect_key(self.task.id, step))
+        key = effect_key(self.task.id, step)
+        with tool_span(step, key):
+            result = _call_with_key(fn, key)
         self._blocking("effect", self._record_effect(step, result))
         return result
 

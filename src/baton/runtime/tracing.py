@@ -1,0 +1,191 @@
+"""Live OpenTelemetry tracing: one trace per run, across processes and doors.
+
+Baton's code uses only the OpenTelemetry *API*; with no SDK configured every span is
+the API's no-op (measured in bench/tracing.py). :func:`configure_tracing` sets the SDK
+up from the standard environment — ``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``,
+or ``none``, the default), ``OTEL_SERVICE_NAME``, the ``OTEL_EXPORTER_OTLP_*``
+settings — plus ``BATON_TRACE_FILE`` (spans as JSON lines to a file). Programs that set
+up their own SDK need not call it.
+
+One run is one trace without anyone passing context around: every attempt span's
+parent is the run's span, whose trace and span ids are derived from the run id
+(:func:`~baton.views.trace_export.trace_id_of`), the same ids ``baton trace RUN
+--otlp-json`` gives the run span it rebuilds from the event log — so live spans and
+the exported run/task spans join into one tree. Inside an attempt, model calls and side
+effects are child spans; a Board call over HTTP carries the W3C ``traceparent`` of the
+current span, and ``baton serve`` continues it (:func:`server_span`), so the server's
+work for an attempt is inside the attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import TraceFlags as _Flags
+
+from baton.model.redaction import Redactor
+from baton.views.trace_export import span_id_of, trace_id_of
+
+TRACER = trace.get_tracer("baton")
+
+
+def run_context(run_id: str) -> Context:
+    """A context whose current span is the run's (remote, never recorded here)."""
+    parent = SpanContext(
+        trace_id=int(trace_id_of(run_id), 16),
+        span_id=int(span_id_of(run_id), 16),
+        is_remote=True,
+        trace_flags=_Flags(_Flags.SAMPLED),
+    )
+    return trace.set_span_in_context(NonRecordingSpan(parent))
+
+
+@contextmanager
+def attempt_span(
+    run_id: str, task_id: str, role: str, participant: str, kind: str, token: int
+) -> Iterator[trace.Span]:
+    """The span of one attempt, a child of the run's span."""
+    with TRACER.start_as_current_span(
+        f"attempt {kind} {task_id.split('/')[-1]}",
+        context=run_context(run_id),
+        attributes={
+            "baton.run.id": run_id,
+            "baton.task.id": task_id,
+            "baton.task.role": role,
+            "baton.participant": participant,
+            "baton.attempt.kind": kind,
+            "baton.attempt.token": token,
+        },
+    ) as span:
+        yield span
+
+
+def model_call_span(
+    *,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cost_usd: float,
+    ids: Mapping[str, str],
+    context: Context | None = None,
+) -> None:
+    """A finished model call, as a GenAI ``chat`` span under the attempt (``context``,
+    or the current span)."""
+    with TRACER.start_as_current_span(
+        f"chat {model}",
+        context=context,
+        kind=SpanKind.CLIENT,
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": model,
+            "gen_ai.usage.input_tokens": input_tokens,
+            "gen_ai.usage.output_tokens": output_tokens,
+            "baton.cost_usd": cost_usd,
+            **ids,
+        },
+    ):
+        pass
+
+
+@contextmanager
+def tool_span(step: str, key: str) -> Iterator[trace.Span]:
+    """A side effect (``ctx.effect``) as an ``execute_tool`` span."""
+    with TRACER.start_as_current_span(
+        f"execute_tool {step}",
+        attributes={
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": step,
+            "baton.effect.key": key,
+        },
+    ) as span:
+        yield span
+
+
+def inject_headers(headers: MutableMapping[str, str]) -> None:
+    """Add the current span's ``traceparent`` (and ``tracestate``) to ``headers``."""
+    propagate.inject(headers)
+
+
+@contextmanager
+def server_span(method: str, route: str, headers: Mapping[str, str]) -> Iterator[trace.Span]:
+    """A request ``baton serve`` handles, continuing the caller's trace if it sent one."""
+    with TRACER.start_as_current_span(
+        f"{method} {route}",
+        context=propagate.extract(dict(headers)),
+        kind=SpanKind.SERVER,
+        attributes={"http.request.method": method, "http.route": route},
+    ) as span:
+        yield span
+
+
+def mark_error(span: trace.Span, message: str) -> None:
+    span.set_status(Status(StatusCode.ERROR, Redactor.from_environment().text(message)))
+
+
+# --- the SDK, from the environment --------------------------------------------------
+
+
+def configure_tracing(environ: Mapping[str, str] | None = None) -> bool:
+    """Install the SDK's tracer provider if the environment asks for an exporter;
+    returns whether it did. Idempotent per process."""
+    env = os.environ if environ is None else environ
+    wanted = env.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
+    trace_file = env.get("BATON_TRACE_FILE")
+    if wanted in ("", "none") and not trace_file:
+        return False
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            ConsoleSpanExporter,
+            SimpleSpanProcessor,
+            SpanExporter,
+        )
+    except ImportError:  # the API alone: spans stay no-ops
+        return False
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": env.get("OTEL_SERVICE_NAME", "baton")})
+    )
+    if trace_file:
+        provider.add_span_processor(SimpleSpanProcessor(_jsonl_exporter(SpanExporter, trace_file)))
+    if wanted == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    elif wanted == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter,
+        )
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return True
+
+
+def _jsonl_exporter(base: type[Any], path: str) -> Any:
+    """A span exporter appending each finished span as one JSON line to ``path``."""
+
+    class JsonLinesExporter(base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+
+        def export(self, spans: Sequence[Any]) -> Any:
+            from opentelemetry.sdk.trace.export import SpanExportResult
+
+            redact = Redactor.from_environment().text
+            lines = [redact(json.dumps(json.loads(s.to_json()))) + "\n" for s in spans]
+            with self._lock, open(path, "a", encoding="utf-8") as f:
+                f.writelines(lines)
+            return SpanExportResult.SUCCESS
+
+        def shutdown(self) -> None:
+            pass
+
+    return JsonLinesExporter()
