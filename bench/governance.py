@@ -10,10 +10,12 @@ same run, repetitions interleaved::
     inserted without digest, link or head: ``_unchained``). At two run sizes: the cost
     per task must not grow with the run.
 (b) Tracing: the documented ``Worker`` with a no-op agent draining N tasks, in a fresh
-    process per measurement, with (1) no SDK (the OpenTelemetry API's no-op spans: what
+    process per measurement, with (0) the attempt spans taken out of the Worker (the
+    benchmark without tracing), (1) no SDK (the OpenTelemetry API's no-op spans: what
     every user gets by default), (2) the SDK with the in-memory exporter, (3) the SDK
-    exporting OTLP/HTTP to a local collector stub on 127.0.0.1 (a thread answering 200).
-    Ratios to (1).
+    exporting OTLP/HTTP to a local collector stub on 127.0.0.1 (a thread answering 200,
+    ``_collector.py``). Ratios to (1); (1) against (0) is what tracing costs when nobody
+    configured it.
 (c) ``audit verify`` on a store of ``--events`` events (default 1,000,000): the events
     are appended through the store's own transactions (chained as in production, in
     batches), then ``Board.verify_audit()`` walks the whole chain; events proved per
@@ -30,13 +32,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import _collector
 from rich.console import Console
 from rich.table import Table
 
@@ -46,7 +47,7 @@ from baton.store.sqlite import tx as sqlite_tx
 HERE = Path(__file__).resolve().parent
 CHAIN_SIZES = (1_000, 10_000)
 TRACE_SIZES = (500, 2_000)
-TRACE_MODES = ("no_sdk", "in_memory", "otlp_stub")
+TRACE_MODES = ("off", "no_sdk", "in_memory", "otlp_stub")
 
 
 # --- (a) the chain ---------------------------------------------------------------------
@@ -120,25 +121,21 @@ def chain_overhead(reps: int, sizes: Sequence[int], tmp: Path) -> list[dict[str,
 # --- (b) tracing -----------------------------------------------------------------------
 
 
-class _Collector(BaseHTTPRequestHandler):
-    received = 0
-
-    def do_POST(self) -> None:
-        n = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(n)
-        _Collector.received += n
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def _child_trace(mode: str, size: int, db: str) -> None:
     """One measurement in its own process (a tracer provider is set once per process)."""
-    if mode != "no_sdk":
+    if mode == "off":  # the Worker with its spans taken out: what tracing costs at all
+        import contextlib
+
+        from opentelemetry import trace
+
+        import baton.runtime.worker as worker_module
+
+        @contextlib.contextmanager
+        def no_span(*args: Any, **kw: Any) -> Any:
+            yield trace.INVALID_SPAN
+
+        worker_module.attempt_span = no_span  # type: ignore[assignment]
+    elif mode != "no_sdk":
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -152,9 +149,7 @@ def _child_trace(mode: str, size: int, db: str) -> None:
         else:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            url = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+            url = _collector.start()
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
         trace.set_tracer_provider(provider)
 
@@ -176,11 +171,11 @@ def _child_trace(mode: str, size: int, db: str) -> None:
             await board.close()
 
     rate = asyncio.run(main())
-    if mode != "no_sdk":
+    if mode not in ("off", "no_sdk"):
         from opentelemetry import trace
 
         trace.get_tracer_provider().shutdown()  # type: ignore[attr-defined]
-    print(json.dumps({"rate": rate, "collector_bytes": _Collector.received}))
+    print(json.dumps({"rate": rate, "collector_bytes": _collector.received()}))
 
 
 def tracing_overhead(reps: int, sizes: Sequence[int], tmp: Path) -> list[dict[str, Any]]:
@@ -188,7 +183,8 @@ def tracing_overhead(reps: int, sizes: Sequence[int], tmp: Path) -> list[dict[st
     for size in sizes:
         rates: dict[str, list[float]] = {m: [] for m in TRACE_MODES}
         for rep in range(reps):
-            modes = TRACE_MODES[rep % 3 :] + TRACE_MODES[: rep % 3]
+            shift = rep % len(TRACE_MODES)
+            modes = TRACE_MODES[shift:] + TRACE_MODES[:shift]
             for mode in modes:
                 db = str(tmp / f"trace-{size}-{rep}-{mode}.db")
                 done = subprocess.run(
