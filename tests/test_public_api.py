@@ -20,7 +20,7 @@ BATON = {
     "TaskContext", "TaskSpec", "TaskState", "TransientConflict", "UsageError", "Verdict",
     "Worker", "agent", "load_plan", "narrate", "open_store",
     # governance: effects, secrets, logging
-    "EffectUncertain", "SecretMissing", "configure_logging",
+    "EffectUncertain", "PolicyDenied", "SecretMissing", "configure_logging",
     # participants and permissions
     "Grant", "OWNER", "Participant", "ParticipantKind", "PermissionDenied", "Principal",
     "Unauthenticated",

@@ -21,6 +21,7 @@ from baton.model.errors import (
     LeaseLost,
     NotFound,
     PermissionDenied,
+    PolicyDenied,
     TransientConflict,
     Unauthenticated,
 )
@@ -28,6 +29,7 @@ from baton.model.events import BOARD_SCOPE, EventKind
 from baton.model.limits import DEFAULT_LIMITS, Limits, lookup_id
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.model.participants import OWNER, Principal, same_hash
+from baton.model.policies import PolicyRecord
 from baton.model.redaction import Redactor
 from baton.model.reservations import Reservation
 from baton.store import Store, Tx
@@ -62,6 +64,7 @@ _CODECS: dict[str, TypeAdapter[Any]] = {
     "reservations": _adapter(list[Reservation]),
     "effect_start": _adapter(EffectStart),
     "effect": _adapter(Effect),
+    "policy": _adapter(PolicyRecord),
 }
 
 
@@ -159,14 +162,18 @@ class BoardCore:
     async def record_denied(self, denied: PermissionDenied) -> None:
         """An ``access.denied`` event for the audit trail, in a transaction of its own
         (the refused call changed nothing)."""
+        payload: dict[str, Any] = {
+            "action": denied.action,
+            "target": denied.target,
+            "missing": denied.missing,
+        }
+        kind = EventKind.ACCESS_DENIED
+        if isinstance(denied, PolicyDenied):
+            kind = EventKind.POLICY_DENIED
+            payload.update(rule=denied.rule, version=denied.version)
         async with self.store.transaction() as tx:
             await tx.append_event(
-                denied.run_id or BOARD_SCOPE,
-                None,
-                EventKind.ACCESS_DENIED,
-                denied.participant,
-                {"action": denied.action, "target": denied.target, "missing": denied.missing},
-                self.clock(),
+                denied.run_id or BOARD_SCOPE, None, kind, denied.participant, payload, self.clock()
             )
 
     async def write(

@@ -10,6 +10,7 @@ from typing import Any
 from baton.board.authorization import require_run, require_self
 from baton.board.core import BoardCore, check_lease, load_task
 from baton.board.escalations import escalate_in
+from baton.board.policies import check_tool
 from baton.board.reading import ReadService
 from baton.model import LeaseKind, Task
 from baton.model.effects import Effect, EffectStart, EffectState, effect_key
@@ -39,6 +40,7 @@ class EffectService:
 
         async def body(tx: Tx, now: float, who: Principal) -> EffectStart:
             task = await _held(tx, who, task_id, token, participant, now)
+            check_tool(await tx.run_policy(task.run_id), who, task.role, step, task.run_id)
             prior = await tx.lock_effect(task.id, step)
             if prior is not None and prior.state is EffectState.DONE:
                 await tx.append_event(

@@ -35,6 +35,7 @@ from baton.board.duties import DutyService
 from baton.board.effects import EffectService
 from baton.board.messages import MessageService
 from baton.board.participants import ParticipantService
+from baton.board.policies import PolicyService
 from baton.board.reading import ReadService
 from baton.board.reservations import ReservationService
 from baton.board.reviews import ReviewService
@@ -54,6 +55,7 @@ from baton.model.effects import Effect, EffectStart
 from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
 from baton.model.participants import OWNER, Grant, Participant, ParticipantKind, Principal
+from baton.model.policies import Policy, PolicyCheck, PolicyRecord
 from baton.model.redaction import Redactor
 from baton.model.reservations import Reservation, ReservationMode
 from baton.store import Store, open_store
@@ -103,6 +105,7 @@ class Board:
         self._reservations = ReservationService(self.core)
         self._audit = AuditService(self.core)
         self._effects = EffectService(self.core)
+        self._policies = PolicyService(self.core)
 
     @classmethod
     def open(
@@ -874,6 +877,24 @@ class Board:
     async def effects(self, task_id: str) -> list[Effect]:
         """The task's effect ledger: every step, its state, result and attempts."""
         return await self._effects.effects(task_id)
+
+    async def set_policy(
+        self, policy: Policy | Mapping[str, Any], *, actor: str | None = None
+    ) -> PolicyRecord:
+        """Make ``policy`` the board's policy, as a new version (docs/policies.md); runs
+        created from now on follow it, runs already created keep theirs. Needs the
+        admin grant; an invalid document is InvalidArgument naming what is wrong."""
+        return await self._policies.set_policy(policy, actor=actor)
+
+    async def policy(self) -> PolicyRecord | None:
+        """The board's current policy (``None`` when none was ever set)."""
+        return await self._policies.policy()
+
+    async def check_policy(self, plan: Plan | Mapping[str, Any]) -> PolicyCheck:
+        """What the current policy would do with ``plan``, for the acting principal:
+        whether it may create the run, which approvals and budgets it adds. Writes
+        nothing."""
+        return await self._policies.check_policy(plan)
 
     async def verify_audit(self, run_id: str | None = None) -> AuditReport:
         """Prove the audit chain (docs/audit.md): every event's hash from its predecessor

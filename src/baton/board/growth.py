@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from baton.model import Plan, Run, RunState, Task, TaskSpec, TaskState
 from baton.model.events import EventKind
+from baton.model.policies import apply_task_rules
 from baton.store import Tx
 
 
@@ -21,7 +22,11 @@ async def put_tasks(
     actor: str,
     now: float,
 ) -> list[Task]:
-    """Insert tasks built from validated ``specs`` and their ``task.created`` events."""
+    """Insert tasks built from validated ``specs`` and their ``task.created`` events,
+    as the run's policy makes them (approvals, task budgets and limits)."""
+    policy = await tx.run_policy(run_id)
+    if policy is not None:
+        specs, _ = apply_task_rules(specs, policy.policy)
     base = await tx.next_created_seq()
     tasks = []
     for i, s in enumerate(specs):

@@ -25,6 +25,7 @@ from baton.model.audit import AuditReport
 from baton.model.effects import Effect, EffectStart
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
+from baton.model.policies import Policy, PolicyCheck, PolicyRecord
 from baton.model.reservations import Reservation, ReservationMode
 
 
@@ -363,6 +364,14 @@ class BoardAPI(Protocol):
     async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int: ...
 
     async def verify_audit(self, run_id: str | None = None) -> AuditReport: ...
+
+    async def set_policy(
+        self, policy: Policy | Mapping[str, Any], *, actor: str | None = None
+    ) -> PolicyRecord: ...
+
+    async def policy(self) -> PolicyRecord | None: ...
+
+    async def check_policy(self, plan: Plan | Mapping[str, Any]) -> PolicyCheck: ...
 
     async def start_effect(
         self,

@@ -20,6 +20,7 @@ from baton.board.budgets import pause_if_over, run_exhausted
 from baton.board.core import BoardCore, check_lease, load_run, load_task
 from baton.board.escalations import append_returned, escalate_in
 from baton.board.growth import plan_run, put_tasks
+from baton.board.policies import check_create
 from baton.board.transitions import Later, apply
 from baton.model import Budget, Event, LeaseKind, Plan, Run, RunState, SubPlan, Task, TaskSpec
 from baton.model.budgets import over_budget
@@ -35,6 +36,7 @@ from baton.model.limits import (
     lookup_id,
 )
 from baton.model.participants import Grant, Principal
+from baton.model.policies import apply_policy
 from baton.model.states import TERMINAL, Action, TaskState
 from baton.planning.additions import validate_additions
 from baton.planning.bounds import check_plan_limits, limit_problems
@@ -62,17 +64,30 @@ class RunService:
         async def body(tx: Tx, now: float, who: Principal) -> Run:
             name = acting_name(who, actor, "api", "create runs")
             require_grant(who, Grant.CREATE_RUNS, "create runs")
+            policy = await tx.current_policy()
+            check_create(policy, who)
             if await tx.get_run(rid) is not None:
                 raise InvalidArgument(f"a run with id {rid!r} already exists")
-            run = plan_run(valid, rid, now)
+            planned, triggered = (
+                (valid, []) if policy is None else apply_policy(valid, policy.policy)
+            )
+            run = plan_run(planned, rid, now)
             if not who.owner:
                 run = run.model_copy(update={"created_by": who.id})
             await tx.insert_run(run)
             payload = {"goal": run.goal, "roles": run.roles, "tasks": len(valid.tasks)}
             if run.budget:
                 payload["budget"] = run.budget
+            if policy is not None:
+                await tx.set_run_policy(rid, policy.version)
+                payload["policy"] = {
+                    "version": policy.version,
+                    "triggered": [t.model_dump() for t in triggered],
+                }
             await tx.append_event(rid, None, EventKind.RUN_CREATED, name, payload, now)
-            await put_tasks(tx, rid, valid.tasks, existing={}, parent_id=None, actor=name, now=now)
+            await put_tasks(
+                tx, rid, planned.tasks, existing={}, parent_id=None, actor=name, now=now
+            )
             return run
 
         return await self.core.write("create_run", "create_run", idempotency_key, body)

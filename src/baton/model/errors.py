@@ -158,6 +158,21 @@ class PermissionDenied(UsageError):
         super().__init__(f"{participant} may not {action}{on}: {missing}")
 
 
+class PolicyDenied(PermissionDenied):
+    """The board's policy forbids this; nothing was changed (the refusal is recorded as
+    a ``policy.denied`` event naming the rule)."""
+
+    def __init__(
+        self, participant: str, action: str, rule: str, why: str, *, run_id: str = "",
+        target: str = "", version: int = 0,
+    ) -> None:  # fmt: skip
+        super().__init__(
+            participant, action, f"policy rule {rule!r} (version {version}): {why}",
+            run_id=run_id, target=target,
+        )  # fmt: skip
+        self.rule, self.why, self.version = rule, why, version
+
+
 # --- failures at run time ----------------------------------------------------------
 
 

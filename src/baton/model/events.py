@@ -76,6 +76,9 @@ class EventKind(StrEnum):
     RESERVATION_RELEASED = "reservation.released"
     TASK_CONTEXT = "task.context"
 
+    POLICY_SET = "policy.set"
+    POLICY_DENIED = "policy.denied"
+
     EFFECT_STARTED = "effect.started"
     EFFECT_RECORDED = "effect.recorded"
     EFFECT_REUSED = "effect.reused"
@@ -282,6 +285,25 @@ class TaskContextPayload(_Payload):
     pieces: list[JSON]
 
 
+class PolicySet(_Payload):
+    """``policy.set``: a new version of the board's policy."""
+
+    version: int
+    name: str
+    digest: str
+
+
+class PolicyDeniedPayload(_Payload):
+    """``policy.denied``: an action the policy forbids (what ``access.denied`` carries,
+    plus the rule and the policy's version)."""
+
+    action: str
+    target: str
+    missing: str
+    rule: str
+    version: int
+
+
 class EffectStarted(_Payload):
     """``effect.started``: an attempt is about to run a side effect (docs/effects.md)."""
 
@@ -330,6 +352,8 @@ PAYLOADS: dict[EventKind, type[BaseModel]] = {
     EventKind.RESERVATION_TAKEN: ReservationChange,
     EventKind.RESERVATION_RELEASED: ReservationChange,
     EventKind.TASK_CONTEXT: TaskContextPayload,
+    EventKind.POLICY_SET: PolicySet,
+    EventKind.POLICY_DENIED: PolicyDeniedPayload,
     EventKind.EFFECT_STARTED: EffectStarted,
     EventKind.EFFECT_RECORDED: EffectRecorded,
     EventKind.EFFECT_REUSED: EffectReused,

@@ -20,6 +20,7 @@ from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.audit import ChainHead, ChainLink
 from baton.model.effects import Effect
 from baton.model.participants import Participant
+from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 
 
@@ -216,6 +217,24 @@ class Tx(Protocol):
         """Insert or replace a ledger entry."""
         ...
 
+    async def lock_policies(self) -> None:
+        """Serialise policy changes (versions are max + 1)."""
+        ...
+
+    async def current_policy(self) -> PolicyRecord | None:
+        """The board's current policy (the highest version)."""
+        ...
+
+    async def insert_policy(self, record: PolicyRecord) -> None: ...
+
+    async def set_run_policy(self, run_id: str, version: int) -> None:
+        """Record the policy version a run was created under."""
+        ...
+
+    async def run_policy(self, run_id: str) -> PolicyRecord | None:
+        """The policy a run was created under."""
+        ...
+
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         """``(op, result_json)`` recorded under ``key``, if any."""
         ...
@@ -263,6 +282,10 @@ class Store(Protocol):
         ...
 
     async def last_seq(self) -> int: ...
+
+    async def current_policy(self) -> PolicyRecord | None:
+        """The board's current policy."""
+        ...
 
     async def list_effects(self, task_id: str) -> list[Effect]:
         """A task's effect ledger, oldest first."""

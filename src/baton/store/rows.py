@@ -16,6 +16,7 @@ from baton.model.artifacts import Artifact, ArtifactKind, ArtifactVersion, Merge
 from baton.model.audit import GENESIS, ChainHead, ChainLink, event_digest, link
 from baton.model.effects import Effect, EffectState
 from baton.model.participants import Participant
+from baton.model.policies import Policy, PolicyRecord
 from baton.model.reservations import Reservation, ReservationMode
 from baton.model.states import TaskState
 
@@ -458,3 +459,17 @@ def effect_from_row(row: Sequence[Any]) -> Effect:
         started_at=started_at,
         done_at=done_at,
     )
+
+
+def policy_from_row(row: Sequence[Any]) -> PolicyRecord:
+    version, document, set_by, set_at = row
+    return PolicyRecord(
+        version=int(version),
+        policy=Policy.model_validate_json(document),
+        set_by=set_by,
+        set_at=float(set_at),
+    )
+
+
+def policy_row(record: PolicyRecord) -> tuple[Any, ...]:
+    return (record.version, record.policy.model_dump_json(), record.set_by, record.set_at)

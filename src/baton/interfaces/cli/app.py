@@ -39,6 +39,7 @@ from baton.interfaces.cli.common import (
 )
 from baton.interfaces.cli.mcp import mcp_cmd
 from baton.interfaces.cli.participants import participant_app
+from baton.interfaces.cli.policy import policy_app
 from baton.interfaces.cli.render import board_view, usage_table
 from baton.interfaces.cli.serve import serve_cmd
 from baton.interfaces.cli.text import plain
@@ -67,6 +68,7 @@ app.add_typer(task_app, name="task")
 app.add_typer(participant_app, name="participant")
 app.add_typer(artifact_app, name="artifact")
 app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
 app.command("trace")(trace_cmd)
 app.command("artifacts")(artifacts_cmd)
 app.command("reservations")(reservations_cmd)

@@ -71,7 +71,7 @@ def trace_cmd(
             }
         )
         return
-    _gantt(found, set(critical), now=now, width=width)
+    _gantt(found, set(critical), now=now, width=min(width, max(20, out.width - 28)))
     retried = sum(a.retried for a in found)
     waited = sum(a.wait_s for a in found)
     out.print(

@@ -44,6 +44,7 @@ from baton.model.effects import Effect, EffectStart
 from baton.model.errors import BatonError, InvalidArgument, StoreUnavailable
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
+from baton.model.policies import Policy, PolicyCheck, PolicyRecord
 from baton.model.reservations import Reservation, ReservationMode
 from baton.runtime.tracing import inject_headers
 
@@ -734,6 +735,22 @@ class RemoteBoard:
 
     async def effects(self, task_id: str) -> list[Effect]:
         return _EFFECTS.validate_json(await self._get(f"/tasks/{_task(task_id)}/effects"))
+
+    async def set_policy(
+        self, policy: Policy | Mapping[str, Any], *, actor: str | None = None
+    ) -> PolicyRecord:
+        document = policy.model_dump(mode="json") if isinstance(policy, Policy) else policy
+        raw = await self._post("/policy", {"policy": document, "actor": actor})
+        return PolicyRecord.model_validate_json(raw)
+
+    async def policy(self) -> PolicyRecord | None:
+        raw = await self._get("/policy")
+        return None if raw.strip() == b"null" else PolicyRecord.model_validate_json(raw)
+
+    async def check_policy(self, plan: Plan | Mapping[str, Any]) -> PolicyCheck:
+        document = plan.model_dump(mode="json") if isinstance(plan, Plan) else plan
+        raw = await self._post("/policy/check", {"plan": document})
+        return PolicyCheck.model_validate_json(raw)
 
     async def verify_audit(self, run_id: str | None = None) -> AuditReport:
         raw = await self._get("/audit/verify", run=None if run_id is None else _id(run_id))

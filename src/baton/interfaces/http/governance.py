@@ -14,6 +14,7 @@ from baton.interfaces.http import wire
 from baton.interfaces.http.callers import As, Key
 from baton.model.audit import AuditReport
 from baton.model.effects import Effect, EffectStart
+from baton.model.policies import PolicyCheck, PolicyRecord
 
 router = APIRouter()
 
@@ -30,6 +31,22 @@ async def verify_audit(b: As, run: RunQuery = None) -> Response:
     """Walk the audit chain and name the first bad seq (200 either way: a broken chain
     is a finding, not an error of the request)."""
     return _json((await b.verify_audit(run)).model_dump_json().encode())
+
+
+@router.post("/policy", response_model=PolicyRecord, tags=["policy"])
+async def set_policy(body: wire.PolicyBody, b: As) -> Response:
+    return _json((await b.set_policy(body.policy, actor=body.actor)).model_dump_json().encode())
+
+
+@router.get("/policy", response_model=PolicyRecord | None, tags=["policy"])
+async def policy(b: As) -> Response:
+    record = await b.policy()
+    return _json(b"null" if record is None else record.model_dump_json().encode())
+
+
+@router.post("/policy/check", response_model=PolicyCheck, tags=["policy"])
+async def check_policy(body: wire.PolicyCheckBody, b: As) -> Response:
+    return _json((await b.check_policy(body.plan)).model_dump_json().encode())
 
 
 @router.post("/tasks/{task_id:path}/effects/start", response_model=EffectStart, tags=["work"])

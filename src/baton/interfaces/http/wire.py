@@ -113,6 +113,15 @@ class Submit(Body):
     participant: str | None = None
 
 
+class PolicyBody(Body):
+    policy: dict[str, Any]
+    actor: str | None = None
+
+
+class PolicyCheckBody(Body):
+    plan: dict[str, Any]
+
+
 class EffectStartBody(Body):
     token: Int
     step: str

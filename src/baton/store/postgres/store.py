@@ -53,6 +53,7 @@ from baton.model.errors import (
     UsageError,
 )
 from baton.model.participants import Participant
+from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
@@ -377,6 +378,10 @@ class PostgresStore:
             return None
         return int(rows[0][0]), float(rows[0][1])
 
+    async def current_policy(self) -> PolicyRecord | None:
+        rows = await self._read("current_policy")
+        return _rows.policy_from_row(rows[0]) if rows else None
+
     async def list_effects(self, task_id: str) -> list[Effect]:
         return [_rows.effect_from_row(r) for r in await self._read("list_effects", (task_id,))]
 
@@ -481,6 +486,8 @@ class PostgresStore:
             "archived_events",
             "archives",
             "effects",
+            "policies",
+            "run_policies",
         )
         pool = await self._ready()
         out = {}

@@ -15,6 +15,7 @@ from baton.model.audit import event_digest
 from baton.model.effects import Effect
 from baton.model.errors import BatonRuntimeError
 from baton.model.participants import Participant
+from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
@@ -303,6 +304,23 @@ class PgTx:
 
     async def put_effect(self, effect: Effect) -> None:
         self._later("put_effect", _rows.effect_row(effect))
+
+    async def lock_policies(self) -> None:
+        await self._one("lock_policies")
+
+    async def current_policy(self) -> PolicyRecord | None:
+        row = await self._one("current_policy")
+        return None if row is None else _rows.policy_from_row(row)
+
+    async def insert_policy(self, record: PolicyRecord) -> None:
+        self._later("insert_policy", _rows.policy_row(record))
+
+    async def set_run_policy(self, run_id: str, version: int) -> None:
+        self._later("set_run_policy", (run_id, version))
+
+    async def run_policy(self, run_id: str) -> PolicyRecord | None:
+        row = await self._one("run_policy", (run_id,))
+        return None if row is None else _rows.policy_from_row(row)
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = await self._one("get_idempotent", (key,))

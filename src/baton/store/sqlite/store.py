@@ -44,6 +44,7 @@ from baton.model.errors import (
     StoreUnavailable,
 )
 from baton.model.participants import Participant
+from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.store import rows as _rows
 from baton.store.sql_files import load_migrations
@@ -309,6 +310,10 @@ class SqliteStore:
     async def last_seq(self) -> int:
         return int(self._read_one(_Q["last_seq"])[0])
 
+    async def current_policy(self) -> PolicyRecord | None:
+        row = self._read_one(_Q["current_policy"])
+        return None if row is None else _rows.policy_from_row(row)
+
     async def list_effects(self, task_id: str) -> list[Effect]:
         return [_rows.effect_from_row(r) for r in self._read(_Q["list_effects"], (task_id,))]
 
@@ -397,6 +402,8 @@ class SqliteStore:
             "archived_events",
             "archives",
             "effects",
+            "policies",
+            "run_policies",
         )
         return {t: _rows.snapshot_rows(self._read(f"SELECT * FROM {t}")) for t in tables}
 

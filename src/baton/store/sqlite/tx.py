@@ -14,6 +14,7 @@ from baton.model.artifacts import Artifact, ArtifactVersion
 from baton.model.audit import GENESIS, ChainHead, event_digest, link
 from baton.model.effects import Effect
 from baton.model.participants import Participant
+from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.store import rows as _rows
 from baton.store.protocol import Claimable, EventRef
@@ -242,6 +243,23 @@ class SqliteTx:
 
     async def put_effect(self, effect: Effect) -> None:
         self._c.execute(QUERIES["put_effect"], _rows.effect_row(effect))
+
+    async def lock_policies(self) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every write."""
+
+    async def current_policy(self) -> PolicyRecord | None:
+        row = self._c.execute(QUERIES["current_policy"]).fetchone()
+        return None if row is None else _rows.policy_from_row(row)
+
+    async def insert_policy(self, record: PolicyRecord) -> None:
+        self._c.execute(QUERIES["insert_policy"], _rows.policy_row(record))
+
+    async def set_run_policy(self, run_id: str, version: int) -> None:
+        self._c.execute(QUERIES["set_run_policy"], (run_id, version))
+
+    async def run_policy(self, run_id: str) -> PolicyRecord | None:
+        row = self._c.execute(QUERIES["run_policy"], (run_id,)).fetchone()
+        return None if row is None else _rows.policy_from_row(row)
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = self._c.execute(QUERIES["get_idempotent"], (key,)).fetchone()

@@ -300,3 +300,16 @@ ON CONFLICT (task_id, step) DO UPDATE SET state = excluded.state, result = exclu
 
 -- name: list_effects
 SELECT task_id, step, key, state, result, attempts, started_by, started_token, started_at, done_at FROM effects WHERE task_id = ? ORDER BY started_at, step;
+
+-- name: current_policy
+SELECT version, document, set_by, set_at FROM policies ORDER BY version DESC LIMIT 1;
+
+-- name: insert_policy
+INSERT INTO policies (version, document, set_by, set_at) VALUES (?, ?, ?, ?);
+
+-- name: set_run_policy
+INSERT INTO run_policies (run_id, version) VALUES (?, ?);
+
+-- name: run_policy
+SELECT p.version, p.document, p.set_by, p.set_at FROM run_policies r
+JOIN policies p ON p.version = r.version WHERE r.run_id = ?;
