@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from baton import SyncBoard
-from tests.helpers import plan, task
+from tests.helpers import EVENT_TABLES, plan, task
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,7 @@ def shared_state(db: str) -> dict[str, Any]:
     """Every row but the event log (a refused write records its conflict there)."""
     with SyncBoard.open(db) as board:
         rows = board.snapshot()
-    return {table: found for table, found in rows.items() if table != "events"}
+    return {table: found for table, found in rows.items() if table not in EVENT_TABLES}
 
 
 def test_write_show_history_diff_round_trip(db: str, tmp_path: Path) -> None:
