@@ -108,6 +108,10 @@ ESCALATION_KINDS: dict[str, str] = {
     "deadlock": "blocked tasks wait on each other (from blocked_by messages)",
     "failing_agent": "one agent failed several attempts in a row",
     "agent": "an agent asked a human for help (ctx.escalate)",
+    "repeated_denials": "one participant was refused again and again (outside its grants)",
+    "chatter": "two participants messaged back and forth with no task progress",
+    "claim_burst": "a participant claimed far more tasks than its usual rate",
+    "spend_rate": "at the spend per task so far, the budget runs out before the work",
 }
 
 

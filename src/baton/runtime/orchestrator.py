@@ -3,8 +3,10 @@
 Every tick it returns expired leases and looks at each open run for trouble a human
 should hear about — no progress for ``stall_s``, a task sent back by review
 ``review_alert`` times, a wait-for cycle between blocked tasks, an agent failing
-``failure_streak`` times in a row, a run past its wall-time budget — and raises each as
-an ``escalation.<kind>`` event carrying the evidence.
+``failure_streak`` times in a row, a run past its wall-time budget, and the anomalies of
+runtime/anomalies.py (a participant refused again and again, two agents chatting with no
+progress, a burst of claims, a spend rate that exhausts the budget before the work is
+done) — and raises each as an ``escalation.<kind>`` event carrying the evidence.
 
 Planning, review routing and budgets need no loop: they happen on the board, in the
 transaction of the call that triggers them. So any number of orchestrators may run at
@@ -25,6 +27,13 @@ from baton.model.budgets import past
 from baton.model.errors import IdempotencyConflict
 from baton.model.states import TERMINAL, TaskState
 from baton.planning.graph import find_cycles
+from baton.runtime.anomalies import (
+    Thresholds,
+    chatter,
+    claim_burst,
+    repeated_denials,
+    spend_rate,
+)
 
 log = logging.getLogger("baton.runtime.orchestrator")
 
@@ -43,8 +52,11 @@ class Orchestrator:
         failure_streak: int = 3,
         tick_s: float = 1.0,
         idempotency_retention_s: float = 7 * 86400,
+        anomalies: Thresholds | None = None,
     ) -> None:
         self.board = board
+        #: Thresholds of the anomaly checks (runtime/anomalies.py).
+        self.anomalies = anomalies or Thresholds()
         self.name = name
         self.stall_s = stall_s
         self.review_alert = review_alert
@@ -90,7 +102,26 @@ class Orchestrator:
         found.extend([await self._review_loop(run, t) for t in watched])
         found.append(await self._wait_cycle(run, watched))
         found.extend(await self._failing_agents(run, recent))
+        found.extend(await self._anomalies(run, recent, now))
         return [e for e in found if e is not None]
+
+    async def _anomalies(self, run: Run, recent: Sequence[Event], now: float) -> list[Event]:
+        limits = self.anomalies
+        incidents = [
+            *repeated_denials(run, recent, limits),
+            *chatter(run, recent, limits),
+            *claim_burst(run, recent, now, limits),
+        ]
+        if run.budget:
+            incidents.extend(spend_rate(run, await self.board.count_by_state(run.id)))
+        raised = []
+        for incident in incidents:
+            event = await self._raise(
+                run, incident.kind, incident.reason, incident.evidence, incident.key
+            )
+            if event is not None:
+                raised.append(event)
+        return raised
 
     async def _raise(
         self,
