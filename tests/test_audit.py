@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from baton import Board, PermissionDenied, SyncBoard
+from baton import Board, InvalidArgument, PermissionDenied, SyncBoard
 from baton.interfaces.cli.app import app
 from baton.model.audit import GENESIS, ChainHead, ChainLink, event_digest, link, walk
 from baton.model.errors import UsageError
@@ -249,3 +249,79 @@ def test_walk_on_its_own() -> None:
     assert walk(links[1:], ChainHead(0, GENESIS), 5).finding.seq == 1  # type: ignore[union-attr]
     reordered = [links[0], links[2], links[1], *links[3:]]
     assert walk(reordered, ChainHead(0, GENESIS), 5).finding.seq == 2  # type: ignore[union-attr]
+
+
+# --- retention: archiving an ended run ---------------------------------------------------
+
+
+def _archive(board: SyncBoard, run_id: str) -> tuple[list[str], Any]:
+    from baton.model.audit import archive_lines
+
+    lines, file_hash = archive_lines(run_id, board.export_archive(run_id))
+    return lines, board.compact_run(run_id, path="mem", file_hash=file_hash)
+
+
+def test_an_archived_run_leaves_the_chain_provable(store_url: str) -> None:
+    with SyncBoard(Board.open(store_url)) as board:
+        one, two = _busy(board)
+        active = board.create_run(plan(task("later")))
+        with pytest.raises(InvalidArgument, match="only ended runs"):
+            board.export_archive(active.id)
+        before = [e.seq for e in board.events(one)]
+        lines, record = _archive(board, one)
+        assert record.events == len(before) and record.last_seq == before[-1]
+        assert [e.kind for e in board.events(one)] == ["run.archived"]  # the hand-over
+        assert board.verify_audit().ok, board.verify_audit()
+        assert board.verify_audit(two).ok
+        whole = board.verify_audit()
+        assert whole.archived == len(before)
+        assert board.verify_archive(lines).ok
+        with pytest.raises(InvalidArgument, match="archived already"):
+            board.export_archive(one)
+        # the file edited: its own chain breaks; an event edited with the chain redone:
+        # it no longer matches what the store kept
+        edited = [lines[0], lines[1].replace('"actor":"', '"actor":"x'), *lines[2:]]
+        assert not board.verify_archive(edited).ok
+        from baton.model.audit import ArchivedEvent, archive_lines
+
+        events = [ArchivedEvent.model_validate_json(x) for x in lines[1:-1]]
+        forged = [events[0].model_copy(update={"actor": "mallory"}), *events[1:]]
+        report = board.verify_archive(archive_lines(one, forged)[0])
+        assert (report.ok, report.bad_seq) == (False, events[0].seq)
+    with _raw(store_url) as sql:
+        sql("UPDATE archived_events SET digest = ? WHERE seq = ?", bytes(32), before[1])
+    report = _verify(store_url)
+    assert (report.ok, report.bad_seq) == (False, before[1])
+    assert "archived digest" in (report.problem or "")
+
+
+def test_compaction_refuses_a_file_that_is_not_the_runs(store_url: str) -> None:
+    with SyncBoard(Board.open(store_url)) as board:
+        run = board.create_run(plan(task("a")))
+        board.cancel_run(run.id, actor="op", reason="x")
+        before = board.snapshot()
+        with pytest.raises(InvalidArgument, match="chain head"):
+            board.compact_run(run.id, path="f", file_hash="0" * 64)
+        assert board.snapshot() == before
+        _, token = board.add_participant("bob", kind="agent", roles=["worker"], runs=["*"])
+        with pytest.raises(PermissionDenied):
+            board.login(token).export_archive(run.id)
+
+
+def test_cli_archives_and_proves_the_file(tmp_path: Any) -> None:
+    db = str(tmp_path / "board.db")
+    with SyncBoard(Board.open(db)) as board:
+        run, _ = _busy(board)
+    runner = CliRunner()
+    target = tmp_path / "run.archive"
+    done = runner.invoke(app, ["audit", "archive", run, "--to", str(target), "--db", db])
+    assert done.exit_code == 0, done.output
+    assert "archived" in done.output and target.exists()
+    again = runner.invoke(app, ["audit", "archive", run, "--to", str(target), "--db", db])
+    assert isinstance(again.exception, UsageError)  # never overwritten
+    proved = runner.invoke(app, ["audit", "verify", "--archive", str(target), "--db", db])
+    assert proved.exit_code == 0, proved.output
+    assert runner.invoke(app, ["audit", "verify", "--all", "--db", db]).exit_code == 0
+    target.write_text(target.read_text().replace("café", "cafe"))
+    broken = runner.invoke(app, ["audit", "verify", "--archive", str(target), "--db", db])
+    assert broken.exit_code == 1 and "BROKEN" in broken.output

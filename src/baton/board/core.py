@@ -14,6 +14,7 @@ from baton.board.authorization import require_run
 from baton.board.transitions import Later
 from baton.model import Duty, Event, Lease, LeaseKind, Run, Task
 from baton.model.artifacts import ArtifactWrite
+from baton.model.audit import ArchiveRecord
 from baton.model.effects import Effect, EffectStart
 from baton.model.errors import (
     IdempotencyConflict,
@@ -65,6 +66,7 @@ _CODECS: dict[str, TypeAdapter[Any]] = {
     "effect_start": _adapter(EffectStart),
     "effect": _adapter(Effect),
     "policy": _adapter(PolicyRecord),
+    "archive": _adapter(ArchiveRecord),
 }
 
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from baton.board.artifact_reads import ArtifactReads
 from baton.board.artifacts import ArtifactService
-from baton.board.audit import AuditService
+from baton.board.audit import ArchiveService, AuditService
 from baton.board.core import BoardCore
 from baton.board.duties import DutyService
 from baton.board.effects import EffectService
@@ -50,7 +50,7 @@ from baton.model.artifacts import (
     ArtifactWrite,
     MergeStrategy,
 )
-from baton.model.audit import AuditReport
+from baton.model.audit import ArchivedEvent, ArchiveRecord, ArchiveReport, AuditReport
 from baton.model.effects import Effect, EffectStart
 from baton.model.limits import DEFAULT_LIMITS, Limits
 from baton.model.messages import DEFAULT_MESSAGE_KINDS
@@ -104,6 +104,7 @@ class Board:
         self._artifact_reads = ArtifactReads(self.core)
         self._reservations = ReservationService(self.core)
         self._audit = AuditService(self.core)
+        self._archives = ArchiveService(self.core)
         self._effects = EffectService(self.core)
         self._policies = PolicyService(self.core)
 
@@ -877,6 +878,23 @@ class Board:
     async def effects(self, task_id: str) -> list[Effect]:
         """The task's effect ledger: every step, its state, result and attempts."""
         return await self._effects.effects(task_id)
+
+    async def export_archive(self, run_id: str) -> list[ArchivedEvent]:
+        """An ended run's live events exactly as stored, to write an archive file from
+        (docs/audit.md, retention). Admin grant; nothing is removed."""
+        return await self._archives.export(run_id)
+
+    async def compact_run(
+        self, run_id: str, *, path: str, file_hash: str, actor: str | None = None
+    ) -> ArchiveRecord:
+        """Remove an archived run's events from the live store, keeping what the chain
+        needs; ``file_hash`` is the archive file's chain head, which must be that of the
+        run's events. The hand-over is recorded and announced (``run.archived``)."""
+        return await self._archives.compact(run_id, path=path, file_hash=file_hash, actor=actor)
+
+    async def verify_archive(self, lines: list[str]) -> ArchiveReport:
+        """Prove an archive file (its lines) against the store's hand-over record."""
+        return await self._archives.verify_archive(lines)
 
     async def set_policy(
         self, policy: Policy | Mapping[str, Any], *, actor: str | None = None

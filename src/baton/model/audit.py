@@ -170,3 +170,116 @@ class AuditReport(BaseModel):
     ok: bool
     bad_seq: int | None = None
     problem: str | None = None
+
+
+# --- archives: a run's events moved to a file, the chain kept -------------------------
+
+ARCHIVE_FORMAT = "baton-archive/1"
+
+
+class ArchivedEvent(BaseModel):
+    """One event as an archive file holds it: its stored fields exactly (the payload as
+    its stored text, so the digest can be recomputed byte for byte) and its hash."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    run_id: str
+    task_id: str | None
+    kind: str
+    actor: str
+    payload: str
+    at: float
+    hash: str
+
+    def digest(self) -> bytes:
+        return event_digest(self.run_id, self.task_id, self.kind, self.actor, self.at, self.payload)
+
+
+class ArchiveRecord(BaseModel):
+    """The hand-over point of an archived run, kept in the live store (and announced by
+    a ``run.archived`` event, itself on the chain)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    path: str
+    events: int
+    first_seq: int
+    last_seq: int
+    file_hash: str
+    archived_by: str
+    archived_at: float
+
+
+class ArchiveReport(BaseModel):
+    """What ``baton audit verify --archive FILE`` found."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    ok: bool
+    events: int
+    file_hash: str = ""
+    bad_seq: int | None = None
+    problem: str | None = None
+
+
+def file_link(previous: bytes, line: str) -> bytes:
+    """The archive file's own chain: each line's hash commits to every line before."""
+    return hashlib.sha256(previous + line.encode()).digest()
+
+
+def archive_lines(run_id: str, events: list[ArchivedEvent]) -> tuple[list[str], str]:
+    """An archive file's lines (a header, one line per event, a trailer with the file's
+    chain head) and that head."""
+    head = _encode(
+        {
+            "format": ARCHIVE_FORMAT,
+            "run_id": run_id,
+            "events": len(events),
+            "first_seq": events[0].seq if events else 0,
+            "last_seq": events[-1].seq if events else 0,
+        }
+    )
+    lines, h = [head], file_link(GENESIS, head)
+    for e in events:
+        line = e.model_dump_json()
+        lines.append(line)
+        h = file_link(h, line)
+    lines.append(_encode({"file_hash": h.hex()}))
+    return lines, h.hex()
+
+
+def check_archive(
+    lines: list[str], kept: dict[int, tuple[bytes, bytes]]
+) -> tuple[str, list[ArchivedEvent], Finding | None]:
+    """Prove an archive file: its own chain up to the trailer, each event's digest from
+    its content, and each event against what the live store kept for its seq (``kept``:
+    seq → (digest, hash)). Returns the file's chain head, its events and the first
+    problem, if any (``Finding.seq`` 0 for a problem with the file itself)."""
+    if len(lines) < 2:
+        return "", [], Finding(0, "not an archive: fewer than two lines")
+    h = file_link(GENESIS, lines[0])
+    events: list[ArchivedEvent] = []
+    for number, line in enumerate(lines[1:-1], start=2):
+        h = file_link(h, line)
+        try:
+            events.append(ArchivedEvent.model_validate_json(line))
+        except ValueError:
+            return h.hex(), events, Finding(0, f"line {number} is not an archived event")
+    try:
+        trailer = json.loads(lines[-1])["file_hash"]
+    except (ValueError, KeyError, TypeError):
+        return h.hex(), events, Finding(0, "the last line is not the archive's trailer")
+    if trailer != h.hex():
+        return h.hex(), events, Finding(0, "the file's own chain does not end at its trailer")
+    for e in events:
+        digest = e.digest()
+        if e.seq not in kept:
+            return h.hex(), events, Finding(e.seq, f"event {e.seq} is not archived in the store")
+        kept_digest, kept_hash = kept[e.seq]
+        if digest != kept_digest or bytes.fromhex(e.hash) != kept_hash:
+            problem = f"event {e.seq} in the file differs from what the store kept"
+            return h.hex(), events, Finding(e.seq, problem)
+    return h.hex(), events, None

@@ -34,6 +34,7 @@ class EventKind(StrEnum):
     RUN_CANCELLED = "run.cancelled"
     RUN_FINISHED = "run.finished"
     RUN_FAILED = "run.failed"
+    RUN_ARCHIVED = "run.archived"
 
     TASK_CREATED = "task.created"
     TASK_USAGE = "task.usage"
@@ -289,6 +290,17 @@ class TaskContextPayload(_Payload):
     pieces: list[JSON]
 
 
+class RunArchived(_Payload):
+    """``run.archived``: the run's events moved to an archive file (the hand-over)."""
+
+    path: str
+    events: int
+    first_seq: int
+    last_seq: int
+    file_hash: str
+    archived_by: str
+
+
 class PolicySet(_Payload):
     """``policy.set``: a new version of the board's policy."""
 
@@ -356,6 +368,7 @@ PAYLOADS: dict[EventKind, type[BaseModel]] = {
     EventKind.RESERVATION_TAKEN: ReservationChange,
     EventKind.RESERVATION_RELEASED: ReservationChange,
     EventKind.TASK_CONTEXT: TaskContextPayload,
+    EventKind.RUN_ARCHIVED: RunArchived,
     EventKind.POLICY_SET: PolicySet,
     EventKind.POLICY_DENIED: PolicyDeniedPayload,
     EventKind.EFFECT_STARTED: EffectStarted,

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from baton.model import Duty, Event, Run, RunState, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
-from baton.model.audit import ChainHead, ChainLink
+from baton.model.audit import ArchivedEvent, ArchiveRecord, ChainHead, ChainLink
 from baton.model.effects import Effect
 from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
@@ -217,6 +217,16 @@ class Tx(Protocol):
         """Insert or replace a ledger entry."""
         ...
 
+    async def insert_archived(self, rows: Sequence[tuple[int, str, bytes, bytes]]) -> None:
+        """Keep (seq, run_id, digest, hash) of events moved to an archive file."""
+        ...
+
+    async def delete_run_events(self, run_id: str, up_to_seq: int) -> int:
+        """Remove a run's events up to ``up_to_seq`` (archived); how many."""
+        ...
+
+    async def insert_archive(self, record: ArchiveRecord) -> None: ...
+
     async def lock_policies(self) -> None:
         """Serialise policy changes (versions are max + 1)."""
         ...
@@ -282,6 +292,16 @@ class Store(Protocol):
         ...
 
     async def last_seq(self) -> int: ...
+
+    async def archive_rows(self, run_id: str, after: int, limit: int) -> list[ArchivedEvent]:
+        """A run's live events exactly as stored (payload text, hash), for an archive."""
+        ...
+
+    async def archived_links(self, run_id: str) -> dict[int, tuple[bytes, bytes]]:
+        """seq → (digest, hash) of a run's archived events."""
+        ...
+
+    async def get_archive(self, run_id: str) -> ArchiveRecord | None: ...
 
     async def current_policy(self) -> PolicyRecord | None:
         """The board's current policy."""

@@ -13,7 +13,15 @@ from pydantic import BaseModel
 
 from baton.model import Event, FailurePolicy, Run, RunState, Task
 from baton.model.artifacts import Artifact, ArtifactKind, ArtifactVersion, MergeStrategy
-from baton.model.audit import GENESIS, ChainHead, ChainLink, event_digest, link
+from baton.model.audit import (
+    GENESIS,
+    ArchivedEvent,
+    ArchiveRecord,
+    ChainHead,
+    ChainLink,
+    event_digest,
+    link,
+)
 from baton.model.effects import Effect, EffectState
 from baton.model.participants import Participant
 from baton.model.policies import Policy, PolicyRecord
@@ -473,3 +481,26 @@ def policy_from_row(row: Sequence[Any]) -> PolicyRecord:
 
 def policy_row(record: PolicyRecord) -> tuple[Any, ...]:
     return (record.version, record.policy.model_dump_json(), record.set_by, record.set_at)
+
+
+def archived_event_from_row(row: Sequence[Any]) -> ArchivedEvent:
+    seq, run_id, task_id, kind, actor, payload, at, hash_ = row
+    return ArchivedEvent(
+        seq=int(seq), run_id=run_id, task_id=task_id, kind=kind, actor=actor,
+        payload=payload, at=float(at), hash=b"".hex() if hash_ is None else bytes(hash_).hex(),
+    )  # fmt: skip
+
+
+def archive_from_row(row: Sequence[Any]) -> ArchiveRecord:
+    run_id, path, events, first, last, file_hash, by, at = row
+    return ArchiveRecord(
+        run_id=run_id, path=path, events=int(events), first_seq=int(first),
+        last_seq=int(last), file_hash=file_hash, archived_by=by, archived_at=float(at),
+    )  # fmt: skip
+
+
+def archive_row(record: ArchiveRecord) -> tuple[Any, ...]:
+    return (
+        record.run_id, record.path, record.events, record.first_seq, record.last_seq,
+        record.file_hash, record.archived_by, record.archived_at,
+    )  # fmt: skip

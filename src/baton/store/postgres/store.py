@@ -43,7 +43,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from baton.model import Duty, Event, Run, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
-from baton.model.audit import GENESIS, ChainHead, ChainLink
+from baton.model.audit import GENESIS, ArchivedEvent, ArchiveRecord, ChainHead, ChainLink
 from baton.model.effects import Effect
 from baton.model.errors import (
     BatonRuntimeError,
@@ -377,6 +377,18 @@ class PostgresStore:
         if not rows or rows[0][0] is None:
             return None
         return int(rows[0][0]), float(rows[0][1])
+
+    async def archive_rows(self, run_id: str, after: int, limit: int) -> list[ArchivedEvent]:
+        rows = await self._read("archive_rows", (run_id, after, limit))
+        return [_rows.archived_event_from_row(r) for r in rows]
+
+    async def archived_links(self, run_id: str) -> dict[int, tuple[bytes, bytes]]:
+        rows = await self._read("archived_links", (run_id,))
+        return {int(s): (bytes(d), bytes(h)) for s, d, h in rows}
+
+    async def get_archive(self, run_id: str) -> ArchiveRecord | None:
+        rows = await self._read("get_archive", (run_id,))
+        return _rows.archive_from_row(rows[0]) if rows else None
 
     async def current_policy(self) -> PolicyRecord | None:
         rows = await self._read("current_policy")

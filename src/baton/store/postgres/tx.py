@@ -11,7 +11,7 @@ from psycopg.pq import TransactionStatus
 
 from baton.model import Duty, Run, RunState, Task, TaskState
 from baton.model.artifacts import Artifact, ArtifactVersion
-from baton.model.audit import event_digest
+from baton.model.audit import ArchiveRecord, event_digest
 from baton.model.effects import Effect
 from baton.model.errors import BatonRuntimeError
 from baton.model.participants import Participant
@@ -304,6 +304,17 @@ class PgTx:
 
     async def put_effect(self, effect: Effect) -> None:
         self._later("put_effect", _rows.effect_row(effect))
+
+    async def insert_archived(self, rows: Sequence[tuple[int, str, bytes, bytes]]) -> None:
+        for row in rows:
+            self._later("insert_archived", row)
+
+    async def delete_run_events(self, run_id: str, up_to_seq: int) -> int:
+        await self._send(self._execute("delete_run_events", (run_id, up_to_seq)))
+        return int(self._cur.rowcount)
+
+    async def insert_archive(self, record: ArchiveRecord) -> None:
+        self._later("insert_archive", _rows.archive_row(record))
 
     async def lock_policies(self) -> None:
         await self._one("lock_policies")

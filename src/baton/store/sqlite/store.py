@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from baton.model import Duty, Event, Run, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
-from baton.model.audit import GENESIS, ChainHead, ChainLink
+from baton.model.audit import GENESIS, ArchivedEvent, ArchiveRecord, ChainHead, ChainLink
 from baton.model.effects import Effect
 from baton.model.errors import (
     InvalidArgument,
@@ -309,6 +309,18 @@ class SqliteStore:
 
     async def last_seq(self) -> int:
         return int(self._read_one(_Q["last_seq"])[0])
+
+    async def archive_rows(self, run_id: str, after: int, limit: int) -> list[ArchivedEvent]:
+        rows = self._read(_Q["archive_rows"], (run_id, after, limit))
+        return [_rows.archived_event_from_row(r) for r in rows]
+
+    async def archived_links(self, run_id: str) -> dict[int, tuple[bytes, bytes]]:
+        rows = self._read(_Q["archived_links"], (run_id,))
+        return {int(s): (bytes(d), bytes(h)) for s, d, h in rows}
+
+    async def get_archive(self, run_id: str) -> ArchiveRecord | None:
+        row = self._read_one(_Q["get_archive"], (run_id,))
+        return None if row is None else _rows.archive_from_row(row)
 
     async def current_policy(self) -> PolicyRecord | None:
         row = self._read_one(_Q["current_policy"])

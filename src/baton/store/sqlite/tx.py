@@ -11,7 +11,7 @@ from typing import Any
 
 from baton.model import Duty, Run, RunState, Task
 from baton.model.artifacts import Artifact, ArtifactVersion
-from baton.model.audit import GENESIS, ChainHead, event_digest, link
+from baton.model.audit import GENESIS, ArchiveRecord, ChainHead, event_digest, link
 from baton.model.effects import Effect
 from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
@@ -243,6 +243,15 @@ class SqliteTx:
 
     async def put_effect(self, effect: Effect) -> None:
         self._c.execute(QUERIES["put_effect"], _rows.effect_row(effect))
+
+    async def insert_archived(self, rows: Sequence[tuple[int, str, bytes, bytes]]) -> None:
+        self._c.executemany(QUERIES["insert_archived"], rows)
+
+    async def delete_run_events(self, run_id: str, up_to_seq: int) -> int:
+        return int(self._c.execute(QUERIES["delete_run_events"], (run_id, up_to_seq)).rowcount)
+
+    async def insert_archive(self, record: ArchiveRecord) -> None:
+        self._c.execute(QUERIES["insert_archive"], _rows.archive_row(record))
 
     async def lock_policies(self) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every write."""

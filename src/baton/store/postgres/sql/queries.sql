@@ -347,3 +347,24 @@ JOIN policies p ON p.version = r.version WHERE r.run_id = %s;
 
 -- name: lock_policies
 SELECT pg_advisory_xact_lock(7319018);
+
+-- name: archive_rows
+SELECT seq, run_id, task_id, kind, actor, payload, at, hash FROM events
+WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s;
+
+-- name: insert_archived
+INSERT INTO archived_events (seq, run_id, digest, hash) VALUES (%s, %s, %s, %s);
+
+-- name: delete_run_events
+DELETE FROM events WHERE run_id = %s AND seq <= %s;
+
+-- name: insert_archive
+INSERT INTO archives (run_id, path, events, first_seq, last_seq, file_hash, archived_by, archived_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: get_archive
+SELECT run_id, path, events, first_seq, last_seq, file_hash, archived_by, archived_at
+FROM archives WHERE run_id = %s;
+
+-- name: archived_links
+SELECT seq, digest, hash FROM archived_events WHERE run_id = %s ORDER BY seq;

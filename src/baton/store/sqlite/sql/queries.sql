@@ -313,3 +313,24 @@ INSERT INTO run_policies (run_id, version) VALUES (?, ?);
 -- name: run_policy
 SELECT p.version, p.document, p.set_by, p.set_at FROM run_policies r
 JOIN policies p ON p.version = r.version WHERE r.run_id = ?;
+
+-- name: archive_rows
+SELECT seq, run_id, task_id, kind, actor, payload, at, hash FROM events
+WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?;
+
+-- name: insert_archived
+INSERT INTO archived_events (seq, run_id, digest, hash) VALUES (?, ?, ?, ?);
+
+-- name: delete_run_events
+DELETE FROM events WHERE run_id = ? AND seq <= ?;
+
+-- name: insert_archive
+INSERT INTO archives (run_id, path, events, first_seq, last_seq, file_hash, archived_by, archived_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: get_archive
+SELECT run_id, path, events, first_seq, last_seq, file_hash, archived_by, archived_at
+FROM archives WHERE run_id = ?;
+
+-- name: archived_links
+SELECT seq, digest, hash FROM archived_events WHERE run_id = ? ORDER BY seq;
