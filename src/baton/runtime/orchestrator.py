@@ -34,6 +34,7 @@ from baton.runtime.anomalies import (
     repeated_denials,
     spend_rate,
 )
+from baton.runtime.tracing import metrics_on, record_task_states
 
 log = logging.getLogger("baton.runtime.orchestrator")
 
@@ -112,8 +113,10 @@ class Orchestrator:
             *chatter(run, recent, limits),
             *claim_burst(run, recent, now, limits),
         ]
+        counts = await self.board.count_by_state(run.id) if run.budget or metrics_on() else {}
+        record_task_states(run.id, counts)
         if run.budget:
-            incidents.extend(spend_rate(run, await self.board.count_by_state(run.id)))
+            incidents.extend(spend_rate(run, counts))
         raised = []
         for incident in incidents:
             event = await self._raise(

@@ -19,6 +19,7 @@ work for an attempt is inside the attempt.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -152,6 +153,7 @@ def configure_tracing(environ: Mapping[str, str] | None = None) -> bool:
     """Install the SDK's tracer provider if the environment asks for an exporter;
     returns whether it did. Idempotent per process."""
     env = os.environ if environ is None else environ
+    _configure_metrics(env)
     wanted = env.get("OTEL_TRACES_EXPORTER", "none").strip().lower()
     trace_file = env.get("BATON_TRACE_FILE")
     if wanted in ("", "none") and not trace_file:
@@ -184,6 +186,34 @@ def configure_tracing(environ: Mapping[str, str] | None = None) -> bool:
     return True
 
 
+def _configure_metrics(env: Mapping[str, str]) -> bool:
+    """The SDK's meter provider, if ``OTEL_METRICS_EXPORTER`` is ``console`` or ``otlp``."""
+    wanted = env.get("OTEL_METRICS_EXPORTER", "none").strip().lower()
+    if wanted not in ("console", "otlp"):
+        return False
+    try:
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import (
+            ConsoleMetricExporter,
+            MetricExporter,
+            PeriodicExportingMetricReader,
+        )
+    except ImportError:
+        return False
+    exporter: MetricExporter
+    if wanted == "console":
+        exporter = ConsoleMetricExporter()
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        exporter = OTLPMetricExporter()
+    metrics.set_meter_provider(
+        MeterProvider(metric_readers=[PeriodicExportingMetricReader(exporter)])
+    )
+    return True
+
+
 def _jsonl_exporter(base: type[Any], path: str) -> Any:
     """A span exporter appending each finished span as one JSON line to ``path``."""
 
@@ -204,3 +234,60 @@ def _jsonl_exporter(base: type[Any], path: str) -> Any:
             pass
 
     return JsonLinesExporter()
+
+
+# --- metrics -----------------------------------------------------------------------------
+#
+# Through the OpenTelemetry metrics API too, and likewise nothing at all until a meter
+# provider is installed (the program's own, or configure_metrics'). Instruments:
+#   baton.attempts            counter    {baton.task.role, baton.attempt.kind, outcome}
+#   baton.attempt.duration    histogram  seconds from claim to hand-in (claim-to-done)
+#   baton.tokens, baton.cost_usd  counters {baton.task.role, baton.run.id, gen_ai.request.model}
+#   baton.tasks               gauge      {baton.run.id, baton.task.state} (watchdog pass)
+
+
+def metrics_on() -> bool:
+    """Whether a meter provider was installed."""
+    from opentelemetry import metrics
+    from opentelemetry.metrics import _internal
+
+    return not isinstance(metrics.get_meter_provider(), _internal._ProxyMeterProvider)
+
+
+@functools.cache
+def _instruments() -> dict[str, Any]:
+    from opentelemetry import metrics
+
+    meter = metrics.get_meter("baton")
+    return {
+        "attempts": meter.create_counter("baton.attempts", description="attempts by outcome"),
+        "duration": meter.create_histogram(
+            "baton.attempt.duration", unit="s", description="claim to hand-in"
+        ),
+        "tokens": meter.create_counter("baton.tokens", description="tokens used"),
+        "cost": meter.create_counter("baton.cost_usd", unit="USD", description="money spent"),
+        "tasks": meter.create_gauge("baton.tasks", description="tasks by state"),
+    }
+
+
+def record_attempt(*, role: str, kind: str, outcome: str, seconds: float) -> None:
+    if not metrics_on():
+        return
+    labels = {"baton.task.role": role, "baton.attempt.kind": kind, "outcome": outcome}
+    _instruments()["attempts"].add(1, labels)
+    _instruments()["duration"].record(seconds, labels)
+
+
+def record_spend(*, role: str, run_id: str, model: str, tokens: int, cost_usd: float) -> None:
+    if not metrics_on():
+        return
+    labels = {"baton.task.role": role, "baton.run.id": run_id, "gen_ai.request.model": model}
+    _instruments()["tokens"].add(tokens, labels)
+    _instruments()["cost"].add(cost_usd, labels)
+
+
+def record_task_states(run_id: str, counts: Mapping[str, int]) -> None:
+    if not metrics_on():
+        return
+    for state, n in counts.items():
+        _instruments()["tasks"].set(n, {"baton.run.id": run_id, "baton.task.state": state})

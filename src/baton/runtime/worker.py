@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,7 +43,7 @@ from baton.model.redaction import Redactor, resolve_secrets, secret_names
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent
 from baton.runtime.logs import attempt_context
-from baton.runtime.tracing import attempt_span
+from baton.runtime.tracing import attempt_span, record_attempt
 from baton.runtime.watchdog import WatchdogDuty
 
 log = logging.getLogger("baton.runtime.worker")
@@ -310,7 +311,17 @@ class Worker:
                 trace_id=format(ids.trace_id, "032x") if ids.is_valid else "",
                 span_id=format(ids.span_id, "016x") if ids.is_valid else "",
             ):
-                await self._attempt(agent, lease)
+                done, failed, began = self.completed, self.failed, time.monotonic()
+                try:
+                    await self._attempt(agent, lease)
+                finally:
+                    outcome = (
+                        "done" if self.completed > done else
+                        "failed" if self.failed > failed else "other"
+                    )  # fmt: skip
+                    record_attempt(
+                        role=role, kind=kind, outcome=outcome, seconds=time.monotonic() - began
+                    )
 
     async def _attempt(self, agent: Agent, lease: Lease) -> None:
         task = lease.task

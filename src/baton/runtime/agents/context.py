@@ -17,7 +17,7 @@ from baton.model.errors import EffectUncertain, UsageError
 from baton.model.states import TaskState
 from baton.runtime.agents.assembly import assemble_context
 from baton.runtime.agents.shared_work import Artifacts, Reservations
-from baton.runtime.tracing import model_call_span, tool_span
+from baton.runtime.tracing import model_call_span, record_spend, tool_span
 from baton.views.context_budget import ContextAssembly
 
 T = TypeVar("T")
@@ -180,6 +180,13 @@ class TaskContext:
             cost_usd=cost_usd,
             ids={"baton.run.id": self.run.id, "baton.task.id": self.task.id},
             context=self.trace_context,
+        )
+        record_spend(
+            role=(self.task.reviewer_role if self.is_review else self.task.role) or self.task.role,
+            run_id=self.run.id,
+            model=model,
+            tokens=input_tokens + output_tokens,
+            cost_usd=cost_usd,
         )
         await self.board.record_usage(
             self.task.id,
