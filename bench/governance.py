@@ -209,6 +209,53 @@ def tracing_overhead(reps: int, sizes: Sequence[int], tmp: Path) -> list[dict[st
     return rows
 
 
+# --- (d) signing ---------------------------------------------------------------------
+
+
+async def _signed_drain(db: str, size: int, signing: bool) -> float:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from baton.runtime.signing import public_hex
+
+    async def noop(ctx: Any) -> dict[str, Any]:
+        return {}
+
+    board = Board.open(db)
+    try:
+        run = await board.create_run(
+            {"goal": "bench", "roles": ["w"], "tasks": [{"id": f"t{i}", "role": "w"}
+                                                         for i in range(size)]}
+        )  # fmt: skip
+        key = Ed25519PrivateKey.generate() if signing else None
+        if key is not None:
+            await board.register_key("w1", public_hex(key))
+        worker = Worker(board, {"w": noop}, name="w1", watchdog=False, signing_key=key)
+        start = time.perf_counter()
+        await worker.run(run_id=run.id)
+        return size / (time.perf_counter() - start)
+    finally:
+        await board.close()
+
+
+def signing_overhead(reps: int, size: int, tmp: Path) -> dict[str, Any]:
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for rep in range(reps):
+        for signing in (True, False) if rep % 2 == 0 else (False, True):
+            db = str(tmp / f"sign-{rep}-{signing}.db")
+            rates[signing].append(asyncio.run(_signed_drain(db, size, signing)))
+    ratios = [a / b for a, b in zip(rates[True], rates[False], strict=True)]
+    return {
+        "size": size,
+        "signed_per_s": statistics.median(rates[True]),
+        "unsigned_per_s": statistics.median(rates[False]),
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "us_per_task_added": 1e6 / statistics.median(rates[True])
+        - 1e6 / statistics.median(rates[False]),
+    }
+
+
 # --- (c) verifying a million events ----------------------------------------------------
 
 
@@ -276,6 +323,7 @@ def main() -> None:
             "reps": reps,
             "chain": chain_overhead(reps, CHAIN_SIZES[:1] if args.quick else CHAIN_SIZES, tmp),
             "tracing": tracing_overhead(reps, TRACE_SIZES[:1] if args.quick else TRACE_SIZES, tmp),
+            "signing": signing_overhead(reps, 500 if args.quick else 2_000, tmp),
             "verify": verify_speed(events, tmp),
         }
     if args.json:
@@ -298,6 +346,13 @@ def main() -> None:
                   f"{r['ratio_to_no_sdk']:.3f} ({r['ratio_min']:.3f}-{r['ratio_max']:.3f})",
                   f"{r['us_per_task_added']:.1f}")  # fmt: skip
     console.print(t)
+    s = result["signing"]
+    console.print(
+        f"(d) signing (Worker, no-op agent, {s['size']:,} tasks, SQLite): "
+        f"{s['signed_per_s']:,.0f}/s signed vs {s['unsigned_per_s']:,.0f}/s unsigned, ratio "
+        f"{s['ratio']:.3f} ({s['ratio_min']:.3f}-{s['ratio_max']:.3f}), "
+        f"{s['us_per_task_added']:.0f} µs per task"
+    )
     v = result["verify"]
     console.print(
         f"(c) audit verify: {v['events']:,} events proved in {v['verify_s']:.2f} s "

@@ -16,6 +16,7 @@ import json
 from baton.board.authorization import require_grant
 from baton.board.core import BoardCore
 from baton.board.reading import ReadService
+from baton.board.signatures import check_signatures
 from baton.model import RUN_ENDED
 from baton.model.audit import (
     GENESIS,
@@ -67,12 +68,16 @@ class AuditService:
             after = page[-1].seq
         result = chain.result(last)
         found = broken or (check_head(result, head) if run_id is None else result.finding)
+        signed, bad = await check_signatures(self.core, first, last)
+        if found is None and bad is not None:
+            found = Finding(*bad)
         return AuditReport(
             run_id=run_id,
             first_seq=first,
             last_seq=last,
             checked=result.checked,
             archived=chain.archived,
+            signatures=signed,
             head_seq=head.seq,
             head_hash=head.hash.hex(),
             ok=found is None,

@@ -33,6 +33,7 @@ from baton.model.participants import OWNER, Principal, same_hash
 from baton.model.policies import PolicyRecord
 from baton.model.redaction import Redactor
 from baton.model.reservations import Reservation
+from baton.model.signatures import ParticipantKey
 from baton.store import Store, Tx
 
 T = TypeVar("T")
@@ -67,6 +68,8 @@ _CODECS: dict[str, TypeAdapter[Any]] = {
     "effect": _adapter(Effect),
     "policy": _adapter(PolicyRecord),
     "archive": _adapter(ArchiveRecord),
+    "key": _adapter(ParticipantKey),
+    "count": _adapter(int),
 }
 
 

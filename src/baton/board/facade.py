@@ -40,6 +40,7 @@ from baton.board.reading import ReadService
 from baton.board.reservations import ReservationService
 from baton.board.reviews import ReviewService
 from baton.board.runs import RunService
+from baton.board.signatures import SignatureService
 from baton.board.work import WorkService
 from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
 from baton.model.artifacts import (
@@ -58,6 +59,7 @@ from baton.model.participants import OWNER, Grant, Participant, ParticipantKind,
 from baton.model.policies import Policy, PolicyCheck, PolicyRecord
 from baton.model.redaction import Redactor
 from baton.model.reservations import Reservation, ReservationMode
+from baton.model.signatures import ParticipantKey
 from baton.store import Store, open_store
 
 
@@ -105,6 +107,7 @@ class Board:
         self._reservations = ReservationService(self.core)
         self._audit = AuditService(self.core)
         self._archives = ArchiveService(self.core)
+        self._signatures = SignatureService(self.core)
         self._effects = EffectService(self.core)
         self._policies = PolicyService(self.core)
 
@@ -878,6 +881,28 @@ class Board:
     async def effects(self, task_id: str) -> list[Effect]:
         """The task's effect ledger: every step, its state, result and attempts."""
         return await self._effects.effects(task_id)
+
+    async def register_key(self, participant_id: str, public_key: str) -> ParticipantKey:
+        """Register ``participant_id``'s Ed25519 public key (64 hex digits; its own act,
+        or an admin's); an earlier key is revoked. Events it causes may then be signed
+        (:meth:`sign_events`, or ``Worker(signing_key=...)``), and ``verify_audit``
+        checks every signature."""
+        return await self._signatures.register_key(participant_id, public_key)
+
+    async def revoke_key(self, participant_id: str) -> None:
+        """Revoke the participant's key: signatures made with it from now on fail."""
+        await self._signatures.revoke_key(participant_id)
+
+    async def sign_events(self, participant: str, signatures: Sequence[tuple[int, str]]) -> int:
+        """Store ``(seq, signature)`` pairs over events ``participant`` caused, each
+        checked against its active key (model/signatures.py: what is signed)."""
+        return await self._signatures.sign_events(participant, signatures)
+
+    async def event_hashes(
+        self, run_id: str, *, since: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str, str]]:
+        """(seq, actor, chain hash) of a run's events after ``since``: what signers sign."""
+        return await self._signatures.event_hashes(run_id, since=since, limit=limit)
 
     async def export_archive(self, run_id: str) -> list[ArchivedEvent]:
         """An ended run's live events exactly as stored, to write an archive file from

@@ -27,6 +27,7 @@ from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
 from baton.model.policies import Policy, PolicyCheck, PolicyRecord
 from baton.model.reservations import Reservation, ReservationMode
+from baton.model.signatures import ParticipantKey
 
 
 @runtime_checkable
@@ -364,6 +365,16 @@ class BoardAPI(Protocol):
     async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int: ...
 
     async def verify_audit(self, run_id: str | None = None) -> AuditReport: ...
+
+    async def register_key(self, participant_id: str, public_key: str) -> ParticipantKey: ...
+
+    async def revoke_key(self, participant_id: str) -> None: ...
+
+    async def sign_events(self, participant: str, signatures: Sequence[tuple[int, str]]) -> int: ...
+
+    async def event_hashes(
+        self, run_id: str, *, since: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str, str]]: ...
 
     async def set_policy(
         self, policy: Policy | Mapping[str, Any], *, actor: str | None = None

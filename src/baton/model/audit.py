@@ -165,6 +165,7 @@ class AuditReport(BaseModel):
     last_seq: int
     checked: int
     archived: int = 0
+    signatures: int = 0
     head_seq: int
     head_hash: str
     ok: bool

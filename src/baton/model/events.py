@@ -69,6 +69,8 @@ class EventKind(StrEnum):
     PARTICIPANT_ADDED = "participant.added"
     PARTICIPANT_ROTATED = "participant.rotated"
     PARTICIPANT_REVOKED = "participant.revoked"
+    PARTICIPANT_KEY_ADDED = "participant.key_added"
+    PARTICIPANT_KEY_REVOKED = "participant.key_revoked"
     ACCESS_DENIED = "access.denied"
 
     ARTIFACT_WRITTEN = "artifact.written"
@@ -301,6 +303,14 @@ class RunArchived(_Payload):
     archived_by: str
 
 
+class KeyChange(_Payload):
+    """``participant.key_added`` / ``participant.key_revoked``."""
+
+    participant: str
+    key_id: str
+    public_key: str | None = None
+
+
 class PolicySet(_Payload):
     """``policy.set``: a new version of the board's policy."""
 
@@ -369,6 +379,8 @@ PAYLOADS: dict[EventKind, type[BaseModel]] = {
     EventKind.RESERVATION_RELEASED: ReservationChange,
     EventKind.TASK_CONTEXT: TaskContextPayload,
     EventKind.RUN_ARCHIVED: RunArchived,
+    EventKind.PARTICIPANT_KEY_ADDED: KeyChange,
+    EventKind.PARTICIPANT_KEY_REVOKED: KeyChange,
     EventKind.POLICY_SET: PolicySet,
     EventKind.POLICY_DENIED: PolicyDeniedPayload,
     EventKind.EFFECT_STARTED: EffectStarted,

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry import context as otel_context
 
 from baton.board import BoardAPI
@@ -43,6 +44,7 @@ from baton.model.redaction import Redactor, resolve_secrets, secret_names
 from baton.runtime.agents.context import Agent, BudgetLeft, DependencyResult, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent
 from baton.runtime.logs import attempt_context
+from baton.runtime.signing import sign_own_events
 from baton.runtime.tracing import attempt_span, record_attempt
 from baton.runtime.watchdog import WatchdogDuty
 
@@ -102,6 +104,7 @@ class Worker:
         watchdog_tick_s: float = 2.0,
         stall_s: float = 120.0,
         secrets: Mapping[str, str] | None = None,
+        signing_key: Ed25519PrivateKey | None = None,
     ) -> None:
         self.board = board
         self.agents = as_agents(agents)
@@ -115,6 +118,10 @@ class Worker:
         #: Where secret references in task inputs are resolved (default: the
         #: environment); every value here is also redacted from what attempts hand in.
         self.secrets: Mapping[str, str] = os.environ if secrets is None else secrets
+        #: Signs the events each attempt caused (its public half registered with
+        #: ``board.register_key``): docs/audit.md, signed events.
+        self.signing_key = signing_key
+        self._signed_up_to: dict[str, int] = {}  # per run: the last seq looked at
         self.redactor = Redactor.from_environment(() if secrets is None else secrets.values())
         _check_identity(board.principal, name, set(self.by_role))
         self.concurrency = concurrency
@@ -314,6 +321,11 @@ class Worker:
                 done, failed, began = self.completed, self.failed, time.monotonic()
                 try:
                     await self._attempt(agent, lease)
+                    if self.signing_key is not None:
+                        _, self._signed_up_to[task.run_id] = await sign_own_events(
+                            self.board, lease.owner, self.signing_key, task.run_id,
+                            since=self._signed_up_to.get(task.run_id, 0),
+                        )  # fmt: skip
                 finally:
                     outcome = (
                         "done" if self.completed > done else

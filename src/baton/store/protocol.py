@@ -22,6 +22,7 @@ from baton.model.effects import Effect
 from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
+from baton.model.signatures import ParticipantKey
 
 
 class Claimable(NamedTuple):
@@ -227,6 +228,20 @@ class Tx(Protocol):
 
     async def insert_archive(self, record: ArchiveRecord) -> None: ...
 
+    async def insert_key(self, key: ParticipantKey) -> None: ...
+
+    async def revoke_keys(self, participant: str, now: float) -> None:
+        """Revoke every active key of ``participant`` as of ``now``."""
+        ...
+
+    async def active_key(self, participant: str) -> ParticipantKey | None: ...
+
+    async def insert_signature(self, seq: int, key_id: str, signature: str, now: float) -> None: ...
+
+    async def event_actor_hash(self, seq: int) -> tuple[str, bytes] | None:
+        """The actor and chain hash of live event ``seq``."""
+        ...
+
     async def lock_policies(self) -> None:
         """Serialise policy changes (versions are max + 1)."""
         ...
@@ -302,6 +317,14 @@ class Store(Protocol):
         ...
 
     async def get_archive(self, run_id: str) -> ArchiveRecord | None: ...
+
+    async def all_keys(self) -> list[ParticipantKey]:
+        """Every participant key ever registered (revoked ones too)."""
+        ...
+
+    async def signatures_between(self, after: int, up_to: int) -> list[tuple[Any, ...]]:
+        """(seq, key_id, signature, signed_at, event hash, event actor) in seq order."""
+        ...
 
     async def current_policy(self) -> PolicyRecord | None:
         """The board's current policy."""

@@ -26,6 +26,7 @@ from baton.model.effects import Effect, EffectState
 from baton.model.participants import Participant
 from baton.model.policies import Policy, PolicyRecord
 from baton.model.reservations import Reservation, ReservationMode
+from baton.model.signatures import ParticipantKey
 from baton.model.states import TaskState
 
 M = TypeVar("M", bound=BaseModel)
@@ -503,4 +504,12 @@ def archive_row(record: ArchiveRecord) -> tuple[Any, ...]:
     return (
         record.run_id, record.path, record.events, record.first_seq, record.last_seq,
         record.file_hash, record.archived_by, record.archived_at,
+    )  # fmt: skip
+
+
+def key_from_row(row: Sequence[Any]) -> ParticipantKey:
+    key_id, participant, public_key, added_at, revoked_at = row
+    return ParticipantKey(
+        key_id=key_id, participant=participant, public_key=public_key,
+        added_at=float(added_at), revoked_at=None if revoked_at is None else float(revoked_at),
     )  # fmt: skip

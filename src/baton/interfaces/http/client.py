@@ -46,6 +46,7 @@ from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
 from baton.model.policies import Policy, PolicyCheck, PolicyRecord
 from baton.model.reservations import Reservation, ReservationMode
+from baton.model.signatures import ParticipantKey
 from baton.runtime.tracing import inject_headers
 
 M = TypeVar("M", bound=BaseModel)
@@ -735,6 +736,25 @@ class RemoteBoard:
 
     async def effects(self, task_id: str) -> list[Effect]:
         return _EFFECTS.validate_json(await self._get(f"/tasks/{_task(task_id)}/effects"))
+
+    async def register_key(self, participant_id: str, public_key: str) -> ParticipantKey:
+        raw = await self._post(
+            f"/participants/{_id(participant_id)}/key", {"public_key": public_key}
+        )
+        return ParticipantKey.model_validate_json(raw)
+
+    async def revoke_key(self, participant_id: str) -> None:
+        await self._post(f"/participants/{_id(participant_id)}/key/revoke")
+
+    async def sign_events(self, participant: str, signatures: Sequence[tuple[int, str]]) -> int:
+        body = {"participant": participant, "signatures": [list(s) for s in signatures]}
+        return int(json.loads(await self._post("/signatures", body)))
+
+    async def event_hashes(
+        self, run_id: str, *, since: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str, str]]:
+        raw = await self._get(f"/runs/{_id(run_id)}/event-hashes", since=since, limit=limit)
+        return [(int(s), str(a), str(h)) for s, a, h in json.loads(raw)]
 
     async def set_policy(
         self, policy: Policy | Mapping[str, Any], *, actor: str | None = None

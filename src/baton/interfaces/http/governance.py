@@ -4,6 +4,7 @@ the Board decides who may (a lease for effects, a visible run for the audit)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -15,6 +16,7 @@ from baton.interfaces.http.callers import As, Key
 from baton.model.audit import AuditReport
 from baton.model.effects import Effect, EffectStart
 from baton.model.policies import PolicyCheck, PolicyRecord
+from baton.model.signatures import ParticipantKey
 
 router = APIRouter()
 
@@ -31,6 +33,32 @@ async def verify_audit(b: As, run: RunQuery = None) -> Response:
     """Walk the audit chain and name the first bad seq (200 either way: a broken chain
     is a finding, not an error of the request)."""
     return _json((await b.verify_audit(run)).model_dump_json().encode())
+
+
+@router.post("/participants/{participant_id}/key", response_model=ParticipantKey,
+             tags=["participants"])  # fmt: skip
+async def register_key(participant_id: str, body: wire.KeyBody, b: As) -> Response:
+    key = await b.register_key(participant_id, body.public_key)
+    return _json(key.model_dump_json().encode())
+
+
+@router.post("/participants/{participant_id}/key/revoke", tags=["participants"])
+async def revoke_key(participant_id: str, b: As) -> Response:
+    await b.revoke_key(participant_id)
+    return _json(b"null")
+
+
+@router.post("/signatures", response_model=int, tags=["audit"])
+async def sign_events(body: wire.SignaturesBody, b: As) -> Response:
+    stored = await b.sign_events(body.participant, body.signatures)
+    return _json(str(stored).encode())
+
+
+@router.get("/runs/{run_id}/event-hashes", response_model=list[tuple[int, str, str]],
+            tags=["audit"])  # fmt: skip
+async def event_hashes(run_id: str, b: As, since: int = 0, limit: int = 1000) -> Response:
+    found = await b.event_hashes(run_id, since=since, limit=limit)
+    return _json(json.dumps(found).encode())
 
 
 @router.post("/policy", response_model=PolicyRecord, tags=["policy"])

@@ -113,6 +113,15 @@ class Submit(Body):
     participant: str | None = None
 
 
+class KeyBody(Body):
+    public_key: str
+
+
+class SignaturesBody(Body):
+    participant: str
+    signatures: list[tuple[Int, str]]
+
+
 class PolicyBody(Body):
     policy: dict[str, Any]
     actor: str | None = None

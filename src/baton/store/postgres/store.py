@@ -55,6 +55,7 @@ from baton.model.errors import (
 from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
+from baton.model.signatures import ParticipantKey
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Row
@@ -390,6 +391,12 @@ class PostgresStore:
         rows = await self._read("get_archive", (run_id,))
         return _rows.archive_from_row(rows[0]) if rows else None
 
+    async def all_keys(self) -> list[ParticipantKey]:
+        return [_rows.key_from_row(r) for r in await self._read("all_keys")]
+
+    async def signatures_between(self, after: int, up_to: int) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self._read("signatures_between", (after, up_to))]
+
     async def current_policy(self) -> PolicyRecord | None:
         rows = await self._read("current_policy")
         return _rows.policy_from_row(rows[0]) if rows else None
@@ -500,6 +507,8 @@ class PostgresStore:
             "effects",
             "policies",
             "run_policies",
+            "participant_keys",
+            "event_signatures",
         )
         pool = await self._ready()
         out = {}

@@ -17,6 +17,7 @@ from baton.model.errors import BatonRuntimeError
 from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
+from baton.model.signatures import ParticipantKey
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Params, Row
@@ -315,6 +316,23 @@ class PgTx:
 
     async def insert_archive(self, record: ArchiveRecord) -> None:
         self._later("insert_archive", _rows.archive_row(record))
+
+    async def insert_key(self, key: ParticipantKey) -> None:
+        self._later("insert_key", (key.key_id, key.participant, key.public_key, key.added_at))
+
+    async def revoke_keys(self, participant: str, now: float) -> None:
+        self._later("revoke_keys", (now, participant))
+
+    async def active_key(self, participant: str) -> ParticipantKey | None:
+        row = await self._one("active_key", (participant,))
+        return None if row is None else _rows.key_from_row(row)
+
+    async def insert_signature(self, seq: int, key_id: str, signature: str, now: float) -> None:
+        self._later("insert_signature", (seq, key_id, signature, now))
+
+    async def event_actor_hash(self, seq: int) -> tuple[str, bytes] | None:
+        row = await self._one("event_actor_hash", (seq,))
+        return None if row is None or row[1] is None else (row[0], bytes(row[1]))
 
     async def lock_policies(self) -> None:
         await self._one("lock_policies")

@@ -46,6 +46,7 @@ from baton.model.errors import (
 from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
+from baton.model.signatures import ParticipantKey
 from baton.store import rows as _rows
 from baton.store.sql_files import load_migrations
 from baton.store.sqlite.tx import QUERIES as _Q
@@ -322,6 +323,12 @@ class SqliteStore:
         row = self._read_one(_Q["get_archive"], (run_id,))
         return None if row is None else _rows.archive_from_row(row)
 
+    async def all_keys(self) -> list[ParticipantKey]:
+        return [_rows.key_from_row(r) for r in self._read(_Q["all_keys"])]
+
+    async def signatures_between(self, after: int, up_to: int) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._read(_Q["signatures_between"], (after, up_to))]
+
     async def current_policy(self) -> PolicyRecord | None:
         row = self._read_one(_Q["current_policy"])
         return None if row is None else _rows.policy_from_row(row)
@@ -416,6 +423,8 @@ class SqliteStore:
             "effects",
             "policies",
             "run_policies",
+            "participant_keys",
+            "event_signatures",
         )
         return {t: _rows.snapshot_rows(self._read(f"SELECT * FROM {t}")) for t in tables}
 

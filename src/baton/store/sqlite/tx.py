@@ -16,6 +16,7 @@ from baton.model.effects import Effect
 from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
+from baton.model.signatures import ParticipantKey
 from baton.store import rows as _rows
 from baton.store.protocol import Claimable, EventRef
 from baton.store.sql_files import load_queries
@@ -252,6 +253,25 @@ class SqliteTx:
 
     async def insert_archive(self, record: ArchiveRecord) -> None:
         self._c.execute(QUERIES["insert_archive"], _rows.archive_row(record))
+
+    async def insert_key(self, key: ParticipantKey) -> None:
+        self._c.execute(
+            QUERIES["insert_key"], (key.key_id, key.participant, key.public_key, key.added_at)
+        )
+
+    async def revoke_keys(self, participant: str, now: float) -> None:
+        self._c.execute(QUERIES["revoke_keys"], (now, participant))
+
+    async def active_key(self, participant: str) -> ParticipantKey | None:
+        row = self._c.execute(QUERIES["active_key"], (participant,)).fetchone()
+        return None if row is None else _rows.key_from_row(row)
+
+    async def insert_signature(self, seq: int, key_id: str, signature: str, now: float) -> None:
+        self._c.execute(QUERIES["insert_signature"], (seq, key_id, signature, now))
+
+    async def event_actor_hash(self, seq: int) -> tuple[str, bytes] | None:
+        row = self._c.execute(QUERIES["event_actor_hash"], (seq,)).fetchone()
+        return None if row is None or row[1] is None else (row[0], bytes(row[1]))
 
     async def lock_policies(self) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every write."""

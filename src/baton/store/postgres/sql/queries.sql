@@ -368,3 +368,28 @@ FROM archives WHERE run_id = %s;
 
 -- name: archived_links
 SELECT seq, digest, hash FROM archived_events WHERE run_id = %s ORDER BY seq;
+
+-- name: insert_key
+INSERT INTO participant_keys (key_id, participant, public_key, added_at, revoked_at)
+VALUES (%s, %s, %s, %s, NULL);
+
+-- name: revoke_keys
+UPDATE participant_keys SET revoked_at = %s WHERE participant = %s AND revoked_at IS NULL;
+
+-- name: active_key
+SELECT key_id, participant, public_key, added_at, revoked_at FROM participant_keys
+WHERE participant = %s AND revoked_at IS NULL;
+
+-- name: all_keys
+SELECT key_id, participant, public_key, added_at, revoked_at FROM participant_keys;
+
+-- name: insert_signature
+INSERT INTO event_signatures (seq, key_id, signature, signed_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (seq, key_id) DO NOTHING;
+
+-- name: event_actor_hash
+SELECT actor, hash FROM events WHERE seq = %s;
+
+-- name: signatures_between
+SELECT s.seq, s.key_id, s.signature, s.signed_at, e.hash, e.actor FROM event_signatures s
+LEFT JOIN events e ON e.seq = s.seq WHERE s.seq > %s AND s.seq <= %s ORDER BY s.seq;

@@ -334,3 +334,28 @@ FROM archives WHERE run_id = ?;
 
 -- name: archived_links
 SELECT seq, digest, hash FROM archived_events WHERE run_id = ? ORDER BY seq;
+
+-- name: insert_key
+INSERT INTO participant_keys (key_id, participant, public_key, added_at, revoked_at)
+VALUES (?, ?, ?, ?, NULL);
+
+-- name: revoke_keys
+UPDATE participant_keys SET revoked_at = ? WHERE participant = ? AND revoked_at IS NULL;
+
+-- name: active_key
+SELECT key_id, participant, public_key, added_at, revoked_at FROM participant_keys
+WHERE participant = ? AND revoked_at IS NULL;
+
+-- name: all_keys
+SELECT key_id, participant, public_key, added_at, revoked_at FROM participant_keys;
+
+-- name: insert_signature
+INSERT INTO event_signatures (seq, key_id, signature, signed_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (seq, key_id) DO NOTHING;
+
+-- name: event_actor_hash
+SELECT actor, hash FROM events WHERE seq = ?;
+
+-- name: signatures_between
+SELECT s.seq, s.key_id, s.signature, s.signed_at, e.hash, e.actor FROM event_signatures s
+LEFT JOIN events e ON e.seq = s.seq WHERE s.seq > ? AND s.seq <= ? ORDER BY s.seq;
