@@ -425,3 +425,36 @@ def test_http_refuses_a_client_without_a_valid_bearer_token(
                     pass  # pragma: no cover - initialize fails first
 
     anyio.run(main)
+
+
+def test_http_a_coding_agents_trace_continues_into_baton_serve(tmp_path: Path) -> None:
+    """A W3C traceparent sent with the MCP requests is continued by the door: the
+    server's spans for them are children of the caller's span, in the caller's trace."""
+    db, tokens = _board(tmp_path)
+    spans_file = tmp_path / "server-spans.jsonl"
+    proc, url = start_serve_process(db, env={"BATON_TRACE_FILE": str(spans_file)})
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    headers = {
+        "Authorization": f"Bearer {tokens['w1']}",
+        "traceparent": f"00-{trace_id}-{span_id}-01",
+    }
+
+    async def main() -> None:
+        with anyio.fail_after(DEADLINE_S):
+            async with (
+                httpx2.AsyncClient(headers=headers, timeout=30) as http,
+                streamable_http_client(f"{url}/mcp", http_client=http) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                await session.list_tools()
+
+    try:
+        anyio.run(main)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    mine = [s for s in spans if s["context"]["trace_id"] == f"0x{trace_id}"]
+    assert any(s["name"].startswith("POST /mcp") for s in mine), [s["name"] for s in spans]
+    assert all(s["parent_id"] == f"0x{span_id}" for s in mine if s["name"].startswith("POST /mcp"))
