@@ -11,7 +11,8 @@ import pytest
 from baton import InvalidArgument, PermissionDenied, SyncBoard, TaskState
 from baton.model.errors import PolicyDenied
 from tests.conformance._util import claim, refused
-from tests.helpers import EVENT_TABLES, plan, task
+from tests.conformance.authz import _state
+from tests.helpers import plan, task
 
 POLICY: dict[str, Any] = {
     "name": "acme",
@@ -34,10 +35,6 @@ def _member(board: SyncBoard, pid: str, **kw: Any) -> SyncBoard:
     kw.setdefault("kind", "agent")
     _, token = board.add_participant(pid, **kw)
     return board.login(token)
-
-
-def _state(board: SyncBoard) -> dict[str, Any]:
-    return {k: v for k, v in board.snapshot().items() if k not in EVENT_TABLES}
 
 
 def _policy_denied(board: SyncBoard, call: Any, *args: Any, **kw: Any) -> PolicyDenied:

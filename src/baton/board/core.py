@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
-from baton.board.authorization import require_run
+from baton.board.authorization import require_run, require_self
 from baton.board.transitions import Later
 from baton.model import Duty, Event, Lease, LeaseKind, Run, Task
 from baton.model.artifacts import ArtifactWrite
@@ -253,6 +253,20 @@ async def load_run(tx: Tx, run_id: str, *, lock: bool = False) -> Run:
     if run is None:
         raise NotFound("run", run_id)
     return run
+
+
+async def held_task(
+    tx: Tx, who: Principal, task_id: str, token: int, participant: str, now: float, action: str
+) -> Task:
+    """The task whose work lease ``participant`` (``who``) holds with ``token``, locked:
+    what every call made under an attempt's lease (reservations, effects) starts with."""
+    task = await load_task(tx, task_id)
+    require_self(who, participant, action, run_id=task.run_id)
+    run = await tx.get_run(task.run_id)
+    if run is not None:
+        require_run(who, run, f"{action} in")
+    check_lease(task, token, participant, LeaseKind.WORK, now)
+    return task
 
 
 def check_lease(task: Task, token: int, participant: str, kind: LeaseKind, now: float) -> None:

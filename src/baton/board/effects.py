@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from baton.board.authorization import require_run, require_self
-from baton.board.core import BoardCore, check_lease, load_task
+from baton.board.core import BoardCore, held_task
 from baton.board.escalations import escalate_in
 from baton.board.policies import check_tool
 from baton.board.reading import ReadService
-from baton.model import LeaseKind, Task
 from baton.model.effects import Effect, EffectStart, EffectState, effect_key
 from baton.model.errors import InvalidTransition
 from baton.model.events import EventKind
@@ -39,7 +37,7 @@ class EffectService:
         check_name("participant", participant)
 
         async def body(tx: Tx, now: float, who: Principal) -> EffectStart:
-            task = await _held(tx, who, task_id, token, participant, now)
+            task = await held_task(tx, who, task_id, token, participant, now, "run effects")
             check_tool(await tx.run_policy(task.run_id), who, task.role, step, task.run_id)
             prior = await tx.lock_effect(task.id, step)
             if prior is not None and prior.state is EffectState.DONE:
@@ -97,7 +95,7 @@ class EffectService:
         value = check_json(f"result of effect {step!r}", result, limits=self.core.limits)
 
         async def body(tx: Tx, now: float, who: Principal) -> Effect:
-            task = await _held(tx, who, task_id, token, participant, now)
+            task = await held_task(tx, who, task_id, token, participant, now, "run effects")
             prior = await tx.lock_effect(task.id, step)
             if prior is None or prior.started_token != token:
                 raise InvalidTransition(
@@ -124,16 +122,3 @@ class EffectService:
     async def effects(self, task_id: str) -> list[Effect]:
         task = await ReadService(self.core).get_task(task_id)
         return await self.core.store.list_effects(task.id)
-
-
-async def _held(
-    tx: Tx, who: Principal, task_id: str, token: int, participant: str, now: float
-) -> Task:
-    """The task whose work lease ``participant`` (``who``) holds with ``token``."""
-    task = await load_task(tx, task_id)
-    require_self(who, participant, "run effects", run_id=task.run_id)
-    run = await tx.get_run(task.run_id)
-    if run is not None:
-        require_run(who, run, "run effects in")
-    check_lease(task, token, participant, LeaseKind.WORK, now)
-    return task

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from baton.board.authorization import require_run, require_self
-from baton.board.core import BoardCore, check_lease, load_task
-from baton.model import LeaseKind, Task
+from baton.board.core import BoardCore, held_task
 from baton.model.errors import InvalidArgument, ReservationConflict
 from baton.model.events import EventKind
 from baton.model.limits import MAX_ROWS, check_count, check_duration, check_name
@@ -94,7 +92,7 @@ class ReservationService:
         )
 
         async def write(tx: Tx, now: float, who: Principal) -> list[Reservation]:
-            task = await _held_task(tx, who, task_id, token, participant, now)
+            task = await held_task(tx, who, task_id, token, participant, now, "reserve resources")
             await tx.lock_reservations()
             await tx.purge_reservations(now)
             live = await tx.live_reservations(now)
@@ -168,7 +166,7 @@ class ReservationService:
         wanted = None if resources is None else set(_resources(resources))
 
         async def write(tx: Tx, now: float, who: Principal) -> list[Reservation]:
-            task = await _held_task(tx, who, task_id, token, participant, now)
+            task = await held_task(tx, who, task_id, token, participant, now, "reserve resources")
             await tx.lock_reservations()
             gone = [
                 r
@@ -204,19 +202,6 @@ class ReservationService:
             return found[:limit]
 
         return await self.core.read(read)
-
-
-async def _held_task(
-    tx: Tx, who: Principal, task_id: str, token: int, participant: str, now: float
-) -> Task:
-    """The task whose work lease ``participant`` (``who``) holds with ``token``."""
-    task = await load_task(tx, task_id)
-    require_self(who, participant, "reserve resources", run_id=task.run_id)
-    run = await tx.get_run(task.run_id)
-    if run is not None:
-        require_run(who, run, "reserve resources in")
-    check_lease(task, token, participant, LeaseKind.WORK, now)
-    return task
 
 
 def _resources(resources: Sequence[str]) -> list[str]:

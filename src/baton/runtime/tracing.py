@@ -220,12 +220,12 @@ def _jsonl_exporter(base: type[Any], path: str) -> Any:
     class JsonLinesExporter(base):  # type: ignore[misc]
         def __init__(self) -> None:
             self._lock = threading.Lock()
+            self._redact = Redactor.from_environment().text
 
         def export(self, spans: Sequence[Any]) -> Any:
             from opentelemetry.sdk.trace.export import SpanExportResult
 
-            redact = Redactor.from_environment().text
-            lines = [redact(json.dumps(json.loads(s.to_json()))) + "\n" for s in spans]
+            lines = [self._redact(json.dumps(json.loads(s.to_json()))) + "\n" for s in spans]
             with self._lock, open(path, "a", encoding="utf-8") as f:
                 f.writelines(lines)
             return SpanExportResult.SUCCESS
