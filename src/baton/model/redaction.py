@@ -146,10 +146,6 @@ class Redactor:
         return value
 
 
-#: Redacts shapes only: for code that has no environment of its own to consult.
-SHAPES_ONLY = Redactor()
-
-
 #: A task input value ``{"$secret": "NAME"}`` stands for the secret ``NAME``: the board
 #: stores the reference, never the value; the worker that claims the task resolves it
 #: from its own environment (or the ``secrets`` it was given) for the agent, and redacts

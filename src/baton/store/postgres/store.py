@@ -56,6 +56,7 @@ from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
+from baton.store import governance_rows as _grows
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Row
@@ -101,7 +102,7 @@ async def _chain_old_events(conn: psycopg.AsyncConnection[Row]) -> None:
     cur = await conn.execute(
         "SELECT seq, run_id, task_id, kind, actor, payload, at FROM events ORDER BY seq"
     )
-    hashes, head = _rows.chain_unchained(await cur.fetchall())
+    hashes, head = _grows.chain_unchained(await cur.fetchall())
     async with conn.cursor() as update:
         await update.executemany("UPDATE events SET hash = %s WHERE seq = %s", hashes)
     await conn.execute("UPDATE event_counter SET head = %s WHERE id = 1", (head.hash,))
@@ -381,7 +382,7 @@ class PostgresStore:
 
     async def archive_rows(self, run_id: str, after: int, limit: int) -> list[ArchivedEvent]:
         rows = await self._read("archive_rows", (run_id, after, limit))
-        return [_rows.archived_event_from_row(r) for r in rows]
+        return [_grows.archived_event_from_row(r) for r in rows]
 
     async def archived_links(self, run_id: str) -> dict[int, tuple[bytes, bytes]]:
         rows = await self._read("archived_links", (run_id,))
@@ -389,20 +390,20 @@ class PostgresStore:
 
     async def get_archive(self, run_id: str) -> ArchiveRecord | None:
         rows = await self._read("get_archive", (run_id,))
-        return _rows.archive_from_row(rows[0]) if rows else None
+        return _grows.archive_from_row(rows[0]) if rows else None
 
     async def all_keys(self) -> list[ParticipantKey]:
-        return [_rows.key_from_row(r) for r in await self._read("all_keys")]
+        return [_grows.key_from_row(r) for r in await self._read("all_keys")]
 
     async def signatures_between(self, after: int, up_to: int) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await self._read("signatures_between", (after, up_to))]
 
     async def current_policy(self) -> PolicyRecord | None:
         rows = await self._read("current_policy")
-        return _rows.policy_from_row(rows[0]) if rows else None
+        return _grows.policy_from_row(rows[0]) if rows else None
 
     async def list_effects(self, task_id: str) -> list[Effect]:
-        return [_rows.effect_from_row(r) for r in await self._read("list_effects", (task_id,))]
+        return [_grows.effect_from_row(r) for r in await self._read("list_effects", (task_id,))]
 
     async def chain_head(self) -> ChainHead:
         rows = await self._read("read_chain_head")
@@ -412,7 +413,7 @@ class PostgresStore:
 
     async def chain_links(self, after: int, up_to: int, limit: int) -> list[ChainLink]:
         rows = await self._read("chain_links", (after, up_to, after, up_to, limit))
-        return [_rows.chain_link_from_row(r) for r in rows]
+        return [_grows.chain_link_from_row(r) for r in rows]
 
     async def link_hash(self, seq: int) -> bytes | None:
         rows = await self._read("link_hash", (seq, seq))

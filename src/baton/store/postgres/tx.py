@@ -18,6 +18,7 @@ from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
+from baton.store import governance_rows as _grows
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Params, Row
@@ -301,10 +302,10 @@ class PgTx:
 
     async def lock_effect(self, task_id: str, step: str) -> Effect | None:
         row = await self._one("get_effect", (task_id, step))
-        return None if row is None else _rows.effect_from_row(row)
+        return None if row is None else _grows.effect_from_row(row)
 
     async def put_effect(self, effect: Effect) -> None:
-        self._later("put_effect", _rows.effect_row(effect))
+        self._later("put_effect", _grows.effect_row(effect))
 
     async def insert_archived(self, rows: Sequence[tuple[int, str, bytes, bytes]]) -> None:
         for row in rows:
@@ -315,7 +316,7 @@ class PgTx:
         return int(self._cur.rowcount)
 
     async def insert_archive(self, record: ArchiveRecord) -> None:
-        self._later("insert_archive", _rows.archive_row(record))
+        self._later("insert_archive", _grows.archive_row(record))
 
     async def insert_key(self, key: ParticipantKey) -> None:
         self._later("insert_key", (key.key_id, key.participant, key.public_key, key.added_at))
@@ -325,7 +326,7 @@ class PgTx:
 
     async def active_key(self, participant: str) -> ParticipantKey | None:
         row = await self._one("active_key", (participant,))
-        return None if row is None else _rows.key_from_row(row)
+        return None if row is None else _grows.key_from_row(row)
 
     async def insert_signature(self, seq: int, key_id: str, signature: str, now: float) -> None:
         self._later("insert_signature", (seq, key_id, signature, now))
@@ -339,17 +340,17 @@ class PgTx:
 
     async def current_policy(self) -> PolicyRecord | None:
         row = await self._one("current_policy")
-        return None if row is None else _rows.policy_from_row(row)
+        return None if row is None else _grows.policy_from_row(row)
 
     async def insert_policy(self, record: PolicyRecord) -> None:
-        self._later("insert_policy", _rows.policy_row(record))
+        self._later("insert_policy", _grows.policy_row(record))
 
     async def set_run_policy(self, run_id: str, version: int) -> None:
         self._later("set_run_policy", (run_id, version))
 
     async def run_policy(self, run_id: str) -> PolicyRecord | None:
         row = await self._one("run_policy", (run_id,))
-        return None if row is None else _rows.policy_from_row(row)
+        return None if row is None else _grows.policy_from_row(row)
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = await self._one("get_idempotent", (key,))

@@ -47,6 +47,7 @@ from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
+from baton.store import governance_rows as _grows
 from baton.store import rows as _rows
 from baton.store.sql_files import load_migrations
 from baton.store.sqlite.tx import QUERIES as _Q
@@ -245,7 +246,7 @@ class SqliteStore:
         try:
             rows = self._w.execute(_Q["unchained_events"]).fetchall()
             if rows:
-                hashes, head = _rows.chain_unchained(rows)
+                hashes, head = _grows.chain_unchained(rows)
                 self._w.executemany(_Q["set_event_hash"], hashes)
                 self._w.execute(_Q["put_chain_head"], (head.seq, head.hash))
             self._w.execute("COMMIT")
@@ -313,7 +314,7 @@ class SqliteStore:
 
     async def archive_rows(self, run_id: str, after: int, limit: int) -> list[ArchivedEvent]:
         rows = self._read(_Q["archive_rows"], (run_id, after, limit))
-        return [_rows.archived_event_from_row(r) for r in rows]
+        return [_grows.archived_event_from_row(r) for r in rows]
 
     async def archived_links(self, run_id: str) -> dict[int, tuple[bytes, bytes]]:
         rows = self._read(_Q["archived_links"], (run_id,))
@@ -321,20 +322,20 @@ class SqliteStore:
 
     async def get_archive(self, run_id: str) -> ArchiveRecord | None:
         row = self._read_one(_Q["get_archive"], (run_id,))
-        return None if row is None else _rows.archive_from_row(row)
+        return None if row is None else _grows.archive_from_row(row)
 
     async def all_keys(self) -> list[ParticipantKey]:
-        return [_rows.key_from_row(r) for r in self._read(_Q["all_keys"])]
+        return [_grows.key_from_row(r) for r in self._read(_Q["all_keys"])]
 
     async def signatures_between(self, after: int, up_to: int) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._read(_Q["signatures_between"], (after, up_to))]
 
     async def current_policy(self) -> PolicyRecord | None:
         row = self._read_one(_Q["current_policy"])
-        return None if row is None else _rows.policy_from_row(row)
+        return None if row is None else _grows.policy_from_row(row)
 
     async def list_effects(self, task_id: str) -> list[Effect]:
-        return [_rows.effect_from_row(r) for r in self._read(_Q["list_effects"], (task_id,))]
+        return [_grows.effect_from_row(r) for r in self._read(_Q["list_effects"], (task_id,))]
 
     async def chain_head(self) -> ChainHead:
         row = self._read_one(_Q["chain_head"])
@@ -342,7 +343,7 @@ class SqliteStore:
 
     async def chain_links(self, after: int, up_to: int, limit: int) -> list[ChainLink]:
         rows = self._read(_Q["chain_links"], (after, up_to, after, up_to, limit))
-        return [_rows.chain_link_from_row(r) for r in rows]
+        return [_grows.chain_link_from_row(r) for r in rows]
 
     async def link_hash(self, seq: int) -> bytes | None:
         row = self._read_one(_Q["link_hash"], (seq, seq))

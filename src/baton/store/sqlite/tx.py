@@ -17,6 +17,7 @@ from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
+from baton.store import governance_rows as _grows
 from baton.store import rows as _rows
 from baton.store.protocol import Claimable, EventRef
 from baton.store.sql_files import load_queries
@@ -240,10 +241,10 @@ class SqliteTx:
 
     async def lock_effect(self, task_id: str, step: str) -> Effect | None:
         row = self._c.execute(QUERIES["get_effect"], (task_id, step)).fetchone()
-        return None if row is None else _rows.effect_from_row(row)
+        return None if row is None else _grows.effect_from_row(row)
 
     async def put_effect(self, effect: Effect) -> None:
-        self._c.execute(QUERIES["put_effect"], _rows.effect_row(effect))
+        self._c.execute(QUERIES["put_effect"], _grows.effect_row(effect))
 
     async def insert_archived(self, rows: Sequence[tuple[int, str, bytes, bytes]]) -> None:
         self._c.executemany(QUERIES["insert_archived"], rows)
@@ -252,7 +253,7 @@ class SqliteTx:
         return int(self._c.execute(QUERIES["delete_run_events"], (run_id, up_to_seq)).rowcount)
 
     async def insert_archive(self, record: ArchiveRecord) -> None:
-        self._c.execute(QUERIES["insert_archive"], _rows.archive_row(record))
+        self._c.execute(QUERIES["insert_archive"], _grows.archive_row(record))
 
     async def insert_key(self, key: ParticipantKey) -> None:
         self._c.execute(
@@ -264,7 +265,7 @@ class SqliteTx:
 
     async def active_key(self, participant: str) -> ParticipantKey | None:
         row = self._c.execute(QUERIES["active_key"], (participant,)).fetchone()
-        return None if row is None else _rows.key_from_row(row)
+        return None if row is None else _grows.key_from_row(row)
 
     async def insert_signature(self, seq: int, key_id: str, signature: str, now: float) -> None:
         self._c.execute(QUERIES["insert_signature"], (seq, key_id, signature, now))
@@ -278,17 +279,17 @@ class SqliteTx:
 
     async def current_policy(self) -> PolicyRecord | None:
         row = self._c.execute(QUERIES["current_policy"]).fetchone()
-        return None if row is None else _rows.policy_from_row(row)
+        return None if row is None else _grows.policy_from_row(row)
 
     async def insert_policy(self, record: PolicyRecord) -> None:
-        self._c.execute(QUERIES["insert_policy"], _rows.policy_row(record))
+        self._c.execute(QUERIES["insert_policy"], _grows.policy_row(record))
 
     async def set_run_policy(self, run_id: str, version: int) -> None:
         self._c.execute(QUERIES["set_run_policy"], (run_id, version))
 
     async def run_policy(self, run_id: str) -> PolicyRecord | None:
         row = self._c.execute(QUERIES["run_policy"], (run_id,)).fetchone()
-        return None if row is None else _rows.policy_from_row(row)
+        return None if row is None else _grows.policy_from_row(row)
 
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = self._c.execute(QUERIES["get_idempotent"], (key,)).fetchone()
