@@ -86,6 +86,26 @@ def test_a_burst_of_claims_far_above_the_usual_rate(board: SyncBoard, clock: Man
     assert esc.payload["evidence"]["claims_in_window"] == 8
 
 
+def test_a_new_participant_claiming_fast_has_no_usual_rate_to_burst_from(
+    board: SyncBoard, clock: ManualClock
+) -> None:
+    """A worker that just joined and works fast (the chaos test's replacements) is not
+    an anomaly; nor is one whose only earlier claim is a moment before the window."""
+    run = board.create_run(plan(*(task(f"t{i}") for i in range(24)), roles=ROLES))
+    orch = _orch(board, burst_min=8, burst_window_s=60, burst_factor=3)
+    lease = board.claim("w1", ["worker"], run_id=run.id)
+    assert lease is not None
+    board.submit(lease.task.id, lease.token, {}, participant="w1")
+    clock.advance(90)  # one claim 90 s ago: less than three windows of history
+    for name in ("w1", "w2"):
+        for _ in range(10):
+            lease = board.claim(name, ["worker"], run_id=run.id)
+            assert lease is not None
+            board.submit(lease.task.id, lease.token, {}, participant=name)
+    assert _tick(board, orch) == []
+    assert _of(board, run, "claim_burst") == []
+
+
 def test_a_spend_rate_that_exhausts_the_budget_before_the_work(board: SyncBoard) -> None:
     run = board.create_run(
         {**plan(*(task(f"t{i}") for i in range(6)), roles=ROLES), "budget": {"cost_usd": 10.0}}

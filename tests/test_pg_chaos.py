@@ -4,8 +4,8 @@ the PostgreSQL server in the middle of the run.
 
 At the end: every task done exactly once; no output from a killed or fenced-off holder
 landed; the event log replays to the final state; the run finished without a human
-(nothing but the workers and their reapers wrote after the plan, no escalation, nothing
-failed). The numbers are printed (run with ``-s`` to see them).
+(nothing but the workers and their reapers wrote after the plan, no escalation but worker
+0's own failing streak, nothing failed). The numbers are printed (run with ``-s`` to see them).
 
 The worker processes (tests/pgprocs/chaos_worker.py) run the real ``baton.runtime.worker.Worker``:
 it backs off while the store is unavailable, keeps an agent's result and resubmits it
@@ -218,16 +218,23 @@ def test_chaos_kills_and_a_server_restart_lose_nothing(
         crew.assert_the_dead_wrote_nothing(events)
 
         # Without a human: after the plan, only the workers wrote (claims, results,
-        # reaping — by whichever worker held the watchdog duty); nothing was escalated,
-        # failed, blocked or paused.
+        # reaping — by whichever worker held the watchdog duty); nothing failed, was
+        # blocked or paused. The one escalation the watchdog may rightly raise is worker
+        # 0's own doing: it freezes past its lease on purpose (35 % of its attempts), and
+        # three frozen attempts in a row are a failing agent — every error a lease expiry.
         workers = {f["by"] for f in facts if f["fact"] == "started"}
         actors = {e.actor.removesuffix(":watchdog") for e in events if e.actor != CREATOR}
         assert actors <= workers, actors - workers
         assert {e.kind for e in events if e.actor == CREATOR} == {"run.created", "task.created"}
-        assert board.escalations(run.id) == []
+        for escalation in board.escalations(run.id):
+            evidence = escalation.payload["evidence"]
+            assert escalation.kind == "escalation.failing_agent", escalation
+            assert evidence["agent"].startswith("w0."), escalation
+            assert {e["kind"] for e in evidence["last_errors"]} == {"lease_expired"}, escalation
         kinds = Counter(e.kind for e in events)
         assert kinds["run.finished"] == 1, kinds
-        assert not {k for k in kinds if k.startswith(("escalation", "run.paused"))}, kinds
+        others = {k for k in kinds if k.startswith(("escalation", "run.paused"))}
+        assert others <= {"escalation.failing_agent"}, kinds
 
         assert_gap_free(events)
         assert_replay_matches(board, run.id, events)

@@ -7,7 +7,12 @@ that makes raising it once idempotent) or nothing:
 * **chatter** — two participants messaging back and forth ``chatter_alert`` times with
   no task progress in between;
 * **a claim burst** — a participant claiming ``burst_min`` tasks or more within
-  ``burst_window_s``, over ``burst_factor`` times its own rate before;
+  ``burst_window_s``, over ``burst_factor`` times its own rate before. Only a participant
+  whose claims in the recent events reach back ``burst_baseline_windows`` windows before
+  this one has a known rate: a worker that just started, or one whose history the recent
+  events do not cover (a busy run), is not judged — "far above its normal rate" needs a
+  normal rate, and a fresh fast worker is not an anomaly (a cap on claims is a policy's
+  job, not a guess's);
 * **a spend rate** that exhausts the run's budget before its remaining work is done: at
   the cost (or tokens) per finished task so far, the open tasks need more than is left.
 
@@ -36,6 +41,7 @@ class Thresholds:
     burst_window_s: float = 60.0
     burst_min: int = 30
     burst_factor: float = 5.0
+    burst_baseline_windows: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,9 @@ def claim_burst(
         if len(inside) < limits.burst_min:
             continue
         span = (window_start - min(before)) if before else 0.0
-        usual = len(before) / span * limits.burst_window_s if span > 0 else 0.0
+        if span < limits.burst_baseline_windows * limits.burst_window_s:
+            continue  # no known usual rate to be far above
+        usual = len(before) / span * limits.burst_window_s
         if len(inside) > limits.burst_factor * max(usual, 1.0):
             found.append(
                 Incident(
