@@ -30,6 +30,7 @@ def test_a_run_reports_attempts_spend_and_states(tmp_path: Path) -> None:
     reader = InMemoryMetricReader()
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
     calls = {"n": 0}
+    first: dict[str, list[Any]] = {}  # the gauges before the work
 
     async def agent(ctx: Any) -> dict[str, bool]:
         calls["n"] += 1
@@ -46,8 +47,10 @@ def test_a_run_reports_attempts_spend_and_states(tmp_path: Path) -> None:
                  "budget": {"cost_usd": 100.0}}
             )  # fmt: skip
             await Orchestrator(board).check_run(run)
+            first.update(_points(reader))
             worker = Worker(board, {"worker": agent}, name="w1", watchdog=False)
             await asyncio.wait_for(worker.run(run_id=run.id), 60)
+            await Orchestrator(board).check_run(await board.get_run(run.id))
             return run.id
         finally:
             await board.close()
@@ -61,5 +64,13 @@ def test_a_run_reports_attempts_spend_and_states(tmp_path: Path) -> None:
     assert sum(p.value for p in points["baton.tokens"]) == 4 * 120
     assert sum(p.value for p in points["baton.cost_usd"]) == 2.0
     assert {p.attributes["baton.run.id"] for p in points["baton.cost_usd"]} == {run_id}
-    states = {p.attributes["baton.task.state"]: p.value for p in points["baton.tasks"]}
-    assert states == {"ready": 3}
+
+    def gauge(found: dict[str, list[Any]], name: str, label: str) -> dict[str, float]:
+        return {p.attributes[label]: p.value for p in found[name]}
+
+    before = gauge(first, "baton.tasks", "baton.task.state")
+    assert before["ready"] == 3 and sum(before.values()) == 3  # every state, zeros too
+    assert gauge(first, "baton.queue.depth", "baton.task.role") == {"worker": 3, "reviewer": 0}
+    after = gauge(points, "baton.tasks", "baton.task.state")
+    assert (after["done"], after["ready"], sum(after.values())) == (3, 0, 3)
+    assert gauge(points, "baton.queue.depth", "baton.task.role") == {"worker": 0, "reviewer": 0}

@@ -159,3 +159,104 @@ def test_approval_from_policy_gates_completion(board: SyncBoard) -> None:
     lease = claim(board, "w1", ["deployer"], run_id=run.id)
     board.submit(lease.task.id, lease.token, {"ok": True}, participant="w1")
     assert board.get_task(lease.task.id).state is TaskState.AWAITING_APPROVAL
+
+
+RATES: dict[str, Any] = {
+    "rate_limits": [
+        # a day-long window: the test cannot straddle two of them
+        {"name": "two notes a day", "roles": ["chatty"], "actions": ["post_message"],
+         "max": 2, "per_s": 86400},
+        {"name": "one claim a day", "participants": ["greedy"], "actions": ["claim"],
+         "max": 1, "per_s": 86400},
+    ]
+}  # fmt: skip
+
+
+def test_rate_limits_count_each_participant_across_its_logins(board: SyncBoard) -> None:
+    board.set_policy(RATES)
+    run = board.create_run(plan(task("a"), task("b"), task("c"), roles=ROLES))
+    _, token = board.add_participant("bot", kind="agent", roles=["chatty", "worker"], runs=["*"])
+    first, second = board.login(token), board.login(token)  # two doors, one count
+    first.post_message(run.id, "note", {"text": "1"}, sender="bot")
+    second.post_message(run.id, "note", {"text": "2"}, sender="bot")
+    error = _policy_denied(board, first.post_message, run.id, "note", {"text": "3"}, sender="bot")
+    assert error.rule == "two notes a day" and "at most 2 per 86400 s" in str(error)
+    assert error.participant == "bot"
+    # what the rule does not name is not limited: other actions, other participants,
+    # the board's owner
+    assert first.claim("bot", ["worker"], run_id=run.id) is not None
+    quiet = _member(board, "quiet", roles=["worker"], runs=["*"])
+    for i in range(3):
+        quiet.post_message(run.id, "note", {"text": f"{i}"}, sender="quiet")
+        board.post_message(run.id, "note", {"text": f"{i}"}, sender="lead")
+    greedy = _member(board, "greedy", roles=["worker"], runs=["*"])
+    assert greedy.claim("greedy", ["worker"], run_id=run.id) is not None
+    denied = _policy_denied(board, greedy.claim, "greedy", ["worker"], run_id=run.id)
+    assert denied.rule == "one claim a day"
+
+
+def test_rate_limits_take_effect_with_the_policy_and_go_with_it(board: SyncBoard) -> None:
+    run = board.create_run(plan(task("a"), roles=ROLES))
+    chatty = _member(board, "bot", roles=["chatty"], runs=["*"])
+    for i in range(3):  # no policy yet
+        chatty.post_message(run.id, "note", {"text": f"{i}"}, sender="bot")
+    board.set_policy(RATES)
+    chatty.post_message(run.id, "note", {"text": "a"}, sender="bot")
+    chatty.post_message(run.id, "note", {"text": "b"}, sender="bot")
+    _policy_denied(board, chatty.post_message, run.id, "note", {"text": "c"}, sender="bot")
+    board.set_policy({"name": "no limits"})
+    chatty.post_message(run.id, "note", {"text": "d"}, sender="bot")
+
+
+def test_a_rate_limit_names_known_actions(board: SyncBoard) -> None:
+    for bad, named in (
+        ({"name": "x", "actions": ["clam"], "max": 1, "per_s": 60}, "clam"),
+        ({"name": "x", "max": 0, "per_s": 60}, "rate_limits.0.max"),
+        ({"name": "x", "max": 1, "per_s": 0}, "rate_limits.0.per_s"),
+        ({"name": "x", "max": 1, "per_s": 60, "actions": []}, "rate_limits.0.actions"),
+    ):
+        error = refused(board, InvalidArgument, board.set_policy, {"rate_limits": [bad]})
+        assert named in str(error), (named, str(error))
+    error = refused(
+        board, InvalidArgument, board.set_policy, {"role_budgets": [{"name": "r", "role": "w",
+                                                                      "tokens": 0}]}
+    )  # fmt: skip
+    assert "role_budgets.0.tokens" in str(error)
+    assert board.policy() is None
+
+
+def test_a_role_budget_pauses_the_run_when_the_role_has_spent_it(board: SyncBoard) -> None:
+    board.set_policy(
+        {"role_budgets": [{"name": "workers share $1.50", "role": "worker", "cost_usd": 1.5}]}
+    )
+    run = board.create_run(
+        plan(task("a"), task("b"), task("c"), task("r", "reviewer"), roles=ROLES)
+    )
+    [triggered] = board.check_policy(plan(task("a"), roles=ROLES)).triggered
+    assert triggered.effect == "worker tasks spend at most $1.5"
+    review = claim(board, "r1", ["reviewer"], run_id=run.id)
+    board.record_usage(review.task.id, model="m", input_tokens=1, output_tokens=1,
+                       cost_usd=5.0, actor="r1")  # fmt: skip
+    first = claim(board, "w1", ["worker"], run_id=run.id)
+    board.record_usage(first.task.id, model="m", input_tokens=1, output_tokens=1,
+                       cost_usd=1.0, actor="w1")  # fmt: skip
+    assert board.get_run(run.id).state.value == "active"  # $1 of the workers' $1.50
+    second = claim(board, "w2", ["worker"], run_id=run.id)
+    board.record_usage(second.task.id, model="m", input_tokens=1, output_tokens=1,
+                       cost_usd=0.75, actor="w2")  # fmt: skip
+    paused = board.get_run(run.id)
+    assert paused.state.value == "paused"
+    assert "workers share $1.50" in (paused.paused_reason or "")
+    [escalation] = board.escalations(run.id)
+    evidence = escalation.payload["evidence"]
+    assert (evidence["role"], evidence["cost_used"]) == ("worker", 1.75)
+    assert board.claim("w3", ["worker"], run_id=run.id) is None  # nothing new is claimed
+
+
+def test_queue_depth_per_role(board: SyncBoard) -> None:
+    run = board.create_run(
+        plan(task("a"), task("b"), task("c", deps=("a",)), task("r", "reviewer"), roles=ROLES)
+    )
+    assert board.ready_by_role(run.id) == {"worker": 2, "reviewer": 1}
+    claim(board, "w1", ["worker"], run_id=run.id)
+    assert board.ready_by_role(run.id) == {"worker": 1, "reviewer": 1}

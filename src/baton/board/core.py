@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from baton.board.authorization import require_run, require_self
+from baton.board.rates import RateGate
 from baton.board.transitions import Later
 from baton.model import Duty, Event, Lease, LeaseKind, Run, Task
 from baton.model.artifacts import ArtifactWrite
@@ -91,8 +92,11 @@ class BoardCore:
         limits: Limits = DEFAULT_LIMITS,
         principal: Principal = OWNER,
         redactor: Redactor | None = None,
+        rates: RateGate | None = None,
     ) -> None:
         self.store = store
+        #: The rate limits of the board's policy, checked in every write (board/rates.py).
+        self.rates = rates or RateGate()
         #: Secrets kept out of everything this board stores (model/redaction.py): this
         #: process's secret environment values and the shapes of keys and tokens.
         self.redactor = redactor or Redactor.from_environment()
@@ -113,6 +117,7 @@ class BoardCore:
             limits=self.limits,
             principal=principal,
             redactor=self.redactor,
+            rates=self.rates,
         )
 
     def redact(self, value: V) -> V:
@@ -226,6 +231,7 @@ class BoardCore:
                     replayed: T = _CODECS[codec].validate_json(prior[1])
                     return replayed
             now = self.clock()
+            await self.rates.check(tx, who, op, now)
             outcome = await body(tx, now, who)
             if isinstance(outcome, Later):
                 await tx.flush()  # the result names its events' seqs

@@ -779,6 +779,11 @@ class Board:
         """How many of the run's tasks are in each state (one aggregate query)."""
         return await self._reads.count_by_state(run_id)
 
+    async def ready_by_role(self, run_id: str) -> dict[str, int]:
+        """How many of the run's tasks wait to be claimed, per role (work waiting for a
+        reviewer counts under the reviewer's role): the depth of each role's queue."""
+        return await self._reads.ready_by_role(run_id)
+
     async def watched_tasks(self, run_id: str, *, review_rounds_at_least: int) -> list[Task]:
         """The run's open tasks that are blocked, or were returned by review at least
         ``review_rounds_at_least`` times: what the watchdog checks every pass, read

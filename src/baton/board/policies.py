@@ -95,7 +95,9 @@ class PolicyService:
                                   payload, now)  # fmt: skip
             return record
 
-        return await self.core.write("set_policy", "policy", None, body)
+        record = await self.core.write("set_policy", "policy", None, body)
+        self.core.rates.policy_changed(record)
+        return record
 
     async def policy(self) -> PolicyRecord | None:
         return await self.core.store.current_policy()

@@ -52,6 +52,10 @@ class ReadService:
         await self.get_run(run_id)
         return await self.core.store.count_by_state(run_id)
 
+    async def ready_by_role(self, run_id: str) -> dict[str, int]:
+        await self.get_run(run_id)
+        return await self.core.store.ready_by_role(run_id)
+
     async def watched_tasks(self, run_id: str, *, review_rounds_at_least: int) -> list[Task]:
         await self.get_run(run_id)
         check_count("review_rounds_at_least", review_rounds_at_least)

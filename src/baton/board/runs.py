@@ -16,7 +16,7 @@ from baton.board.authorization import (
     require_self,
     require_steer,
 )
-from baton.board.budgets import pause_if_over, run_exhausted
+from baton.board.budgets import pause_if_over, pause_if_role_over, run_exhausted
 from baton.board.core import BoardCore, check_lease, load_run, load_task
 from baton.board.escalations import append_returned, escalate_in
 from baton.board.growth import plan_run, put_tasks
@@ -263,7 +263,8 @@ class RunService:
                     tx, task.run_id, "budget", reason, {"task": task.id}, task.id, now
                 )
             run = await load_run(tx, task.run_id, lock=True)
-            await pause_if_over(tx, run, now)
+            if not await pause_if_over(tx, run, now):
+                await pause_if_role_over(tx, run, task.role, now)
             return task
 
         return await self.core.write(f"record_usage {task_id}", "task", idempotency_key, body)

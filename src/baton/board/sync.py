@@ -146,6 +146,7 @@ class SyncBoard:
     backup = _blocking(Board.backup)
     briefing = _blocking(Board.briefing)
     count_by_state = _blocking(Board.count_by_state)
+    ready_by_role = _blocking(Board.ready_by_role)
     verify_audit = _blocking(Board.verify_audit)
     export_archive = _blocking(Board.export_archive)
     register_key = _blocking(Board.register_key)

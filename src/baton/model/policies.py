@@ -13,7 +13,12 @@ a run already going. What a policy says:
 * ``budgets`` — default and maximum budgets for runs, and per task by role or label
   (tokens, cost, attempts, review rounds, wall time);
 * ``tools`` — which roles may run which side effects (``ctx.effect`` steps; ``*`` for
-  any), checked when an effect starts.
+  any), checked when an effect starts;
+* ``rate_limits`` — at most N of some actions (Board write operations: ``claim``,
+  ``post_message``, ``create_run`` … or ``*`` for every write) per window, per
+  registered participant, counted on the board so every door and process shares them;
+* ``role_budgets`` — what one run may spend in total on the tasks of one role (tokens,
+  money); past it the run is paused and a person asked, as for the run's own budget.
 
 A refused action is :class:`~baton.model.errors.PolicyDenied` naming the rule, and a
 ``policy.denied`` event. :func:`apply_policy` is what a plan would trigger: pure, so
@@ -23,11 +28,12 @@ A refused action is :class:`~baton.model.errors.PolicyDenied` naming the rule, a
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from baton.model.budgets import over_budget
 from baton.model.specs import Budget, Plan, TaskBudget, TaskSpec
 
 
@@ -79,6 +85,50 @@ class ToolRule(_Rule):
     allow: list[str] = Field(default_factory=list)
 
 
+#: The Board write operations a rate limit can name (``*``: every write, these and the
+#: board's own bookkeeping such as duty renewals alike).
+RATE_ACTIONS = frozenset(
+    {
+        "claim", "heartbeat", "abandon_review", "submit", "fail", "block", "release",
+        "create_run", "add_tasks", "cancel_run", "cancel_task", "pause_run", "resume_run",
+        "post_message", "escalate", "record_usage", "record_context", "approve", "reject",
+        "unblock", "write_artifact", "reserve", "release_reservations", "start_effect",
+        "record_effect", "sign_events", "*",
+    }
+)  # fmt: skip
+
+
+class RateLimit(_Rule):
+    """At most ``max`` of ``actions`` per ``per_s`` seconds by each matching participant
+    (everyone registered when ``participants`` and ``roles`` are both empty), counted in
+    fixed windows of ``per_s`` seconds on the board's clock. The board's owner (a local
+    ``Board.open`` without a token) is not limited: it operates the board."""
+
+    name: str = Field(min_length=1, max_length=100)
+    participants: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+    actions: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    max: int = Field(ge=1)
+    per_s: float = Field(gt=0, le=86400)
+
+    @field_validator("actions")
+    @classmethod
+    def _known(cls, actions: list[str]) -> list[str]:
+        unknown = sorted(set(actions) - RATE_ACTIONS)
+        if unknown:
+            raise ValueError(f"unknown actions {unknown}; known: {sorted(RATE_ACTIONS)}")
+        return actions
+
+
+class RoleBudget(_Rule):
+    """What one run may spend in total on the tasks of ``role``."""
+
+    name: str = Field(min_length=1, max_length=100)
+    role: str = Field(min_length=1)
+    tokens: int | None = Field(default=None, gt=0)
+    cost_usd: float | None = Field(default=None, gt=0)
+
+
 class Policy(_Rule):
     """A board's policy document. See the module docstring."""
 
@@ -88,6 +138,8 @@ class Policy(_Rule):
     run_budget: RunBudgetRule | None = None
     task_budgets: list[TaskBudgetRule] = Field(default_factory=list)
     tools: list[ToolRule] | None = None  # None: every role may run any effect
+    rate_limits: list[RateLimit] = Field(default_factory=list)
+    role_budgets: list[RoleBudget] = Field(default_factory=list)
 
 
 class PolicyRecord(BaseModel):
@@ -139,6 +191,13 @@ def apply_policy(plan: Plan, policy: Policy) -> tuple[Plan, list[Triggered]]:
     the task rules to every task added to the run later: :func:`apply_task_rules`)."""
     tasks, triggered = apply_task_rules(plan.tasks, policy)
     planned = _run_budget(plan.model_copy(update={"tasks": tasks}), policy, triggered)
+    roles = {t.role for t in tasks}
+    for rule in policy.role_budgets:
+        if rule.role in roles:
+            parts = [f"{rule.tokens} tokens" if rule.tokens else "",
+                     f"${rule.cost_usd:g}" if rule.cost_usd else ""]  # fmt: skip
+            effect = f"{rule.role} tasks spend at most " + ", ".join(p for p in parts if p)
+            triggered.append(Triggered(rule=rule.name, effect=effect))
     return planned, triggered
 
 
@@ -225,3 +284,25 @@ def tool_allowed(policy: Policy, role: str, step: str) -> bool:
         return True
     allowed = [p for rule in policy.tools if rule.role in (role, "*") for p in rule.allow]
     return any(fnmatch.fnmatchcase(step, pattern) for pattern in allowed)
+
+
+def rate_limits_for(
+    policy: Policy, participant: str, roles: Collection[str], action: str
+) -> list[RateLimit]:
+    """The rate limits that count ``action`` by this participant."""
+    return [
+        rule
+        for rule in policy.rate_limits
+        if (action in rule.actions or "*" in rule.actions)
+        and (
+            (not rule.participants and not rule.roles)
+            or participant in rule.participants
+            or any(r in rule.roles for r in roles)
+        )
+    ]
+
+
+def over_role_budget(rule: RoleBudget, tokens: int, cost: float) -> str:
+    """What of the role's budget a run's spend on it is past ('' if nothing), by the
+    one comparison rule every budget uses (model/budgets.py)."""
+    return over_budget({"tokens": rule.tokens, "cost_usd": rule.cost_usd}, tokens, cost)

@@ -34,7 +34,7 @@ from baton.runtime.anomalies import (
     repeated_denials,
     spend_rate,
 )
-from baton.runtime.tracing import metrics_on, record_task_states
+from baton.runtime.tracing import metrics_on, record_queue_depth, record_task_states
 
 log = logging.getLogger("baton.runtime.orchestrator")
 
@@ -115,6 +115,8 @@ class Orchestrator:
         ]
         counts = await self.board.count_by_state(run.id) if run.budget or metrics_on() else {}
         record_task_states(run.id, counts)
+        if metrics_on():
+            record_queue_depth(run.id, run.roles, await self.board.ready_by_role(run.id))
         if run.budget:
             incidents.extend(spend_rate(run, counts))
         raised = []

@@ -32,6 +32,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace import TraceFlags as _Flags
 
+from baton.model import TaskState
 from baton.model.redaction import Redactor
 from baton.views.trace_export import span_id_of, trace_id_of
 
@@ -267,6 +268,9 @@ def _instruments() -> dict[str, Any]:
         "tokens": meter.create_counter("baton.tokens", description="tokens used"),
         "cost": meter.create_counter("baton.cost_usd", unit="USD", description="money spent"),
         "tasks": meter.create_gauge("baton.tasks", description="tasks by state"),
+        "queue": meter.create_gauge(
+            "baton.queue.depth", description="tasks waiting to be claimed, per role"
+        ),
     }
 
 
@@ -287,7 +291,19 @@ def record_spend(*, role: str, run_id: str, model: str, tokens: int, cost_usd: f
 
 
 def record_task_states(run_id: str, counts: Mapping[str, int]) -> None:
+    """Every state's count, zero included: a gauge keeps its last value, so a state
+    that emptied must say so."""
     if not metrics_on():
         return
-    for state, n in counts.items():
-        _instruments()["tasks"].set(n, {"baton.run.id": run_id, "baton.task.state": state})
+    for state in TaskState:
+        n = counts.get(state.value, 0)
+        _instruments()["tasks"].set(n, {"baton.run.id": run_id, "baton.task.state": state.value})
+
+
+def record_queue_depth(run_id: str, roles: Sequence[str], depth: Mapping[str, int]) -> None:
+    """Each of the run's roles' queue depth (zero included, as for the states)."""
+    if not metrics_on():
+        return
+    for role in sorted({*roles, *depth}):
+        labels = {"baton.run.id": run_id, "baton.task.role": role}
+        _instruments()["queue"].set(depth.get(role, 0), labels)

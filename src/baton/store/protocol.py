@@ -260,6 +260,16 @@ class Tx(Protocol):
         """The policy a run was created under."""
         ...
 
+    async def bump_rate(self, participant: str, rule: str, window_start: float) -> int:
+        """Count one more action by ``participant`` under rate limit ``rule`` in the window
+        starting at ``window_start``, forgetting its earlier windows; the window's count
+        so far, this one included (rolled back with the transaction)."""
+        ...
+
+    async def role_usage(self, run_id: str, role: str) -> tuple[int, float]:
+        """Tokens and cost spent so far on the run's tasks of ``role``."""
+        ...
+
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         """``(op, result_json)`` recorded under ``key``, if any."""
         ...
@@ -328,6 +338,10 @@ class Store(Protocol):
 
     async def current_policy(self) -> PolicyRecord | None:
         """The board's current policy."""
+        ...
+
+    async def ready_by_role(self, run_id: str) -> dict[str, int]:
+        """How many of the run's tasks wait to be claimed, per role (its queues' depth)."""
         ...
 
     async def list_effects(self, task_id: str) -> list[Effect]:

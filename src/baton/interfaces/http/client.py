@@ -779,6 +779,9 @@ class RemoteBoard:
     async def count_by_state(self, run_id: str) -> dict[str, int]:
         return _COUNTS.validate_json(await self._get(f"/runs/{_id(run_id)}/counts"))
 
+    async def ready_by_role(self, run_id: str) -> dict[str, int]:
+        return _COUNTS.validate_json(await self._get(f"/runs/{_id(run_id)}/queues"))
+
     async def watched_tasks(self, run_id: str, *, review_rounds_at_least: int) -> list[Task]:
         raw = await self._get(
             f"/runs/{_id(run_id)}/watched", review_rounds_at_least=review_rounds_at_least

@@ -382,6 +382,10 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     async def counts(run_id: str, b: As) -> Response:
         return _json(_COUNTS.dump_json(await b.count_by_state(run_id)))
 
+    @app.get("/runs/{run_id}/queues", response_model=dict[str, int], tags=["runs"])
+    async def queues(run_id: str, b: As) -> Response:
+        return _json(_COUNTS.dump_json(await b.ready_by_role(run_id)))
+
     @app.get("/runs/{run_id}/watched", response_model=list[Task], tags=["tasks"])
     async def watched(run_id: str, b: As, review_rounds_at_least: int = 3) -> Response:
         found = await b.watched_tasks(run_id, review_rounds_at_least=review_rounds_at_least)

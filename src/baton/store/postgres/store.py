@@ -356,6 +356,9 @@ class PostgresStore:
         rows = await self._read("watched_tasks", (run_id, review_rounds_at_least))
         return [_rows.task_from_row(r) for r in rows]
 
+    async def ready_by_role(self, run_id: str) -> dict[str, int]:
+        return {r: int(n) for r, n in await self._read("ready_by_role", (run_id,))}
+
     async def count_by_state(self, run_id: str) -> dict[str, int]:
         return {s: int(n) for s, n in await self._read("count_by_state", (run_id,))}
 

@@ -352,6 +352,14 @@ class PgTx:
         row = await self._one("run_policy", (run_id,))
         return None if row is None else _grows.policy_from_row(row)
 
+    async def bump_rate(self, participant: str, rule: str, window_start: float) -> int:
+        self._later("purge_rate", (participant, rule, window_start))
+        return int((await self._required("bump_rate", (participant, rule, window_start)))[0])
+
+    async def role_usage(self, run_id: str, role: str) -> tuple[int, float]:
+        row = await self._required("role_usage", (run_id, role))
+        return int(row[0]), float(row[1])
+
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = await self._one("get_idempotent", (key,))
         return None if row is None else (row[0], row[1])

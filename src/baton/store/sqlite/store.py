@@ -287,6 +287,9 @@ class SqliteStore:
         rows = self._read(_Q["watched_tasks"], (run_id, review_rounds_at_least))
         return [_rows.task_from_row(r) for r in rows]
 
+    async def ready_by_role(self, run_id: str) -> dict[str, int]:
+        return {r: n for r, n in self._read(_Q["ready_by_role"], (run_id,))}
+
     async def count_by_state(self, run_id: str) -> dict[str, int]:
         return {s: n for s, n in self._read(_Q["count_by_state"], (run_id,))}
 

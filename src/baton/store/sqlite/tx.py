@@ -291,6 +291,15 @@ class SqliteTx:
         row = self._c.execute(QUERIES["run_policy"], (run_id,)).fetchone()
         return None if row is None else _grows.policy_from_row(row)
 
+    async def bump_rate(self, participant: str, rule: str, window_start: float) -> int:
+        self._c.execute(QUERIES["purge_rate"], (participant, rule, window_start))
+        row = self._c.execute(QUERIES["bump_rate"], (participant, rule, window_start)).fetchone()
+        return int(row[0])
+
+    async def role_usage(self, run_id: str, role: str) -> tuple[int, float]:
+        tokens, cost = self._c.execute(QUERIES["role_usage"], (run_id, role)).fetchone()
+        return int(tokens), float(cost)
+
     async def get_idempotent(self, key: str) -> tuple[str, str] | None:
         row = self._c.execute(QUERIES["get_idempotent"], (key,)).fetchone()
         return None if row is None else (row[0], row[1])

@@ -359,3 +359,19 @@ SELECT actor, hash FROM events WHERE seq = ?;
 -- name: signatures_between
 SELECT s.seq, s.key_id, s.signature, s.signed_at, e.hash, e.actor FROM event_signatures s
 LEFT JOIN events e ON e.seq = s.seq WHERE s.seq > ? AND s.seq <= ? ORDER BY s.seq;
+
+-- name: purge_rate
+DELETE FROM rate_counts WHERE participant = ? AND rule = ? AND window_start < ?;
+
+-- name: bump_rate
+INSERT INTO rate_counts (participant, rule, window_start, count) VALUES (?, ?, ?, 1)
+ON CONFLICT (participant, rule, window_start) DO UPDATE SET count = count + 1
+RETURNING count;
+
+-- name: role_usage
+SELECT COALESCE(SUM(tokens_used), 0), COALESCE(SUM(cost_used), 0) FROM tasks
+WHERE run_id = ? AND role = ?;
+
+-- name: ready_by_role
+SELECT queue_role, COUNT(*) FROM tasks WHERE run_id = ? AND queue_role IS NOT NULL
+GROUP BY queue_role;
