@@ -215,10 +215,12 @@ def assert_worked(db: str) -> None:
 
 
 @asynccontextmanager
-async def stdio_session(db: str, token: str | None, errlog: TextIO) -> AsyncIterator[ClientSession]:
+async def stdio_session(
+    db: str, token: str | None, errlog: TextIO, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[ClientSession]:
     # The SDK passes the server only a few safe variables; the token is given, and so
     # is PYTHONPATH when set, so that the server runs the same baton as the test.
-    env = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
+    env = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ} | (extra_env or {})
     if token is not None:
         env["BATON_TOKEN"] = token
     params = StdioServerParameters(
@@ -458,3 +460,37 @@ def test_http_a_coding_agents_trace_continues_into_baton_serve(tmp_path: Path) -
     mine = [s for s in spans if s["context"]["trace_id"] == f"0x{trace_id}"]
     assert any(s["name"].startswith("POST /mcp") for s in mine), [s["name"] for s in spans]
     assert all(s["parent_id"] == f"0x{span_id}" for s in mine if s["name"].startswith("POST /mcp"))
+
+
+@pytest.mark.timeout(DEADLINE_S + 30)
+def test_stdio_a_coding_agents_trace_continues_through_meta(tmp_path: Path) -> None:
+    """Over stdio there are no headers: a client's ``traceparent`` in a request's
+    ``_meta`` is continued by ``baton mcp`` (the SDK's own server middleware does it, with
+    the spans Baton's trace setup exports) — the tool call's span is the caller span's
+    child, in the caller's trace; a call without one starts a trace of its own."""
+    db, tokens = _board(tmp_path)
+    spans_file = tmp_path / "mcp-spans.jsonl"
+    trace_id, span_id = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+
+    async def main() -> None:
+        with anyio.fail_after(DEADLINE_S), open(tmp_path / "stderr.txt", "w") as errlog:
+            env = {"BATON_TRACE_FILE": str(spans_file)}
+            async with stdio_session(db, tokens["w1"], errlog, env) as session:
+                meta = {"traceparent": f"00-{trace_id}-{span_id}-01"}
+                await session.call_tool("find_ready_tasks", {}, meta=meta)  # type: ignore[arg-type]
+                failed = await session.call_tool("get_task", {"task_id": "r1/nope"}, meta=meta)  # type: ignore[arg-type]
+                assert failed.is_error
+                await session.call_tool("find_ready_tasks", {})
+
+    anyio.run(main)
+    spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    calls = [s for s in spans if s["name"].startswith("tools/call")]
+    names = [s["name"] for s in calls]
+    assert names == [
+        "tools/call find_ready_tasks",
+        "tools/call get_task",
+        "tools/call find_ready_tasks",
+    ], names
+    assert all(s["context"]["trace_id"] == f"0x{trace_id}" for s in calls[:2]), calls
+    assert all(s["parent_id"] == f"0x{span_id}" for s in calls[:2]), calls
+    assert calls[2]["context"]["trace_id"] != f"0x{trace_id}" and calls[2]["parent_id"] is None
