@@ -42,7 +42,7 @@ def _board(url: str) -> Board:
     return Board(PostgresStore(url, max_connections=1, idle_check_s=3600))
 
 
-def test_claim_and_submit_cost_two_and_three_round_trips(pg_url: str, sent: list[str]) -> None:
+def test_claim_and_submit_cost_one_round_trip_each(pg_url: str, sent: list[str]) -> None:
     async def scenario() -> None:
         board = _board(pg_url)
         try:
@@ -66,14 +66,16 @@ def test_claim_and_submit_cost_two_and_three_round_trips(pg_url: str, sent: list
         finally:
             await board.close()
 
-        assert len(claim) == 2, claim  # BEGIN + find; update + events + COMMIT
-        assert claim[0].startswith("BEGIN") and claim[-1].rstrip().endswith("COMMIT")
-        # BEGIN + read; update + settle the dependent; its update + events + COMMIT.
-        assert len(submit) == 3, submit
-        assert "baton_update_task" in submit[1] and "baton_settle_dependency" in submit[1]
+        # BEGIN + the generated claim (find, update, event) + COMMIT, as one query.
+        assert len(claim) == 1, claim
+        assert claim[0].startswith("BEGIN") and claim[0].rstrip().endswith("COMMIT")
+        assert "baton_claim_one_trip" in claim[0]
+        # BEGIN + the generated submit (update, release b, events) + COMMIT, as one query.
+        assert len(submit) == 1, submit
+        assert submit[0].startswith("BEGIN") and "baton_submit_one_trip" in submit[0]
         assert len(read) == 1 and "BEGIN" not in read[0], read  # autocommit: no BEGIN/COMMIT
         assert b is not None and b.state is TaskState.READY
-        assert len(claim_in_run) == 2, claim_in_run  # the run is looked up only if nothing is found
+        assert len(claim_in_run) == 1, claim_in_run  # the run is looked up only if nothing is found
 
     asyncio.run(scenario())
 

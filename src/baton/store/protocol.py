@@ -30,6 +30,18 @@ class Claimable(NamedTuple):
     run_budget: dict[str, Any] | None
 
 
+class OneTrip(NamedTuple):
+    """What :meth:`Tx.claim_in_one_trip` did: ``handled`` with the claimed task (or
+    ``None``: nothing was claimable), or not handled — the general path decides."""
+
+    handled: bool
+    task: Task | None = None
+
+
+#: The answer of a store with no one-trip claim (SQLite: a claim has no round trips).
+GENERAL_PATH = OneTrip(handled=False)
+
+
 @dataclass
 class EventRef:
     """An appended event's ``seq``: known at once on SQLite, after ``Tx.flush()`` on stores
@@ -93,6 +105,31 @@ class Tx(Protocol):
         work ``not_reviewed_by`` did (its ``worked_by``) is skipped: nobody reviews
         their own work.
         """
+        ...
+
+    async def claim_in_one_trip(
+        self, role: str, run_id: str | None, now: float, *, owner: str, lease_s: float | None
+    ) -> OneTrip:
+        """Claim the best ready task of ``role`` for ``owner`` and commit, as the first
+        and last statement of this transaction, where the store can do that in one round
+        trip (PostgreSQL: the function generated from the transition table). It applies
+        exactly the ``ready → running`` claim the Board would; for anything else — a
+        review lease, a run with an attempts budget, a run to look up — it writes nothing
+        and returns :data:`GENERAL_PATH`, and the transaction goes on as if it had just
+        begun. Only for callers that need no check of their own first (the owner, no
+        idempotency key)."""
+        ...
+
+    async def submit_in_one_trip(
+        self, task_id: str, token: int, output: Any, now: float, *, owner: str
+    ) -> OneTrip:
+        """Complete ``task_id`` with ``output`` (already checked against its contract),
+        release its dependents and commit, as this transaction's only statement, where
+        the store can do that in one round trip — exactly the ``running → done`` and
+        ``pending → ready`` edges the Board would apply. For anything else (a lease not
+        held, a run that may be over, a parent whose children are done) nothing is
+        written and :data:`GENERAL_PATH` comes back. Only for a task with no review, no
+        approval and no sub-plan, submitted by the owner with no idempotency key."""
         ...
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:

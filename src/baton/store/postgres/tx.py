@@ -20,9 +20,10 @@ from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
 from baton.store import governance_rows as _grows
 from baton.store import rows as _rows
+from baton.store.postgres.one_trip import GENERAL_PATH_STATE
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Params, Row
-from baton.store.protocol import Claimable, EventRef
+from baton.store.protocol import GENERAL_PATH, Claimable, EventRef, OneTrip
 
 #: Stated, not left to the server's default: the row-locking design relies on it.
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
@@ -142,6 +143,48 @@ class PgTx:
         if row is None:
             return None
         return Claimable(_rows.task_from_row(row), _rows.run_budget_of(row))
+
+    async def claim_in_one_trip(
+        self, role: str, run_id: str | None, now: float, *, owner: str, lease_s: float | None
+    ) -> OneTrip:
+        """``BEGIN; <the generated claim>; COMMIT`` as one simple query (migration 0016,
+        ``one_trip.py``)."""
+        params = (role, run_id, now, "", owner, lease_s, _rows.dumps(now))
+        return await self._one_trip("claim_one_trip", params)
+
+    async def submit_in_one_trip(
+        self, task_id: str, token: int, output: Any, now: float, *, owner: str
+    ) -> OneTrip:
+        """``BEGIN; <the generated submit>; COMMIT`` as one simple query (migration 0016)."""
+        params = (task_id, token, owner, now, _rows.dumps(now), _rows.dumps(output))
+        return await self._one_trip("submit_one_trip", params)
+
+    async def _one_trip(self, query: str, params: Params) -> OneTrip:
+        """Send a generated function between ``BEGIN`` and ``COMMIT``, read its rows. A
+        row of nulls means it wrote nothing; SQLSTATE BT001 that it rolled back what it
+        wrote. Either way the transaction has ended, and the general path that follows
+        begins a new one."""
+        if self._ahead != [BEGIN] or self._events:
+            raise BatonRuntimeError("a one-trip call must be a transaction's only statement")
+        call = self._execute(query, params)
+        try:
+            await self._cur.execute(";\n".join([BEGIN, call, "COMMIT"]))
+        except psycopg.Error as exc:
+            if exc.sqlstate != GENERAL_PATH_STATE:
+                raise
+            await self.rollback()
+            self._ahead = [BEGIN]
+            return GENERAL_PATH
+        self._cur.nextset()  # BEGIN's result, then the call's
+        rows = await self._cur.fetchall()
+        while self._cur.nextset():
+            pass
+        self._ahead = [BEGIN]  # committed: what follows (the general path) is new
+        if not rows:
+            return OneTrip(handled=True)
+        if rows[0][0] is None:
+            return GENERAL_PATH
+        return OneTrip(handled=True, task=_rows.task_from_row(rows[0]))
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
         """Always ``True``: the write goes out with the next statement, and its guard is

@@ -19,7 +19,7 @@ from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
 from baton.store import governance_rows as _grows
 from baton.store import rows as _rows
-from baton.store.protocol import Claimable, EventRef
+from baton.store.protocol import GENERAL_PATH, Claimable, EventRef, OneTrip
 from baton.store.sql_files import load_queries
 
 QUERIES = load_queries("sqlite")
@@ -79,6 +79,16 @@ class SqliteTx:
 
     async def run_tasks(self, run_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in self._c.execute(QUERIES["list_tasks"], (run_id,))]
+
+    async def claim_in_one_trip(
+        self, role: str, run_id: str | None, now: float, *, owner: str, lease_s: float | None
+    ) -> OneTrip:
+        return GENERAL_PATH  # in-process: the general path costs no round trips here
+
+    async def submit_in_one_trip(
+        self, task_id: str, token: int, output: Any, now: float, *, owner: str
+    ) -> OneTrip:
+        return GENERAL_PATH
 
     async def find_claimable(
         self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""

@@ -409,3 +409,11 @@ WHERE run_id = %s AND role = %s;
 -- name: ready_by_role
 SELECT queue_role, COUNT(*) FROM tasks WHERE run_id = %s AND queue_role IS NOT NULL
 GROUP BY queue_role;
+
+-- name: claim_one_trip
+-- The generated functions of migration 0016 (store/postgres/one_trip.py), each sent with
+-- BEGIN and COMMIT as one simple query; a row of nulls means "take the general path".
+SELECT {task_columns} FROM baton_claim_one_trip(%s, %s, %s, %s, %s, %s, %s) t;
+
+-- name: submit_one_trip
+SELECT {task_columns} FROM baton_submit_one_trip(%s, %s, %s, %s, %s, %s) t;
