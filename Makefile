@@ -29,7 +29,7 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python bench/board.py
 	$(BIN)/python bench/postgres.py
-	$(BIN)/python bench/http.py
+	$(BIN)/python bench/http_door.py
 	$(BIN)/python bench/artifacts.py
 	$(BIN)/python bench/tokens.py
 	$(BIN)/python bench/governance.py
@@ -39,7 +39,7 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python bench/board.py --quick
 	$(BIN)/python bench/postgres.py --quick
-	$(BIN)/python bench/http.py --quick
+	$(BIN)/python bench/http_door.py --quick
 	$(BIN)/python bench/artifacts.py --quick
 	$(BIN)/python bench/tokens.py --quick
 	$(BIN)/python bench/governance.py --quick

@@ -1,24 +1,12 @@
 """A stand-in OTLP/HTTP collector on 127.0.0.1 for bench/governance.py: answers every
 POST with 200 and counts the bytes, so the exporter does all of its real work (encode,
-batch, send) and nothing is stored.
-
-The standard library's ``http`` package is imported here with the bench directory left
-off ``sys.path``: ``bench/http.py`` (the HTTP benchmark) would shadow it."""
+batch, send) and nothing is stored."""
 
 from __future__ import annotations
 
-import sys
 import threading
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-_HERE = Path(__file__).resolve().parent
-_saved = list(sys.path)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-try:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-finally:
-    sys.path[:] = _saved
 
 
 class _Collector(BaseHTTPRequestHandler):

@@ -1,7 +1,7 @@
 """HTTP door benchmark: remote workers through ``baton serve`` against workers on the
 store directly, and event delivery latency from commit to an SSE client.
 
-    .venv/bin/python bench/http.py [--quick] [--json] [--reps N] [--no-pg]
+    .venv/bin/python bench/http_door.py [--quick] [--json] [--reps N] [--no-pg]
 
 (a) Task lifecycles per second, 4 worker *processes*, each the documented
     ``baton.Worker`` (no-op agent, concurrency 1, no watchdog) draining one run of
