@@ -16,7 +16,7 @@ from baton.store.sql_files import load_queries
 from tests.helpers import plan, task
 
 SQLITE_QUERIES = load_queries("sqlite")
-TASK_QUERIES = ["get_task", "list_tasks", "dependents", "watched_tasks"]
+TASK_QUERIES = ["get_task", "list_tasks", "dependents", "watched_tasks", "watched_tasks_all_open"]
 CLAIM_QUERIES = ["find_claimable", "find_claimable_in_run"]
 RUN_QUERIES = ["get_run", "list_runs"]
 EVENT_QUERIES = ["read_events", "read_run_events", "latest_run_events_like", "latest_run_messages"]

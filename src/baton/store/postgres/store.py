@@ -353,7 +353,10 @@ class PostgresStore:
         return [_rows.task_from_row(r) for r in await self._read("list_tasks", (run_id,))]
 
     async def watched_tasks(self, run_id: str, review_rounds_at_least: int) -> list[Task]:
-        rows = await self._read("watched_tasks", (run_id, review_rounds_at_least))
+        if review_rounds_at_least > 0:
+            rows = await self._read("watched_tasks", (run_id, review_rounds_at_least))
+        else:
+            rows = await self._read("watched_tasks_all_open", (run_id,))
         return [_rows.task_from_row(r) for r in rows]
 
     async def ready_by_role(self, run_id: str) -> dict[str, int]:

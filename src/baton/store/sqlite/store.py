@@ -284,7 +284,10 @@ class SqliteStore:
         return [_rows.task_from_row(r) for r in self._read(_Q["list_tasks"], (run_id,))]
 
     async def watched_tasks(self, run_id: str, review_rounds_at_least: int) -> list[Task]:
-        rows = self._read(_Q["watched_tasks"], (run_id, review_rounds_at_least))
+        if review_rounds_at_least > 0:
+            rows = self._read(_Q["watched_tasks"], (run_id, review_rounds_at_least))
+        else:
+            rows = self._read(_Q["watched_tasks_all_open"], (run_id,))
         return [_rows.task_from_row(r) for r in rows]
 
     async def ready_by_role(self, run_id: str) -> dict[str, int]:

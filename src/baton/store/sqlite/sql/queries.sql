@@ -161,10 +161,19 @@ UPDATE duties SET holder = ?, token = ?, expires_at = ? WHERE name = ?;
 
 -- name: watched_tasks
 -- What the watchdog looks at on every pass: open tasks that are blocked or were
--- returned by review often. Reads the open-tasks index, returns only those rows.
+-- returned by review at least n >= 1 times. The first two conditions are the
+-- tasks_watched index's own (a partial index serves only a query that states them),
+-- so it reads only those rows, however big the run.
 SELECT {task_columns} FROM tasks t
 WHERE t.run_id = ? AND t.state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
+  AND (t.state = 'blocked' OR t.review_rounds > 0)
   AND (t.state = 'blocked' OR t.review_rounds >= ?)
+ORDER BY t.created_seq;
+
+-- name: watched_tasks_all_open
+-- watched_tasks for n = 0: every open task (the open-tasks index).
+SELECT {task_columns} FROM tasks t
+WHERE t.run_id = ? AND t.state IN ('pending', 'ready', 'running', 'in_review', 'awaiting_approval', 'blocked')
 ORDER BY t.created_seq;
 
 -- name: participant_columns
