@@ -5,11 +5,26 @@ sub-plan. All three are built the same way here: global ids, dependency counters
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from baton.model import Plan, Run, RunState, Task, TaskSpec, TaskState
 from baton.model.events import EventKind
 from baton.model.policies import apply_task_rules
+from baton.planning.additions import named_keys, parents_to_check
 from baton.store import Tx
+
+
+async def named_tasks(
+    tx: Tx, run_id: str, specs: Sequence[TaskSpec | Mapping[str, Any]], expanding: Task | None
+) -> tuple[dict[str, Task], dict[str, set[str]]]:
+    """What checking additions to a run needs of it, read by key and not whole (a
+    100-task addition to a 1,000,000-task run read the run for 35 s: bench/scale.py):
+    the run's tasks that the specs name, locked, by key, and the downstream of each
+    parent a cycle could run through (``validate_additions``)."""
+    ids = [f"{run_id}/{key}" for key in sorted(named_keys(specs))]
+    existing = {t.key: t for t in await tx.tasks_by_id(ids) if t.run_id == run_id}
+    parents = parents_to_check(specs, existing, expanding)
+    return existing, {p.id: await tx.downstream(p.id) for p in parents}
 
 
 async def put_tasks(

@@ -19,7 +19,7 @@ from baton.board.authorization import (
 from baton.board.budgets import pause_if_over, pause_if_role_over, run_exhausted
 from baton.board.core import BoardCore, check_lease, load_run, load_task
 from baton.board.escalations import append_returned, escalate_in
-from baton.board.growth import plan_run, put_tasks
+from baton.board.growth import named_tasks, plan_run, put_tasks
 from baton.board.policies import check_create
 from baton.board.transitions import Later, apply
 from baton.model import Budget, Event, LeaseKind, Plan, Run, RunState, SubPlan, Task, TaskSpec
@@ -144,14 +144,11 @@ class RunService:
         async def body(tx: Tx, now: float, who: Principal) -> list[Task]:
             require_self(who, actor, "add tasks", run_id=run_id)
             run = await self._active_run(tx, run_id)
-            existing = {t.key: t for t in await tx.run_tasks(run_id)}
-            working = any(  # an agent at work on the run may grow it (ctx.add_tasks)
-                t.lease_owner == who.id and (t.lease_expires_at or 0) >= now
-                for t in existing.values()
-            )
-            if not working:
+            # An agent at work on the run may grow it (ctx.add_tasks).
+            if not await tx.holds_live_lease(run_id, who.id, now):
                 require_steer(who, run, "add tasks to")
-            specs = validate_additions(run, tasks, existing)
+            existing, downstream = await named_tasks(tx, run_id, tasks, None)
+            specs = validate_additions(run, tasks, existing, downstream=downstream)
             over = limit_problems(run.goal, specs, self.core.limits)
             if over:
                 raise InvalidPlan(over)

@@ -17,7 +17,7 @@ from baton.board.authorization import (
 from baton.board.budgets import pause_if_over, retry_delay
 from baton.board.core import BoardCore, SubmitResult, check_lease, load_run, load_task
 from baton.board.escalations import escalate_failure
-from baton.board.growth import put_tasks
+from baton.board.growth import named_tasks, put_tasks
 from baton.board.settle import settle
 from baton.board.transitions import apply, record
 from baton.model import Lease, LeaseKind, Task
@@ -299,9 +299,9 @@ class WorkService:
         if not isinstance(specs, list) or not specs:
             return ["<root>: a sub-plan must be an object with a non-empty 'tasks' list"]
         run = await load_run(tx, task.run_id)
-        existing = {t.key: t for t in await tx.run_tasks(task.run_id)}
+        existing, downstream = await named_tasks(tx, task.run_id, specs, task)
         try:
-            valid = validate_additions(run, specs, existing, expanding=task)
+            valid = validate_additions(run, specs, existing, expanding=task, downstream=downstream)
         except InvalidPlan as exc:
             return [str(p) for p in exc.problems]
         children = await put_tasks(

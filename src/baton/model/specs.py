@@ -96,13 +96,17 @@ class TaskFields(BaseModel):
 TASK_FIELDS: tuple[str, ...] = tuple(TaskFields.model_fields)
 
 
+#: What a plan-local task id may be made of.
+TASK_KEY_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+
+
 class TaskSpec(TaskFields):
     """One task as a plan describes it. ``id`` is local to the plan, and so are the ids
     in ``depends_on`` and ``parent``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
+    id: str = Field(min_length=1, max_length=200, pattern=TASK_KEY_PATTERN)
     depends_on: list[str] = Field(default_factory=list)
     parent: str | None = None
     budget: TaskBudget | None = None

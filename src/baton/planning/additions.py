@@ -7,11 +7,13 @@ finished, no cycle through a parent that waits for its children.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 from baton.model import Run, Task, TaskSpec
 from baton.model.errors import InvalidPlan, PlanProblem
+from baton.model.specs import TASK_KEY_PATTERN
 from baton.model.states import TERMINAL, TaskState
 from baton.planning.graph import parse_plan
 
@@ -22,11 +24,16 @@ def validate_additions(
     existing: Mapping[str, Task],
     *,
     expanding: Task | None = None,
+    downstream: Mapping[str, Set[str]] | None = None,
 ) -> list[TaskSpec]:
     """New tasks for ``run``, checked against the run's roles and its existing tasks.
 
-    ``expanding`` is the task whose sub-plan these are: each becomes its child, and it
-    will wait for them.
+    ``existing`` needs to hold only the run's tasks that the specs name (their ids,
+    dependencies and parents: :func:`named_keys`), so that growing a big run does not
+    read it whole. ``expanding`` is the task whose sub-plan these are: each becomes its
+    child, and it will wait for them. ``downstream`` maps the id of each existing parent
+    (and of ``expanding``) to the ids of every task that waits for it: a child must not
+    wait for one of those.
 
     Raises:
         InvalidPlan: naming every fault; nothing is written.
@@ -58,33 +65,64 @@ def validate_additions(
                         (spec.id, dep),
                     )
                 )
-    problems.extend(_cycles_through_parents(plan.tasks, existing, expanding))
+    problems.extend(_cycles_through_parents(plan.tasks, existing, expanding, downstream or {}))
     if problems:
         raise InvalidPlan(problems)
     return plan.tasks
 
 
+def named_keys(specs: object) -> set[str]:
+    """Every task key the (not yet validated) specs name: ids, dependencies, parents.
+    Whatever could not be a task's key is skipped here (no task has it); validation
+    names it."""
+    keys: set[str] = set()
+    for raw in _raw_specs(specs):
+        for key in (raw.get("id"), raw.get("parent"), *_deps(raw)):
+            if isinstance(key, str) and len(key) <= 200 and re.fullmatch(TASK_KEY_PATTERN, key):
+                keys.add(key)
+    return keys
+
+
+def parents_to_check(
+    specs: object, existing: Mapping[str, Task], expanding: Task | None
+) -> list[Task]:
+    """The parents whose downstream :func:`validate_additions` must be given: the
+    existing tasks named as a parent, and ``expanding`` — and none unless a new task
+    depends on an existing one, the only way a wait cycle through a parent can arise."""
+    raws = _raw_specs(specs)
+    if not any(d in existing for raw in raws for d in _deps(raw)):
+        return []
+    named = {raw.get("parent") for raw in raws}
+    parents = [t for key, t in existing.items() if key in named]
+    return [*parents, *([expanding] if expanding is not None else [])]
+
+
+def _raw_specs(specs: object) -> list[Mapping[str, Any]]:
+    items = specs if isinstance(specs, (list, tuple)) else ()
+    raws = (s.model_dump() if isinstance(s, TaskSpec) else s for s in items)
+    return [r for r in raws if isinstance(r, Mapping)]
+
+
+def _deps(raw: Mapping[str, Any]) -> list[str]:
+    deps = raw.get("depends_on")
+    return [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+
+
 def _cycles_through_parents(
-    specs: Sequence[TaskSpec], existing: Mapping[str, Task], expanding: Task | None
+    specs: Sequence[TaskSpec],
+    existing: Mapping[str, Task],
+    expanding: Task | None,
+    downstream_of: Mapping[str, Set[str]],
 ) -> list[PlanProblem]:
     """A parent waits for its children, so a child must not wait — directly or through
     other new tasks — for its parent or for anything that waits for its parent."""
-    waits_on: dict[str, list[str]] = {}  # existing id -> existing ids depending on it
-    for t in existing.values():
-        for dep in t.depends_on:
-            waits_on.setdefault(dep, []).append(t.id)
     new = {s.id: s for s in specs}
     problems = []
     for spec in specs:
         parent = expanding if expanding and spec.parent is None else existing.get(spec.parent or "")
         if parent is None:
             continue
-        downstream, stack = {parent.id}, [parent.id]
-        while stack:
-            for nxt in waits_on.get(stack.pop(), []):
-                if nxt not in downstream:
-                    downstream.add(nxt)
-                    stack.append(nxt)
+        downstream = {parent.id, *downstream_of.get(parent.id, ())}
         seen, todo = set(), list(spec.depends_on)
         while todo:
             dep = todo.pop()

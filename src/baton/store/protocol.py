@@ -93,6 +93,20 @@ class Tx(Protocol):
 
     async def run_tasks(self, run_id: str) -> list[Task]: ...
 
+    async def tasks_by_id(self, task_ids: Sequence[str]) -> list[Task]:
+        """Those of ``task_ids`` that exist, locked, in creation order: what a change to
+        a big run reads instead of the whole run (``add_tasks``, a sub-plan)."""
+        ...
+
+    async def downstream(self, task_id: str) -> set[str]:
+        """The ids of every task that waits for ``task_id``, directly or through others."""
+        ...
+
+    async def holds_live_lease(self, run_id: str, owner: str, now: float) -> bool:
+        """Whether ``owner`` holds an unexpired lease on a task of the run (reads only
+        the live leases, not the run)."""
+        ...
+
     async def find_claimable(
         self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""
     ) -> Claimable | None:

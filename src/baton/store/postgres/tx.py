@@ -133,6 +133,16 @@ class PgTx:
     async def run_tasks(self, run_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in await self._all("run_tasks_for_update", (run_id,))]
 
+    async def tasks_by_id(self, task_ids: Sequence[str]) -> list[Task]:
+        rows = await self._all("tasks_by_id_for_update", (sorted(set(task_ids)),))
+        return [_rows.task_from_row(r) for r in rows]
+
+    async def downstream(self, task_id: str) -> set[str]:
+        return {r[0] for r in await self._all("downstream", (task_id,))}
+
+    async def holds_live_lease(self, run_id: str, owner: str, now: float) -> bool:
+        return any(r[0] == run_id for r in await self._all("live_lease_runs", (now, owner)))
+
     async def find_claimable(
         self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""
     ) -> Claimable | None:

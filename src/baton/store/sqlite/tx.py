@@ -80,6 +80,18 @@ class SqliteTx:
     async def run_tasks(self, run_id: str) -> list[Task]:
         return [_rows.task_from_row(r) for r in self._c.execute(QUERIES["list_tasks"], (run_id,))]
 
+    async def tasks_by_id(self, task_ids: Sequence[str]) -> list[Task]:
+        rows = (self._c.execute(QUERIES["get_task"], (i,)).fetchone() for i in set(task_ids))
+        found = [_rows.task_from_row(r) for r in rows if r is not None]
+        return sorted(found, key=lambda t: t.created_seq)  # in-process: a lookup each
+
+    async def downstream(self, task_id: str) -> set[str]:
+        return {r[0] for r in self._c.execute(QUERIES["downstream"], (task_id,))}
+
+    async def holds_live_lease(self, run_id: str, owner: str, now: float) -> bool:
+        runs = self._c.execute(QUERIES["live_lease_runs"], (now, owner))
+        return any(r[0] == run_id for r in runs)
+
     async def claim_in_one_trip(
         self, role: str, run_id: str | None, now: float, *, owner: str, lease_s: float | None
     ) -> OneTrip:

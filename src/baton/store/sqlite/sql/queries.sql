@@ -49,6 +49,21 @@ t.tokens_used, t.cost_used
 -- name: get_task
 SELECT {task_columns} FROM tasks t WHERE t.id = ?;
 
+-- name: downstream
+-- Every task waiting for the given one, through any number of dependencies (deps_by_dep).
+WITH RECURSIVE down(id) AS (
+    SELECT task_id FROM deps WHERE dep_id = ?
+    UNION
+    SELECT d.task_id FROM deps d JOIN down ON d.dep_id = down.id
+)
+SELECT id FROM down;
+
+-- name: live_lease_runs
+-- The runs of a participant's live leases, from the live leases (the tasks_lease index)
+-- and not from a run's tasks: given the run id too, a planner picks the run's index
+-- and walks the whole run.
+SELECT t.run_id FROM tasks t WHERE t.lease_expires_at >= ? AND t.lease_owner = ?;
+
 -- name: list_tasks
 SELECT {task_columns} FROM tasks t WHERE t.run_id = ? ORDER BY t.created_seq;
 
