@@ -174,7 +174,7 @@ async def run_loop(name: str) -> None:
                 lease = await board.claim(name, [tasks.ROLE])
                 if lease is None:
                     await board.reap_expired(actor=name)
-                    await board.store.wait_for_commit(head, 0.5)
+                    await board.wait_for_work(head, 0.5)
                     continue
             task = lease.task
             try:

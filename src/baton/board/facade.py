@@ -827,6 +827,15 @@ class Board:
         after ``timeout`` seconds. Driven by the store's commit wake-up, not a loop."""
         return await self._reads.wait_for_change(after_seq, timeout)
 
+    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+        """Like :meth:`wait_for_change`, for an idle worker: wait until a commit after
+        ``after_seq`` may have made a task claimable (or changed a run's state). On
+        PostgreSQL only such commits wake it — not every claim and message of every
+        other worker — so idle workers do not all stampede on each commit; elsewhere it
+        is :meth:`wait_for_change`. ``True`` may be early (a claim then finds nothing);
+        it is never late by more than the store's poll interval."""
+        return await self._reads.wait_for_work(after_seq, timeout)
+
     async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]:
         """Ids of ``kind`` ("run" or "task") that look like ``ident``, for a door to ask
         "did you mean …?" after a :class:`NotFound`."""

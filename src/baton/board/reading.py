@@ -111,6 +111,9 @@ class ReadService:
     async def wait_for_change(self, after_seq: int, timeout: float) -> bool:
         return await self.core.store.wait_for_commit(after_seq, timeout)
 
+    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+        return await self.core.store.wait_for_work(after_seq, timeout)
+
     async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]:
         """Ids of ``kind`` ("run" or "task") on this board that look like ``ident``: for
         "did you mean …?" when a lookup failed. A task key given without its run

@@ -142,6 +142,7 @@ class SyncBoard:
     last_progress = _blocking(Board.last_progress)
     last_seq = _blocking(Board.last_seq)
     wait_for_change = _blocking(Board.wait_for_change)
+    wait_for_work = _blocking(Board.wait_for_work)
     snapshot = _blocking(Board.snapshot)
     backup = _blocking(Board.backup)
     briefing = _blocking(Board.briefing)

@@ -131,6 +131,7 @@ class Worker:
         self.idempotency_retention_s = idempotency_retention_s
         self.prune_every_s = prune_every_s
         self._pruned_at: float | None = None
+        self._reaped_at = -float("inf")  # time.monotonic() of this process's last reap
         #: The singleton watchdog duty this worker competes for (``None``: disabled).
         self.watchdog = (
             WatchdogDuty(
@@ -196,6 +197,16 @@ class Worker:
             if duty is not None:
                 await asyncio.gather(duty, return_exceptions=True)
 
+    async def _reap(self, me: str) -> None:
+        """Give expired leases back, at most once per ``idle_wait_s`` for all slots: a
+        wake-up that finds nothing (another worker won the task) need not pay for it,
+        and an idle wait ends within ``idle_wait_s`` anyway, so nothing waits longer."""
+        started = time.monotonic()
+        if started - self._reaped_at < self.idle_wait_s:
+            return
+        self._reaped_at = started
+        await self.board.reap_expired(actor=me)
+
     async def _prune_idempotency(self) -> None:
         """Forget idempotency keys past their retention, at most every
         ``prune_every_s`` and only when idle, so that a team running without an
@@ -224,9 +235,11 @@ class Worker:
                     # claim and head is seen now; anything later wakes the wait.
                     lease = await self.board.claim(me, roles, run_id=run_id)
                 if lease is None:
-                    await self.board.reap_expired(actor=me)
+                    await self._reap(me)
                     await self._prune_idempotency()
-                    await self.board.wait_for_change(head, self.idle_wait_s)
+                    # Woken only by commits that may have made work (PostgreSQL: not
+                    # every other worker's claim), or after idle_wait_s to reap.
+                    await self.board.wait_for_work(head, self.idle_wait_s)
                     backoff.reset()
                     continue
                 backoff.reset()

@@ -457,6 +457,13 @@ class Store(Protocol):
         process), ``False`` after ``timeout`` seconds."""
         ...
 
+    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+        """Return ``True`` once a commit after ``after_seq`` may have made a task
+        claimable or changed a run's state (early is allowed, missing one is not),
+        ``False`` after ``timeout`` seconds. A store that cannot tell such commits
+        apart waits for any commit."""
+        ...
+
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table, sorted: for audits and "nothing changed" checks."""
         ...

@@ -829,6 +829,11 @@ class RemoteBoard:
             if time.monotonic() >= deadline:
                 return False
 
+    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+        """Over HTTP, any commit wakes an idle worker (``/changes``): the server's own
+        wake-ups are what keep its store's idle workers from stampeding."""
+        return await self.wait_for_change(after_seq, timeout)
+
     async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]:
         raw = await self._get("/similar-ids", kind=kind, ident=ident, limit=limit)
         return wire.Ids.model_validate_json(raw).ids

@@ -21,6 +21,10 @@ Design (see docs/architecture.md, "PostgreSQL specifics"):
   commit); one listener connection per store, listening only while someone in the
   process waits, wakes subscribers and idle workers. If it drops, it reconnects with
   backoff and wakes everyone to re-read from their last seq.
+* ``NOTIFY baton_work, '<last seq>'`` too, only from a transaction that made a task
+  claimable or changed a run's state (triggers flag it, migration 0018): idle workers
+  wait for that (:meth:`PostgresStore.wait_for_work`), so the claims and messages of
+  busy workers do not wake them all.
 * Deadlocks and serialisation failures surface as
   :class:`~baton.model.errors.TransientConflict`, which the board retries whole.
 """
@@ -152,6 +156,8 @@ class PostgresStore:
         self.listen_linger_s = listen_linger_s
         self._closed = False
         self.notified_seq = 0
+        self.work_seq = 0  # the last seq of the newest commit announced on baton_work
+        self._heard_from = 0  # every commit after this seq reaches the listener
 
     # --- opening ---------------------------------------------------------------------
 
@@ -255,13 +261,26 @@ class PostgresStore:
                 )
                 async with conn:
                     while not self._closed:
-                        await conn.execute("LISTEN baton_events")
+                        # The counter is read after LISTEN (one simple query, in order):
+                        # any commit numbered later will be heard.
+                        cur = await conn.execute(
+                            "LISTEN baton_events; LISTEN baton_work; "
+                            "SELECT last FROM event_counter WHERE id = 1"
+                        )
+                        while cur.description is None and cur.nextset():
+                            pass  # past the two LISTEN results, to the counter's row
+                        found = await cur.fetchone()
+                        self._heard_from = int(found[0]) if found else 0
                         backoff = 0.05
                         self._listening.set()
                         self._wake()
                         while self._waiters or self._recently_waited():
                             async for note in conn.notifies(timeout=self.listen_linger_s):
-                                self.notified_seq = max(self.notified_seq, int(note.payload or 0))
+                                seq = int(note.payload or 0)
+                                if note.channel == "baton_work":
+                                    self.work_seq = max(self.work_seq, seq)
+                                else:
+                                    self.notified_seq = max(self.notified_seq, seq)
                                 self._wake()
                         self._listening.clear()  # no await since the check: no waiter missed
                         self._wanted.clear()
@@ -485,6 +504,33 @@ class PostgresStore:
             while True:
                 signal = self._committed  # taken before the check: no lost wake-up
                 if self.notified_seq > after_seq or await self.last_seq() > after_seq:
+                    return True
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
+        finally:
+            self._waiters -= 1
+            self._last_waited = time.monotonic()
+
+    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+        """:meth:`wait_for_commit` for commits announced on ``baton_work`` only, checked
+        in memory: a wake-up by anything else costs the waiter no round trip. Commits
+        after ``after_seq`` that the listener cannot have heard (it began listening
+        later) count as work: a claim that then finds nothing is the price."""
+        await self._ready()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._waiters += 1
+        try:
+            await self._until_listening(min(timeout, self.connect_timeout_s))
+            while True:
+                signal = self._committed  # taken before the check: no lost wake-up
+                if not self._listening.is_set():  # the server is away: poll
+                    if await self.last_seq() > after_seq:
+                        return True
+                elif self.work_seq > after_seq or self._heard_from > after_seq:
                     return True
                 remaining = deadline - loop.time()
                 if remaining <= 0:

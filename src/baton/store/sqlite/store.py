@@ -411,6 +411,10 @@ class SqliteStore:
             with suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
 
+    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+        # One machine: waking every in-process waiter on a commit costs no round trip.
+        return await self.wait_for_commit(after_seq, timeout)
+
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         tables = (
             "runs",
