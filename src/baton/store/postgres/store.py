@@ -36,7 +36,7 @@ import contextlib
 import select
 import time
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -495,30 +495,27 @@ class PostgresStore:
         ]
 
     async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
-        await self._ready()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        self._waiters += 1
-        try:
-            await self._until_listening(min(timeout, self.connect_timeout_s))
-            while True:
-                signal = self._committed  # taken before the check: no lost wake-up
-                if self.notified_seq > after_seq or await self.last_seq() > after_seq:
-                    return True
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return False
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
-        finally:
-            self._waiters -= 1
-            self._last_waited = time.monotonic()
+        async def committed() -> bool:
+            return self.notified_seq > after_seq or await self.last_seq() > after_seq
+
+        return await self._wait_until(committed, timeout)
 
     async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
         """:meth:`wait_for_commit` for commits announced on ``baton_work`` only, checked
         in memory: a wake-up by anything else costs the waiter no round trip. Commits
         after ``after_seq`` that the listener cannot have heard (it began listening
         later) count as work: a claim that then finds nothing is the price."""
+
+        async def work() -> bool:
+            if not self._listening.is_set():  # the server is away: poll
+                return await self.last_seq() > after_seq
+            return self.work_seq > after_seq or self._heard_from > after_seq
+
+        return await self._wait_until(work, timeout)
+
+    async def _wait_until(self, ready: Callable[[], Awaitable[bool]], timeout: float) -> bool:
+        """Listen, then check ``ready`` on every wake-up (and every ``poll_interval_s``)
+        until it holds (``True``) or ``timeout`` passes (``False``)."""
         await self._ready()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -527,10 +524,7 @@ class PostgresStore:
             await self._until_listening(min(timeout, self.connect_timeout_s))
             while True:
                 signal = self._committed  # taken before the check: no lost wake-up
-                if not self._listening.is_set():  # the server is away: poll
-                    if await self.last_seq() > after_seq:
-                        return True
-                elif self.work_seq > after_seq or self._heard_from > after_seq:
+                if await ready():
                     return True
                 remaining = deadline - loop.time()
                 if remaining <= 0:
