@@ -38,7 +38,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 SETUP = """
-DROP TABLE IF EXISTS ev_a, ev_b, ev_c, ev_counter;
+DROP TABLE IF EXISTS ev_a, ev_b, ev_c, ev_d, ev_pending, ev_e, ev_staged, ev_counter, ev_counter2;
 DROP SEQUENCE IF EXISTS ev_seq;
 CREATE TABLE ev_counter (id INT PRIMARY KEY, last BIGINT NOT NULL);
 INSERT INTO ev_counter VALUES (1, 0);
@@ -46,6 +46,48 @@ CREATE SEQUENCE ev_seq;
 CREATE TABLE ev_a (seq BIGINT PRIMARY KEY, payload TEXT NOT NULL);
 CREATE TABLE ev_b (seq BIGINT PRIMARY KEY, payload TEXT NOT NULL);
 CREATE TABLE ev_c (seq BIGINT PRIMARY KEY, xid XID8 NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE ev_pending (id BIGINT PRIMARY KEY DEFAULT nextval('ev_seq'), payload TEXT NOT NULL);
+CREATE TABLE ev_d (seq BIGINT PRIMARY KEY, payload TEXT NOT NULL);
+CREATE FUNCTION ev_sequence() RETURNS BIGINT LANGUAGE plpgsql AS $$
+DECLARE last_seq BIGINT;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ev_pending) THEN RETURN 0; END IF;
+    PERFORM pg_advisory_xact_lock(42);
+    WITH moved AS (DELETE FROM ev_pending RETURNING id, payload),
+         base AS (SELECT last FROM ev_counter WHERE id = 1),
+         numbered AS (
+             INSERT INTO ev_d (seq, payload)
+             SELECT base.last + row_number() OVER (ORDER BY id), payload FROM moved, base
+             RETURNING seq)
+    SELECT max(seq) INTO last_seq FROM numbered;
+    IF last_seq IS NOT NULL THEN
+        UPDATE ev_counter SET last = last_seq WHERE id = 1;
+    END IF;
+    RETURN last_seq;
+END $$;
+CREATE TABLE ev_counter2 (id INT PRIMARY KEY, last BIGINT NOT NULL);
+INSERT INTO ev_counter2 VALUES (1, 0);
+CREATE TABLE ev_staged (id BIGINT DEFAULT nextval('ev_seq'), xid XID8 NOT NULL DEFAULT pg_current_xact_id(),
+    payload TEXT NOT NULL, PRIMARY KEY (xid, id));
+CREATE TABLE ev_e (seq BIGINT PRIMARY KEY, payload TEXT NOT NULL);
+CREATE FUNCTION ev_sequence_horizon() RETURNS BIGINT LANGUAGE plpgsql AS $$
+DECLARE last_seq BIGINT;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ev_staged WHERE xid < pg_snapshot_xmin(pg_current_snapshot())) THEN
+        RETURN 0;
+    END IF;
+    PERFORM set_config('synchronous_commit', 'off', true);
+    SELECT last INTO last_seq FROM ev_counter2 WHERE id = 1 FOR UPDATE;
+    WITH moved AS (DELETE FROM ev_staged WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+                   RETURNING id, xid, payload),
+         numbered AS (
+             INSERT INTO ev_e (seq, payload)
+             SELECT last_seq + row_number() OVER (ORDER BY xid, id), payload FROM moved
+             RETURNING seq)
+    SELECT coalesce(max(seq), last_seq) INTO last_seq FROM numbered;
+    UPDATE ev_counter2 SET last = last_seq WHERE id = 1;
+    RETURN last_seq;
+END $$;
 """
 SCRIPTS = {
     "counter": """BEGIN;
@@ -60,6 +102,16 @@ COMMIT;
     "sequence+xid": """BEGIN;
 INSERT INTO ev_c (seq, xid, payload) VALUES (nextval('ev_seq'), pg_current_xact_id(), 'x');
 COMMIT;
+""",
+    "staged+horizon": """BEGIN;
+INSERT INTO ev_staged (payload) VALUES ('x');
+COMMIT;
+SELECT ev_sequence_horizon();
+""",
+    "staged+sequencer": """BEGIN;
+INSERT INTO ev_pending (payload) VALUES ('x');
+COMMIT;
+SELECT ev_sequence();
 """,
 }
 

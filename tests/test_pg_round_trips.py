@@ -66,9 +66,12 @@ def test_claim_and_submit_cost_one_round_trip_each(pg_url: str, sent: list[str])
         finally:
             await board.close()
 
-        # BEGIN + the generated claim (find, update, event) + COMMIT, as one query.
+        # BEGIN + the generated claim (find, update, event) + COMMIT + the sequencer
+        # that numbers the event (migration 0019), as one query.
         assert len(claim) == 1, claim
-        assert claim[0].startswith("BEGIN") and claim[0].rstrip().endswith("COMMIT")
+        assert claim[0].startswith("BEGIN") and claim[0].rstrip().endswith(
+            "COMMIT;\nEXECUTE baton_sequence_events"
+        )
         assert "baton_claim_one_trip" in claim[0]
         # BEGIN + the generated submit (update, release b, events) + COMMIT, as one query.
         assert len(submit) == 1, submit

@@ -11,20 +11,22 @@ Design (see docs/architecture.md, "PostgreSQL specifics"):
 * Write transactions are ``READ COMMITTED``; every row the domain will change is read
   ``FOR UPDATE`` inside the transaction, and claims and the reaper use
   ``FOR UPDATE SKIP LOCKED``, so two claimers never wait on — or win — the same task.
-* Event ``seq`` is gap-free and commit-ordered by construction: events are buffered and
-  numbered at the transaction's last step (:meth:`PgTx.commit`, or :meth:`PgTx.flush`
-  when the caller needs the seqs), from a one-row counter whose row lock is held until
-  commit. A transaction that rolls back never consumed its numbers; one that commits
-  made them visible in order. Only that final step is serialised; the rest of every
-  transaction runs concurrently.
-* ``NOTIFY baton_events, '<last seq>'`` is sent in the same transaction (delivered on
-  commit); one listener connection per store, listening only while someone in the
+* Event ``seq`` is gap-free, and a transaction that saw another's commit has its events
+  numbered after that one's, without a lock held across any commit (migration 0019): a
+  transaction *stages* its events as its last step (:meth:`PgTx.commit`), and the
+  *sequencer* run right after every commit numbers and chains the staged events of
+  every transaction older than the oldest still running. Readers of the log first run
+  it too and wait (briefly) for what committed before they asked (:meth:`_caught_up`),
+  so a caller always reads its own events. A result that names its seqs (a message)
+  numbers its events before it commits (:meth:`PgTx.flush`), holding the counter row.
+* ``NOTIFY baton_events, '<last seq>'`` is sent by whoever numbers events (delivered on
+  its commit); one listener connection per store, listening only while someone in the
   process waits, wakes subscribers and idle workers. If it drops, it reconnects with
   backoff and wakes everyone to re-read from their last seq.
-* ``NOTIFY baton_work, '<last seq>'`` too, only from a transaction that made a task
-  claimable or changed a run's state (triggers flag it, migration 0018): idle workers
-  wait for that (:meth:`PostgresStore.wait_for_work`), so the claims and messages of
-  busy workers do not wake them all.
+* ``NOTIFY baton_work, '<last seq>'`` too, only for events of a transaction that made a
+  task claimable or changed a run's state (triggers flag it, migration 0018): idle
+  workers wait for that (:meth:`PostgresStore.wait_for_work`), so the claims and
+  messages of busy workers do not wake them all.
 * Deadlocks and serialisation failures surface as
   :class:`~baton.model.errors.TransientConflict`, which the board retries whole.
 """
@@ -135,6 +137,7 @@ class PostgresStore:
         poll_interval_s: float = 1.0,
         idle_check_s: float = 1.0,
         listen_linger_s: float = 2.0,
+        catch_up_timeout_s: float = 5.0,
     ) -> None:
         self.url = url
         self.min_connections = min_connections
@@ -154,6 +157,7 @@ class PostgresStore:
         self._waiters = 0
         self._last_waited = 0.0
         self.listen_linger_s = listen_linger_s
+        self.catch_up_timeout_s = catch_up_timeout_s
         self._closed = False
         self.notified_seq = 0
         self.work_seq = 0  # the last seq of the newest commit announced on baton_work
@@ -357,6 +361,33 @@ class PostgresStore:
         except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
             raise _unavailable(self.url, exc) from exc
 
+    async def _caught_up(self) -> None:
+        """Number every event committed before this call, so that a reader of the log
+        sees its own writes and everything else that committed before it asked.
+
+        Usually one cheap round trip (the sequencer finds nothing, or numbers what the
+        writers' own sequencer runs had to leave). Staged events can only wait for an
+        older transaction still running (migration 0019), which for a board's
+        transactions is a matter of milliseconds: wait for it with a short backoff, at
+        most ``catch_up_timeout_s`` (a session left idle in a transaction would hold
+        every reader back; past the bound they read what is numbered)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.catch_up_timeout_s
+        target: int | None = None
+        delay = 0.0005
+        while True:
+            rows = await self._read("catch_up", (target,))
+            target = None if not rows or rows[0][0] is None else int(rows[0][0])
+            if target is None or loop.time() >= deadline:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    async def _read_log(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        """:meth:`_read` of the event log (or the chain): caught up first."""
+        await self._caught_up()
+        return await self._read(query, params)
+
     async def get_run(self, run_id: str) -> Run | None:
         rows = await self._read("get_run", (run_id,))
         return _rows.run_from_row(rows[0]) if rows else None
@@ -386,27 +417,27 @@ class PostgresStore:
 
     async def read_events(self, *, since: int, run_id: str | None, limit: int) -> list[Event]:
         if run_id is None:
-            rows = await self._read("read_events", (since, limit))
+            rows = await self._read_log("read_events", (since, limit))
         else:
-            rows = await self._read("read_run_events", (run_id, since, limit))
+            rows = await self._read_log("read_run_events", (run_id, since, limit))
         return [_rows.event_from_row(r) for r in rows]
 
     async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
         indexed = _rows.INDEXED_FAMILIES.get(kind_prefix)
         if indexed is not None:
-            rows = await self._read(indexed, (run_id, limit))
+            rows = await self._read_log(indexed, (run_id, limit))
         else:
-            rows = await self._read("latest_run_events_like", (run_id, f"{kind_prefix}%", limit))
+            rows = await self._read_log("latest_run_events_like", (run_id, f"{kind_prefix}%", limit))
         return [_rows.event_from_row(r) for r in reversed(rows)]
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:
-        rows = await self._read("last_progress", (run_id,))
+        rows = await self._read_log("last_progress", (run_id,))
         if not rows or rows[0][0] is None:
             return None
         return int(rows[0][0]), float(rows[0][1])
 
     async def archive_rows(self, run_id: str, after: int, limit: int) -> list[ArchivedEvent]:
-        rows = await self._read("archive_rows", (run_id, after, limit))
+        rows = await self._read_log("archive_rows", (run_id, after, limit))
         return [_grows.archived_event_from_row(r) for r in rows]
 
     async def archived_links(self, run_id: str) -> dict[int, tuple[bytes, bytes]]:
@@ -421,7 +452,7 @@ class PostgresStore:
         return [_grows.key_from_row(r) for r in await self._read("all_keys")]
 
     async def signatures_between(self, after: int, up_to: int) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in await self._read("signatures_between", (after, up_to))]
+        return [tuple(r) for r in await self._read_log("signatures_between", (after, up_to))]
 
     async def current_policy(self) -> PolicyRecord | None:
         rows = await self._read("current_policy")
@@ -431,21 +462,21 @@ class PostgresStore:
         return [_grows.effect_from_row(r) for r in await self._read("list_effects", (task_id,))]
 
     async def chain_head(self) -> ChainHead:
-        rows = await self._read("read_chain_head")
+        rows = await self._read_log("read_chain_head")
         if not rows or rows[0][1] is None:
             return ChainHead(0, GENESIS)
         return ChainHead(int(rows[0][0]), bytes(rows[0][1]))
 
     async def chain_links(self, after: int, up_to: int, limit: int) -> list[ChainLink]:
-        rows = await self._read("chain_links", (after, up_to, after, up_to, limit))
+        rows = await self._read_log("chain_links", (after, up_to, after, up_to, limit))
         return [_grows.chain_link_from_row(r) for r in rows]
 
     async def link_hash(self, seq: int) -> bytes | None:
-        rows = await self._read("link_hash", (seq, seq))
+        rows = await self._read_log("link_hash", (seq, seq))
         return None if not rows or rows[0][0] is None else bytes(rows[0][0])
 
     async def run_span(self, run_id: str) -> tuple[int, int] | None:
-        rows = await self._read("run_span", (run_id,) * 4)
+        rows = await self._read_log("run_span", (run_id,) * 4)
         return None if not rows or rows[0][0] is None else (int(rows[0][0]), int(rows[0][1]))
 
     async def get_participant(self, participant_id: str) -> tuple[Participant, str] | None:
@@ -467,7 +498,7 @@ class PostgresStore:
         return Duty(name=name, holder=holder, token=token, expires_at=expires_at)
 
     async def last_seq(self) -> int:
-        rows = await self._read("last_seq")
+        rows = await self._read_log("last_seq")
         return int(rows[0][0]) if rows else 0
 
     async def get_artifact(self, run_id: str, scope: str | None, name: str) -> Artifact | None:
@@ -558,6 +589,7 @@ class PostgresStore:
             "event_signatures",
         )
         pool = await self._ready()
+        await self._caught_up()
         out = {}
         async with pool.connection() as conn:
             for t in tables:

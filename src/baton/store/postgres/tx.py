@@ -1,5 +1,6 @@
 """One PostgreSQL write transaction: writes nobody reads travel with the next
-statement, and events are numbered at the very end (see :class:`PgTx`)."""
+statement, and events are staged at the very end and numbered by the sequencer run
+right after the commit (see :class:`PgTx`, migration 0019)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ from baton.store.protocol import GENERAL_PATH, Claimable, EventRef, OneTrip
 #: Stated, not left to the server's default: the row-locking design relies on it.
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
 _GUARD_FAILED = "baton: "  # the message prefix of baton_expect_one_row (migration 0005)
+#: Sent after every ``COMMIT`` and ``ROLLBACK``, in the same simple query: the ended
+#: transaction may have been what held staged events back (migration 0019).
+SEQUENCE = _PREPARED.templates["sequence_events"]
+_SEQUENCER = ("baton_sequence_events", "baton_number_staged")
 
 #: Rows inserted per round trip when a run is created: big enough that the round trips
 #: do not matter, small enough that one message stays a few hundred kB for ordinary
@@ -178,7 +183,7 @@ class PgTx:
             raise BatonRuntimeError("a one-trip call must be a transaction's only statement")
         call = self._execute(query, params)
         try:
-            await self._cur.execute(";\n".join([BEGIN, call, "COMMIT"]))
+            await self._cur.execute(";\n".join([BEGIN, call, "COMMIT", SEQUENCE]))
         except psycopg.Error as exc:
             if exc.sqlstate != GENERAL_PATH_STATE:
                 raise
@@ -254,10 +259,11 @@ class PgTx:
             await self.append_event(r, t, k, a, p, at)
 
     async def flush(self) -> None:
-        """Number the buffered events and write them now, in one statement (numbering,
-        insert and NOTIFY together), for a result that names their seqs. The counter
-        row's lock is then held from here until commit, across a round trip:
-        :meth:`commit` avoids that when nobody needs the seqs first."""
+        """Number the buffered events and write them now, in one statement, for a result
+        that names their seqs: the old path (migration 0019's ``baton_number_events``),
+        which numbers every staged event it can see first and then holds the counter
+        row's lock until this transaction commits. :meth:`commit` stages instead, and
+        locks nothing."""
         if not self._events:
             return
         row = await self._required("append_events_numbered", self._tail_params())
@@ -267,23 +273,29 @@ class PgTx:
         self._events.clear()
 
     async def commit(self) -> None:
-        """Send what waits, number the events still buffered, and commit, all as one
-        simple query: the counter row is then locked only while the server runs the
-        tail and the ``COMMIT`` back to back, never across a round trip to this process
-        — which on a busy machine is also a wait for this process to be scheduled, with
-        every other writer queued behind it."""
+        """Send what waits, stage the events still buffered, commit, and run the
+        sequencer, all as one simple query: no lock is held across the commit's WAL
+        flush, so concurrent writers share flushes, and the events are numbered as soon
+        as every older transaction has ended (usually by this very query)."""
         if self._ahead == [BEGIN] and not self._events:
             return  # nothing was sent: there is no transaction to end
         if self._events:
-            self._later("append_events_numbered", self._tail_params())
+            self._later("stage_events", self._tail_params())
             self._events.clear()
-        await self._send("COMMIT")
+        self._ahead.append("COMMIT")
+        try:
+            await self._send(SEQUENCE)
+        except psycopg.Error as exc:
+            if not _from_sequencer(exc):
+                raise
+            # Committed: the sequencer failing after it (a cancel, a timeout) leaves
+            # the events staged for the next sequencer, which every reader runs.
 
     async def rollback(self) -> None:
         self._ahead.clear()
         self._events.clear()
         if self._c.info.transaction_status != TransactionStatus.IDLE:
-            await self._c.execute(b"ROLLBACK")
+            await self._c.execute(f"ROLLBACK; {SEQUENCE}".encode())
 
     def _tail_params(self) -> dict[str, Any]:
         rows = ",".join(
@@ -423,3 +435,9 @@ class PgTx:
 
     async def put_idempotent(self, key: str, op: str, result_json: str, at: float) -> None:
         self._later("put_idempotent", (key, op, result_json, at))  # a twin: see transaction()
+
+
+def _from_sequencer(exc: psycopg.Error) -> bool:
+    """Whether ``exc`` was raised inside the sequencer (after the ``COMMIT``)."""
+    context = exc.diag.context or ""
+    return any(name in context for name in _SEQUENCER)

@@ -173,13 +173,24 @@ FROM runs WHERE id = %s FOR UPDATE;
 -- name: open_task_held
 SELECT baton_open_task(%s, TRUE);
 
--- name: append_events_numbered
+-- name: stage_events
 -- The events arrive as one JSON array of [run_id, task_id, kind, actor, at, payload,
 -- digest] (one text parameter is far cheaper for the client to send than seven arrays);
 -- the json type keeps each payload's text exactly as the client wrote it, which is what
--- its digest covers. baton_append_events (migration 0011) numbers, chains, inserts and
--- notifies under the event_counter row lock.
+-- its digest covers. baton_append_events (migration 0019) stages them, locking nothing;
+-- the sequencer run after the commit numbers them.
 SELECT baton_append_events(%(n)s, %(rows)s::json);
+
+-- name: append_events_numbered
+-- The same, numbered now (for a result that names their seqs): the counter row stays
+-- locked until commit (migration 0019).
+SELECT baton_number_events(%(n)s, %(rows)s::json);
+
+-- name: sequence_events
+SELECT baton_sequence_events();
+
+-- name: catch_up
+SELECT baton_catch_up(%s);
 
 -- name: latest_run_messages
 SELECT seq, run_id, task_id, kind, actor, payload, at FROM events
