@@ -67,8 +67,8 @@ BEGIN
 END $$;
 CREATE TABLE ev_counter2 (id INT PRIMARY KEY, last BIGINT NOT NULL);
 INSERT INTO ev_counter2 VALUES (1, 0);
-CREATE TABLE ev_staged (id BIGINT DEFAULT nextval('ev_seq'), xid XID8 NOT NULL DEFAULT pg_current_xact_id(),
-    payload TEXT NOT NULL, PRIMARY KEY (xid, id));
+CREATE TABLE ev_staged (id BIGINT DEFAULT nextval('ev_seq'),
+    xid XID8 NOT NULL DEFAULT pg_current_xact_id(), payload TEXT NOT NULL, PRIMARY KEY (xid, id));
 CREATE TABLE ev_e (seq BIGINT PRIMARY KEY, payload TEXT NOT NULL);
 CREATE FUNCTION ev_sequence_horizon() RETURNS BIGINT LANGUAGE plpgsql AS $$
 DECLARE last_seq BIGINT;

@@ -427,7 +427,8 @@ class PostgresStore:
         if indexed is not None:
             rows = await self._read_log(indexed, (run_id, limit))
         else:
-            rows = await self._read_log("latest_run_events_like", (run_id, f"{kind_prefix}%", limit))
+            like = (run_id, f"{kind_prefix}%", limit)
+            rows = await self._read_log("latest_run_events_like", like)
         return [_rows.event_from_row(r) for r in reversed(rows)]
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:
