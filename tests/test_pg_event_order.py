@@ -1,8 +1,9 @@
-"""PostgreSQL: the event log without a hot counter row (migration 0019), committed out
-of order on purpose.
+"""PostgreSQL: the event log without a hot counter row (migrations 0019, 0020), committed
+out of order on purpose.
 
-Writers stage their events and lock nothing; the sequencer numbers the staged events of
-transactions older than every one still running. What a subscriber relies on must hold
+The writer that finds the counter row free numbers its own events and holds the row
+until it commits; every other writer stages its events and locks nothing; the sequencer
+numbers the staged events of transactions older than every one still running. What a subscriber relies on must hold
 whatever order transactions commit in: resuming after seq n it sees every later event
 exactly once, in order, gap-free, the audit chain intact; a transaction that saw
 another's commit is numbered after it; and numbering is the same whenever it is computed
@@ -17,6 +18,7 @@ import json
 from typing import Any
 
 import psycopg
+import pytest
 
 from baton import Board
 from baton.model.audit import event_digest
@@ -56,6 +58,14 @@ async def _pending(conn: Conn) -> int:
     return int(row[0]) if row else 0
 
 
+async def _hold_counter(url: str) -> Conn:
+    """A transaction holding the event counter row, as a writer numbering its own events
+    does until it commits: every writer meanwhile stages. Commit it to let go."""
+    holder = await psycopg.AsyncConnection.connect(url)
+    await holder.execute("SELECT 1 FROM event_counter WHERE id = 1 FOR UPDATE")
+    return holder
+
+
 async def _setup(url: str) -> tuple[Board, str, int, Conn, Conn, Conn]:
     board = Board(PostgresStore(url, catch_up_timeout_s=0.2))
     run = await board.create_run(plan(task("a")))
@@ -70,9 +80,12 @@ def test_a_later_commit_waits_for_an_older_transaction_then_both_in_order(pg_url
     async def scenario() -> None:
         board, run_id, head, older, younger, plain = await _setup(pg_url)
         try:
+            holder = await _hold_counter(pg_url)  # so that both stage
             await _stage(older, run_id, "test.older", 2)  # stages first, commits last
             await _stage(younger, run_id, "test.younger")
             await younger.commit()
+            await holder.commit()
+            await holder.close()
             assert await _sequence(plain) is None  # held back by the older transaction
             assert await _pending(plain) == 1  # the younger's event, committed, staged
 
@@ -108,9 +121,12 @@ def test_a_rolled_back_older_transaction_leaves_no_gap(pg_url: str) -> None:
     async def scenario() -> None:
         board, run_id, head, older, younger, plain = await _setup(pg_url)
         try:
+            holder = await _hold_counter(pg_url)
             await _stage(older, run_id, "test.older", 3)
             await _stage(younger, run_id, "test.younger")
             await younger.commit()
+            await holder.commit()
+            await holder.close()
             assert await _sequence(plain) is None
             await older.rollback()
             assert await _sequence(plain) == head + 1
@@ -126,13 +142,18 @@ def test_a_rolled_back_older_transaction_leaves_no_gap(pg_url: str) -> None:
     asyncio.run(scenario())
 
 
-def test_a_transaction_that_saw_another_commit_is_numbered_after_it(pg_url: str) -> None:
+@pytest.mark.parametrize("path", ["staged", "numbered in place"])
+def test_a_transaction_that_saw_another_commit_is_numbered_after_it(
+    pg_url: str, path: str
+) -> None:
     """The older transaction (by xid) waits on the younger's row lock and writes after
     its commit: numbering by the transactions' own xids would put it first. Staging in a
-    subtransaction of its own gives it an xid from after the wait."""
+    subtransaction of its own gives it an xid from after the wait; numbering in place
+    happens after the wait anyway."""
 
     async def scenario() -> None:
         board, run_id, head, first_xid, second_xid, plain = await _setup(pg_url)
+        holder = await _hold_counter(pg_url) if path == "staged" else None
         try:
             await plain.execute("CREATE TABLE contested (id INT PRIMARY KEY)")
             await plain.execute("INSERT INTO contested VALUES (1)")
@@ -155,13 +176,17 @@ def test_a_transaction_that_saw_another_commit_is_numbered_after_it(pg_url: str)
             await _until_waiting_on_a_lock(plain)
             await second_xid.commit()
             await asyncio.wait_for(blocked, 10)
+            if holder is not None:
+                assert await _pending(plain) == 2
+                await holder.commit()
             await _sequence(plain)
 
             events = await board.events(since=head)
             assert [e.kind for e in events] == ["test.first-to-commit", "test.saw-the-commit"]
         finally:
-            for conn in (first_xid, second_xid, plain):
-                await conn.close()
+            for conn in (first_xid, second_xid, plain, holder):
+                if conn is not None:
+                    await conn.close()
             await board.close()
 
     asyncio.run(scenario())
@@ -190,9 +215,12 @@ def test_numbering_is_the_same_whenever_it_is_computed(pg_url: str) -> None:
         board, run_id, head, older, younger, plain = await _setup(pg_url)
         third = await psycopg.AsyncConnection.connect(pg_url)
         try:
+            holder = await _hold_counter(pg_url)
             await _stage(older, run_id, "test.a", 2)
             await _stage(younger, run_id, "test.b", 3)
             await _stage(third, run_id, "test.c")
+            await holder.commit()
+            await holder.close()
             await third.commit()
             await younger.commit()
             await older.commit()  # committed in the reverse of the staging order
@@ -225,8 +253,8 @@ def test_numbering_is_the_same_whenever_it_is_computed(pg_url: str) -> None:
 
 def test_a_reader_waits_for_what_committed_before_it_asked(pg_url: str) -> None:
     """Read-your-writes: a Board write whose events an older open transaction holds
-    back; the reader waits for that transaction (within catch_up_timeout_s) and then
-    sees the write."""
+    back (it holds the counter, so the write stages); the reader waits for that
+    transaction (within catch_up_timeout_s) and then sees both, in order."""
 
     async def scenario() -> None:
         store = PostgresStore(pg_url, catch_up_timeout_s=30)
@@ -236,20 +264,100 @@ def test_a_reader_waits_for_what_committed_before_it_asked(pg_url: str) -> None:
         try:
             run = await board.create_run(plan(task("a")))
             head = await board.last_seq()
-            await older.execute("SELECT pg_current_xact_id()")  # older, still running
+            await _stage(older, run.id, "test.older")  # numbered; holds the counter
+            assert await _pending(plain) == 0
             lease = await board.claim("w1", ["worker"])
             assert lease is not None
-            assert await _pending(plain) == 1  # the claim's event, held back
+            assert await _pending(plain) == 1  # the claim's event, staged and held back
 
             reading = asyncio.create_task(board.events(run.id, since=head))
             assert await _pending(plain) == 1
             assert not reading.done()
             await older.commit()
             events = await asyncio.wait_for(reading, 30)
-            assert [e.kind for e in events] == ["task.claim"]
+            assert [(e.seq, e.kind) for e in events] == [
+                (head + 1, "test.older"),
+                (head + 2, "task.claim"),
+            ]
         finally:
             await older.close()
             await plain.close()
+            await board.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_first_writer_numbers_in_place_the_next_stages_without_waiting(
+    pg_url: str,
+) -> None:
+    """Migration 0020: a writer that finds the counter free numbers its events in its own
+    transaction (nothing staged) and holds the counter; a concurrent writer stages and
+    commits without waiting for it; a sequencer meanwhile leaves the staged event to the
+    holder (it neither waits for the holder's commit nor numbers past it); after the
+    holder commits, its sequencer numbers the staged event after the holder's."""
+
+    async def scenario() -> None:
+        board, run_id, head, first, second, plain = await _setup(pg_url)
+        try:
+            await _stage(first, run_id, "test.in-place", 2)
+            assert await _pending(plain) == 0  # numbered, not staged
+            cur = await first.execute("SELECT max(seq) FROM events")
+            assert await cur.fetchone() == (head + 2,)  # seen by its own transaction
+
+            await asyncio.wait_for(_stage(second, run_id, "test.staged"), 10)
+            await asyncio.wait_for(second.commit(), 10)  # never waits for the holder
+            assert await _pending(plain) == 1
+            assert await asyncio.wait_for(_sequence(plain), 10) is None  # skips the holder
+            assert await board.events(since=head) == []
+
+            await first.commit()
+            assert await _sequence(first) == head + 3  # the holder's own sequencer
+            await first.commit()  # (by hand, the sequencer's transaction is ours to end)
+            events = await board.events(since=head)
+            assert [(e.seq, e.kind) for e in events] == [
+                (head + 1, "test.in-place"),
+                (head + 2, "test.in-place"),
+                (head + 3, "test.staged"),
+            ]
+            assert (await board.verify_audit()).ok
+        finally:
+            for conn in (first, second, plain):
+                await conn.close()
+            await board.close()
+
+    asyncio.run(scenario())
+
+
+def test_announcements_leave_with_the_sequencer_and_never_for_a_rollback(pg_url: str) -> None:
+    """The numbering transaction only records what to announce; the sequencer run after
+    its COMMIT sends it (so no announcing commit holds the notify queue lock through its
+    WAL flush). A rolled-back numbering announces nothing."""
+
+    async def scenario() -> None:
+        board, run_id, head, writer, _unused, plain = await _setup(pg_url)
+        listener = await psycopg.AsyncConnection.connect(pg_url, autocommit=True)
+        try:
+            await listener.execute("LISTEN baton_events")
+            await _stage(writer, run_id, "test.rolled-back")
+            await writer.rollback()
+            assert await _sequence(writer) is None
+
+            await _stage(writer, run_id, "test.kept")
+            await writer.commit()
+            await _sequence(writer)
+            await writer.commit()  # the sequencer's own transaction
+
+            async def first_notification() -> str:
+                async for n in listener.notifies():
+                    return n.payload
+                raise AssertionError("the listener stopped")
+
+            assert await asyncio.wait_for(first_notification(), 10) == str(head + 1)
+            events = await board.events(since=head)
+            assert [(e.seq, e.kind) for e in events] == [(head + 1, "test.kept")]
+        finally:
+            for conn in (writer, _unused, plain, listener):
+                await conn.close()
             await board.close()
 
     asyncio.run(scenario())

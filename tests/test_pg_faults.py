@@ -231,8 +231,9 @@ def test_a_newer_schema_is_refused_and_left_untouched(pg_url: str) -> None:
 # --- the server goes away ---------------------------------------------------------------
 
 
-#: Blocks every writer's last step (an INSERT into pending_events), not readers.
-HOLD_STAGING = "LOCK TABLE pending_events IN SHARE MODE"
+#: Blocks every writer's last step (an INSERT into events or, where another writer holds
+#: the counter, into pending_events: migrations 0019, 0020), not readers.
+HOLD_EVENT_LOG = "LOCK TABLE pending_events, events IN SHARE MODE"
 
 
 async def _blocked_backend(app: str, timeout_s: float = 20.0) -> int:
@@ -259,10 +260,10 @@ async def _server_goes_away_mid_claim(url: str, how: str) -> None:
         run = await other.create_run(plan(task("a", priority=1), task("b")))
         head = await other.store.last_seq()
         await claimer.store.last_seq()  # open
-        # Hold the staging table: the claim finds task a, locks and updates it, then
-        # waits to stage its event — in the middle of its transaction, holding the task.
+        # Hold the event log: the claim finds task a, locks and updates it, then
+        # waits to write its event — in the middle of its transaction, holding the task.
         holder = await psycopg.AsyncConnection.connect(url)
-        await holder.execute(HOLD_STAGING)
+        await holder.execute(HOLD_EVENT_LOG)
         claiming = asyncio.create_task(claimer.claim("w-gone", ["worker"], run_id=run.id))
         pid = await _blocked_backend("mid-claim")
         if how == "connection_cut":
@@ -339,12 +340,12 @@ def test_a_board_works_as_soon_as_the_server_is_back(pg_url: str, restartable: N
 
 
 @contextlib.asynccontextmanager
-async def holding_the_staging_table(url: str) -> AsyncIterator[None]:
-    """Hold the event log's staging table: every write transaction then stops at its
-    last step (staging its events, migration 0019), after all its reads and writes,
-    until this ends."""
+async def holding_the_event_log(url: str) -> AsyncIterator[None]:
+    """Hold the event log's tables: every write transaction then stops at its last step
+    (numbering or staging its events), after all its reads and writes, until this
+    ends."""
     async with await psycopg.AsyncConnection.connect(url) as holder:
-        await holder.execute(HOLD_STAGING)
+        await holder.execute(HOLD_EVENT_LOG)
         yield
         await holder.rollback()
 
@@ -358,7 +359,7 @@ def test_the_run_finishes_when_its_last_two_tasks_end_at_once(pg_url: str) -> No
             x = await one.claim("w1", ["worker"])
             y = await two.claim("w2", ["worker"])
             assert x is not None and y is not None
-            async with holding_the_staging_table(pg_url):
+            async with holding_the_event_log(pg_url):
                 first = asyncio.create_task(one.submit(x.task.id, x.token, {}, participant="w1"))
                 await _blocked_backend("finisher-1")
                 second = asyncio.create_task(two.submit(y.task.id, y.token, {}, participant="w2"))
@@ -380,7 +381,7 @@ def test_an_attempts_budget_holds_under_concurrent_claims(pg_url: str) -> None:
         two = Board.open(server.with_app(pg_url, "budget-2"))
         try:
             run = await one.create_run({**plan(task("a"), task("b")), "budget": {"attempts": 1}})
-            async with holding_the_staging_table(pg_url):
+            async with holding_the_event_log(pg_url):
                 first = asyncio.create_task(one.claim("w1", ["worker"]))
                 await _blocked_backend("budget-1")
                 second = asyncio.create_task(two.claim("w2", ["worker"]))
@@ -412,7 +413,7 @@ def test_a_worker_does_not_blame_its_agent_for_a_lost_connection(pg_url: str) ->
         worker = Worker(board, {"worker": agent}, name="w", idle_wait_s=0.1)
         try:
             run = await board.create_run(plan(task("a", backoff_base_s=0.01)))
-            async with holding_the_staging_table(pg_url):
+            async with holding_the_event_log(pg_url):
                 working = asyncio.create_task(worker.run(run_id=run.id))
                 await _blocked_backend(app)
                 async with await psycopg.AsyncConnection.connect(pg.SERVER, autocommit=True) as adm:

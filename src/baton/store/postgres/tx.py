@@ -32,7 +32,7 @@ _GUARD_FAILED = "baton: "  # the message prefix of baton_expect_one_row (migrati
 #: Sent after every ``COMMIT`` and ``ROLLBACK``, in the same simple query: the ended
 #: transaction may have been what held staged events back (migration 0019).
 SEQUENCE = _PREPARED.templates["sequence_events"]
-_SEQUENCER = ("baton_sequence_events", "baton_number_staged")
+_SEQUENCER = ("baton_sequence_events", "baton_number_locked")
 
 #: Rows inserted per round trip when a run is created: big enough that the round trips
 #: do not matter, small enough that one message stays a few hundred kB for ordinary
