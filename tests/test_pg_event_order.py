@@ -3,8 +3,9 @@ out of order on purpose.
 
 The writer that finds the counter row free numbers its own events and holds the row
 until it commits; every other writer stages its events and locks nothing; the sequencer
-numbers the staged events of transactions older than every one still running. What a subscriber relies on must hold
-whatever order transactions commit in: resuming after seq n it sees every later event
+numbers the staged events of transactions older than every one still running. What a
+subscriber relies on must hold whatever order transactions commit in: resuming after seq
+n it sees every later event
 exactly once, in order, gap-free, the audit chain intact; a transaction that saw
 another's commit is numbered after it; and numbering is the same whenever it is computed
 (which is why the sequencer may commit asynchronously). Each test drives transactions by
@@ -143,9 +144,7 @@ def test_a_rolled_back_older_transaction_leaves_no_gap(pg_url: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["staged", "numbered in place"])
-def test_a_transaction_that_saw_another_commit_is_numbered_after_it(
-    pg_url: str, path: str
-) -> None:
+def test_a_transaction_that_saw_another_commit_is_numbered_after_it(pg_url: str, path: str) -> None:
     """The older transaction (by xid) waits on the younger's row lock and writes after
     its commit: numbering by the transactions' own xids would put it first. Staging in a
     subtransaction of its own gives it an xid from after the wait; numbering in place
