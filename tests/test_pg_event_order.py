@@ -5,11 +5,11 @@ The writer that finds the counter row free numbers its own events and holds the 
 until it commits; every other writer stages its events and locks nothing; the sequencer
 numbers the staged events of transactions older than every one still running. What a
 subscriber relies on must hold whatever order transactions commit in: resuming after seq
-n it sees every later event
-exactly once, in order, gap-free, the audit chain intact; a transaction that saw
-another's commit is numbered after it; and numbering is the same whenever it is computed
-(which is why the sequencer may commit asynchronously). Each test drives transactions by
-hand on their own connections, so the interleaving is the one written, not a likely one.
+n it sees every later event exactly once, in order, gap-free, the audit chain intact; a
+transaction that saw another's commit is numbered after it; and numbering is the same
+whenever it is computed (which is why the sequencer may commit asynchronously). Each
+test drives transactions by hand on their own connections, so the interleaving is the
+one written, not a likely one.
 """
 
 from __future__ import annotations
