@@ -384,7 +384,29 @@ class PostgresStore:
             delay = min(delay * 2, 0.05)
 
     async def _read_log(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
-        """:meth:`_read` of the event log (or the chain): caught up first."""
+        """:meth:`_read` of the event log (or the chain), caught up first: in the same
+        round trip as the read when nothing is held back (the usual case), else by
+        :meth:`_caught_up` and a second read. The catch-up is a transaction of its own
+        (``BEGIN``/``COMMIT`` in the same simple query), so the sequencer's locks are not
+        held through the read."""
+        pool = await self._ready()
+        try:
+            async with pool.connection() as conn:
+                binder = psycopg.AsyncClientCursor(conn)
+                catch_up = _PREPARED.execute(binder, "catch_up", (None,))
+                read = _PREPARED.execute(binder, query, params)
+                cur = conn.cursor()
+                await cur.execute(f"BEGIN;\n{catch_up};\nCOMMIT;\n{read}")
+                cur.nextset()  # past the BEGIN
+                held_back = await cur.fetchone()
+                cur.nextset()  # the COMMIT
+                cur.nextset()
+                rows = await cur.fetchall()
+                self._last_used[conn] = time.monotonic()
+        except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
+            raise _unavailable(self.url, exc) from exc
+        if held_back is None or held_back[0] is None:
+            return rows
         await self._caught_up()
         return await self._read(query, params)
 
