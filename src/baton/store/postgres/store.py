@@ -349,17 +349,23 @@ class PostgresStore:
 
     # --- reading ---------------------------------------------------------------------
 
-    async def _read(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[psycopg.AsyncConnection[Row]]:
+        """A pooled connection for reads, its use noted; a lost server is
+        :class:`StoreUnavailable`."""
         pool = await self._ready()
         try:
             async with pool.connection() as conn:
-                statement = _PREPARED.execute(psycopg.AsyncClientCursor(conn), query, params)
-                cur = await conn.execute(statement)
-                rows = await cur.fetchall()
+                yield conn
                 self._last_used[conn] = time.monotonic()
-                return rows
         except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
             raise _unavailable(self.url, exc) from exc
+
+    async def _read(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self._reading() as conn:
+            statement = _PREPARED.execute(psycopg.AsyncClientCursor(conn), query, params)
+            cur = await conn.execute(statement)
+            return await cur.fetchall()
 
     async def _caught_up(self) -> None:
         """Number every event committed before this call, so that a reader of the log
@@ -389,22 +395,17 @@ class PostgresStore:
         :meth:`_caught_up` and a second read. The catch-up is a transaction of its own
         (``BEGIN``/``COMMIT`` in the same simple query), so the sequencer's locks are not
         held through the read."""
-        pool = await self._ready()
-        try:
-            async with pool.connection() as conn:
-                binder = psycopg.AsyncClientCursor(conn)
-                catch_up = _PREPARED.execute(binder, "catch_up", (None,))
-                read = _PREPARED.execute(binder, query, params)
-                cur = conn.cursor()
-                await cur.execute(f"BEGIN;\n{catch_up};\nCOMMIT;\n{read}")
-                cur.nextset()  # past the BEGIN
-                held_back = await cur.fetchone()
-                cur.nextset()  # the COMMIT
-                cur.nextset()
-                rows = await cur.fetchall()
-                self._last_used[conn] = time.monotonic()
-        except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
-            raise _unavailable(self.url, exc) from exc
+        async with self._reading() as conn:
+            binder = psycopg.AsyncClientCursor(conn)
+            catch_up = _PREPARED.execute(binder, "catch_up", (None,))
+            read = _PREPARED.execute(binder, query, params)
+            cur = conn.cursor()
+            await cur.execute(f"BEGIN;\n{catch_up};\nCOMMIT;\n{read}")
+            cur.nextset()  # past the BEGIN
+            held_back = await cur.fetchone()
+            cur.nextset()  # the COMMIT
+            cur.nextset()
+            rows = await cur.fetchall()
         if held_back is None or held_back[0] is None:
             return rows
         await self._caught_up()
