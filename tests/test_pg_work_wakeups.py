@@ -47,7 +47,7 @@ def test_only_commits_that_make_work_wake_an_idle_worker(pg_url: str) -> None:
 
             await busy.submit(lease.task.id, lease.token, {"ok": True}, participant="w1")
             released = await busy.last_seq()
-            assert await asyncio.wait_for(waiting, 10) is True, "the released task woke it"
+            assert await asyncio.wait_for(waiting, 10) == released, "the released task woke it"
             assert idle_store.work_seq == released
             assert (await idle.claim("w2", ["worker"])) is not None
         finally:
@@ -66,12 +66,12 @@ def test_a_run_ending_or_resuming_wakes_idle_workers(pg_url: str) -> None:
             head = await idle.last_seq()
             waiting = asyncio.create_task(idle.wait_for_work(head, 30))
             await busy.resume_run(run.id, actor="human:ann")
-            assert await asyncio.wait_for(waiting, 10) is True, "a resumed run has work"
+            assert await asyncio.wait_for(waiting, 10) == await busy.last_seq(), "resumed: work"
 
             head = await idle.last_seq()
             waiting = asyncio.create_task(idle.wait_for_work(head, 30))
             await busy.cancel_run(run.id, actor="human:ann", reason="done with it")
-            assert await asyncio.wait_for(waiting, 10) is True, "run-scoped workers must stop"
+            assert await asyncio.wait_for(waiting, 10) == await busy.last_seq(), "run ended"
         finally:
             await idle.close()
             await busy.close()
@@ -85,7 +85,7 @@ def test_with_no_work_the_wait_times_out(pg_url: str) -> None:
         try:
             await board.create_run(plan(task("a")))
             head = await board.last_seq()
-            assert await board.wait_for_work(head, 0.3) is False
+            assert await board.wait_for_work(head, 0.3) is None
         finally:
             await board.close()
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -827,14 +828,31 @@ class Board:
         after ``timeout`` seconds. Driven by the store's commit wake-up, not a loop."""
         return await self._reads.wait_for_change(after_seq, timeout)
 
-    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+    async def wait_for_work(self, after_seq: int, timeout: float) -> int | None:
         """Like :meth:`wait_for_change`, for an idle worker: wait until a commit after
         ``after_seq`` may have made a task claimable (or changed a run's state). On
         PostgreSQL only such commits wake it — not every claim and message of every
         other worker — so idle workers do not all stampede on each commit; elsewhere it
-        is :meth:`wait_for_change`. ``True`` may be early (a claim then finds nothing);
-        it is never late by more than the store's poll interval."""
+        is :meth:`wait_for_change`. Returns the seq it woke at — a claim now sees every
+        commit up to it, so a worker that then finds nothing waits again *from it*, with
+        no round trip to read the head — or ``None`` after ``timeout`` seconds. A wake-up
+        may be early (the claim finds nothing); it is never late by more than the
+        store's poll interval."""
         return await self._reads.wait_for_work(after_seq, timeout)
+
+    def idle_turn(
+        self, roles: Sequence[str], *, run_id: str | None = None, timeout: float
+    ) -> AbstractAsyncContextManager[bool]:
+        """For an idle worker, before it waits for work: hold the turn of the workers
+        that could claim the same tasks (this principal's, for ``roles``, in ``run_id``)
+        for an ``async with`` block — ``True`` once it is this worker's, ``False`` if
+        another kept it for ``timeout`` seconds. One holder at a time waits and claims,
+        so a released task wakes one idle worker, not all of them; the holder leaves the
+        block as soon as it has claimed, and the next takes the turn and claims at once.
+        On PostgreSQL turns hold across processes (an advisory lock, given up with the
+        holder's connection); elsewhere within one process. ``async with
+        board.idle_turn(["coder"], timeout=0.5) as mine: ...``"""
+        return self._reads.idle_turn(roles, run_id=run_id, timeout=timeout)
 
     async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]:
         """Ids of ``kind`` ("run" or "task") that look like ``ident``, for a door to ask

@@ -10,6 +10,7 @@ The methods' documentation lives on :class:`~baton.board.Board`.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
@@ -422,7 +423,11 @@ class BoardAPI(Protocol):
 
     async def wait_for_change(self, after_seq: int, timeout: float) -> bool: ...
 
-    async def wait_for_work(self, after_seq: int, timeout: float) -> bool: ...
+    async def wait_for_work(self, after_seq: int, timeout: float) -> int | None: ...
+
+    def idle_turn(
+        self, roles: Sequence[str], *, run_id: str | None = None, timeout: float
+    ) -> AbstractAsyncContextManager[bool]: ...
 
     async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]: ...
 

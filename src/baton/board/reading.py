@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from difflib import get_close_matches
 from typing import Any
 
@@ -16,8 +17,9 @@ from baton.model.errors import (
     NotFound,
 )
 from baton.model.events import ESCALATION_PREFIX
-from baton.model.limits import MAX_ROWS, check_count, check_text, lookup_id
+from baton.model.limits import MAX_ROWS, check_count, check_id, check_text, lookup_id, safe_repr
 from baton.model.participants import Grant, Principal
+from baton.model.turns import turn_key
 
 
 class ReadService:
@@ -111,8 +113,13 @@ class ReadService:
     async def wait_for_change(self, after_seq: int, timeout: float) -> bool:
         return await self.core.store.wait_for_commit(after_seq, timeout)
 
-    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+    async def wait_for_work(self, after_seq: int, timeout: float) -> int | None:
         return await self.core.store.wait_for_work(after_seq, timeout)
+
+    def idle_turn(
+        self, roles: Sequence[str], *, run_id: str | None, timeout: float
+    ) -> AbstractAsyncContextManager[bool]:
+        return self.core.store.idle_turn(turn_key_of(self.core.principal, roles, run_id), timeout)
 
     async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]:
         """Ids of ``kind`` ("run" or "task") on this board that look like ``ident``: for
@@ -197,3 +204,15 @@ class ReadService:
                 if done(run):
                     return run
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def turn_key_of(who: Principal, roles: Sequence[str], run_id: str | None) -> str:
+    """The idle turn of ``who``'s workers for ``roles`` in ``run_id``: checked like a
+    claim's, since a turn stands for the claims its holder will make."""
+    if isinstance(roles, str) or not roles or not all(isinstance(r, str) and r for r in roles):
+        raise InvalidArgument(
+            f"an idle turn needs a list of non-empty roles, got {safe_repr(roles)}"
+        )
+    if run_id is not None:
+        check_id("run", run_id)
+    return turn_key("" if who.owner else who.id, roles, run_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import random
@@ -223,25 +224,17 @@ class Worker:
         backoff = _Backoff()
         while not stop.is_set():
             try:
-                # The busy path is one claim per task: the run's state and the last seq
-                # are read only when nothing was claimable (a claim finds nothing on a
-                # run that ended or was paused, so that is when to look).
+                # The busy path is one claim per task; only when it finds nothing does
+                # the slot go idle.
                 lease = await self.board.claim(me, roles, run_id=run_id)
                 if lease is None:
-                    if run_id is not None and (await self.board.get_run(run_id)).ended:
-                        return
-                    head = await self.board.last_seq()
-                    # Claim again after reading head: work committed between the first
-                    # claim and head is seen now; anything later wakes the wait.
-                    lease = await self.board.claim(me, roles, run_id=run_id)
-                if lease is None:
-                    await self._reap(me)
-                    await self._prune_idempotency()
-                    # Woken only by commits that may have made work (PostgreSQL: not
-                    # every other worker's claim), or after idle_wait_s to reap.
-                    await self.board.wait_for_work(head, self.idle_wait_s)
+                    found = await self._idle(me, roles, run_id, stop)
                     backoff.reset()
-                    continue
+                    if found is _Idled.RUN_ENDED:
+                        return
+                    if found is _Idled.AGAIN:
+                        continue
+                    lease = found
                 backoff.reset()
                 await self._work(lease)
             except StoreUnavailable as exc:  # the database went away: wait, then go on
@@ -250,6 +243,39 @@ class Worker:
                 await asyncio.sleep(delay)
             except TransientConflict as exc:
                 log.info("%s: %s; going on", me, exc)
+
+    async def _idle(
+        self, me: str, roles: list[str], run_id: str | None, stop: asyncio.Event
+    ) -> Lease | _Idled:
+        """Wait for work in turn (:meth:`Board.idle_turn`): of the idle workers that
+        could claim the same tasks one waits and claims, the others wait for the turn.
+        The holder leaves with the first lease it claims, and the next holder claims at
+        once. A lease, or what to do instead."""
+        async with self.board.idle_turn(roles, run_id=run_id, timeout=self.idle_wait_s) as mine:
+            if not mine:
+                await self._reap(me)
+                return _Idled.RUN_ENDED if await self._run_ended(run_id) else _Idled.AGAIN
+            head = await self.board.last_seq()
+            while not stop.is_set():
+                # Claim after reading head: work committed before head is seen now;
+                # anything later wakes the wait.
+                lease = await self.board.claim(me, roles, run_id=run_id)
+                if lease is not None:
+                    return lease
+                if await self._run_ended(run_id):
+                    return _Idled.RUN_ENDED
+                await self._reap(me)
+                await self._prune_idempotency()
+                # Woken only by commits that may have made work (PostgreSQL: not every
+                # other worker's claim), or after idle_wait_s to reap. Every commit up
+                # to the seq it woke at is seen by the next claim: wait again from it.
+                woke = await self.board.wait_for_work(head, self.idle_wait_s)
+                head = head if woke is None else woke
+            return _Idled.AGAIN
+
+    async def _run_ended(self, run_id: str | None) -> bool:
+        """A claim finds nothing in a run that ended or was paused: that is when to look."""
+        return run_id is not None and (await self.board.get_run(run_id)).ended
 
     async def context(self, lease: Lease) -> TaskContext:
         """Everything the agent sees: the task, its dependencies' results, messages,
@@ -505,6 +531,13 @@ class Worker:
                 return
             except (StoreUnavailable, TransientConflict) as exc:
                 log.warning("%s: heartbeat for %s failed: %s", lease.owner, lease.task.id, exc)
+
+
+class _Idled(enum.Enum):
+    """What a slot does after idling without a lease."""
+
+    AGAIN = "again"  # stop, or the turn was another's: back to the busy path
+    RUN_ENDED = "run ended"  # the run it serves ended: the slot is done
 
 
 def _beat_interval(lease: Lease) -> float:

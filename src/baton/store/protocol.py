@@ -457,11 +457,19 @@ class Store(Protocol):
         process), ``False`` after ``timeout`` seconds."""
         ...
 
-    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
-        """Return ``True`` once a commit after ``after_seq`` may have made a task
-        claimable or changed a run's state (early is allowed, missing one is not),
-        ``False`` after ``timeout`` seconds. A store that cannot tell such commits
-        apart waits for any commit."""
+    async def wait_for_work(self, after_seq: int, timeout: float) -> int | None:
+        """Return a seq ``> after_seq`` once a commit after ``after_seq`` may have made
+        a task claimable or changed a run's state (early is allowed, missing one is
+        not), ``None`` after ``timeout`` seconds. Every commit up to the returned seq is
+        visible to the caller's next read, and any later one that makes work wakes a
+        wait from it. A store that cannot tell such commits apart waits for any commit."""
+        ...
+
+    def idle_turn(self, key: str, timeout: float) -> AbstractAsyncContextManager[bool]:
+        """Hold the idle workers' turn ``key`` (:mod:`baton.model.turns`) for an
+        ``async with`` block: ``True`` once it is this caller's, ``False`` if another
+        holder kept it for ``timeout`` seconds. Within one process always; across
+        processes where the store can (PostgreSQL). When it cannot be asked, ``True``."""
         ...
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -47,6 +48,7 @@ from baton.model.participants import Grant, Participant, ParticipantKind, Princi
 from baton.model.policies import Policy, PolicyCheck, PolicyRecord
 from baton.model.reservations import Reservation, ReservationMode
 from baton.model.signatures import ParticipantKey
+from baton.model.turns import LocalTurns, turn_key
 from baton.runtime.tracing import inject_headers
 
 M = TypeVar("M", bound=BaseModel)
@@ -142,6 +144,7 @@ class RemoteBoard:
             transport=transport,
         )
         self._clock_offset = 0.0
+        self._turns = LocalTurns()
         self._principal: Principal | None = None
         self._limits: Limits | None = None
 
@@ -829,10 +832,18 @@ class RemoteBoard:
             if time.monotonic() >= deadline:
                 return False
 
-    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+    async def wait_for_work(self, after_seq: int, timeout: float) -> int | None:
         """Over HTTP, any commit wakes an idle worker (``/changes``): the server's own
-        wake-ups are what keep its store's idle workers from stampeding."""
-        return await self.wait_for_change(after_seq, timeout)
+        wake-ups are what keep its store's idle workers from stampeding. The head is
+        read after the wake-up, so every commit up to the seq returned is visible."""
+        return await self.last_seq() if await self.wait_for_change(after_seq, timeout) else None
+
+    def idle_turn(
+        self, roles: Sequence[str], *, run_id: str | None = None, timeout: float
+    ) -> AbstractAsyncContextManager[bool]:
+        """Turns among this process's workers only: over HTTP a turn across processes
+        would be a lock held open by a request."""
+        return self._turns.take(turn_key("", roles, run_id), timeout)
 
     async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]:
         raw = await self._get("/similar-ids", kind=kind, ident=ident, limit=limit)

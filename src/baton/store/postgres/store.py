@@ -62,10 +62,12 @@ from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
+from baton.model.turns import LocalTurns
 from baton.store import governance_rows as _grows
 from baton.store import rows as _rows
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Row
+from baton.store.postgres.turns import ServerTurns
 from baton.store.postgres.tx import _GUARD_FAILED, PgTx
 from baton.store.sql_files import load_migrations
 
@@ -159,6 +161,8 @@ class PostgresStore:
         self.listen_linger_s = listen_linger_s
         self.catch_up_timeout_s = catch_up_timeout_s
         self._closed = False
+        self._local_turns = LocalTurns()
+        self._server_turns = ServerTurns(url, connect_timeout_s=connect_timeout_s)
         self.notified_seq = 0
         self.work_seq = 0  # the last seq of the newest commit announced on baton_work
         self._heard_from = 0  # every commit after this seq reaches the listener
@@ -550,27 +554,35 @@ class PostgresStore:
         ]
 
     async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
-        async def committed() -> bool:
-            return self.notified_seq > after_seq or await self.last_seq() > after_seq
+        async def committed() -> int | None:
+            if self.notified_seq > after_seq:
+                return self.notified_seq
+            return last if (last := await self.last_seq()) > after_seq else None
 
-        return await self._wait_until(committed, timeout)
+        return await self._wait_until(committed, timeout) is not None
 
-    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
+    async def wait_for_work(self, after_seq: int, timeout: float) -> int | None:
         """:meth:`wait_for_commit` for commits announced on ``baton_work`` only, checked
         in memory: a wake-up by anything else costs the waiter no round trip. Commits
         after ``after_seq`` that the listener cannot have heard (it began listening
-        later) count as work: a claim that then finds nothing is the price."""
+        later) count as work: a claim that then finds nothing is the price. The seq
+        returned is one the listener heard, or the counter it read on (re)connecting:
+        either way every commit up to it had committed, and every later one that makes
+        work will be heard."""
 
-        async def work() -> bool:
+        async def work() -> int | None:
             if not self._listening.is_set():  # the server is away: poll
-                return await self.last_seq() > after_seq
-            return self.work_seq > after_seq or self._heard_from > after_seq
+                return last if (last := await self.last_seq()) > after_seq else None
+            heard = max(self.work_seq, self._heard_from)
+            return heard if heard > after_seq else None
 
         return await self._wait_until(work, timeout)
 
-    async def _wait_until(self, ready: Callable[[], Awaitable[bool]], timeout: float) -> bool:
+    async def _wait_until(
+        self, ready: Callable[[], Awaitable[int | None]], timeout: float
+    ) -> int | None:
         """Listen, then check ``ready`` on every wake-up (and every ``poll_interval_s``)
-        until it holds (``True``) or ``timeout`` passes (``False``)."""
+        until it gives a seq (returned) or ``timeout`` passes (``None``)."""
         await self._ready()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -579,16 +591,29 @@ class PostgresStore:
             await self._until_listening(min(timeout, self.connect_timeout_s))
             while True:
                 signal = self._committed  # taken before the check: no lost wake-up
-                if await ready():
-                    return True
+                if (seq := await ready()) is not None:
+                    return seq
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    return False
+                    return None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
         finally:
             self._waiters -= 1
             self._last_waited = time.monotonic()
+
+    @asynccontextmanager
+    async def idle_turn(self, key: str, timeout: float) -> AsyncIterator[bool]:
+        """This process's turn first, so that one session per process waits on the
+        server's lock, then every process's."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with self._local_turns.take(key, timeout) as mine:
+            if not mine:
+                yield False
+                return
+            async with self._server_turns.take(key, deadline - loop.time()) as ours:
+                yield ours
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         tables = (
@@ -631,6 +656,7 @@ class PostgresStore:
 
     async def close(self) -> None:
         self._closed = True
+        await self._server_turns.close()
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -47,6 +47,7 @@ from baton.model.participants import Participant
 from baton.model.policies import PolicyRecord
 from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
+from baton.model.turns import LocalTurns
 from baton.store import governance_rows as _grows
 from baton.store import rows as _rows
 from baton.store.sql_files import load_migrations
@@ -203,6 +204,7 @@ class SqliteStore:
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._lock = asyncio.Lock()
         self._committed = asyncio.Event()
+        self._turns = LocalTurns()
 
     def _refuse_newer_schema(self) -> None:
         """Check the version before touching anything: a refused file keeps its journal
@@ -399,21 +401,25 @@ class SqliteStore:
         return [_rows.reservation_from_row(r) for r in self._read(_Q["live_reservations"], (now,))]
 
     async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
+        return await self.wait_for_work(after_seq, timeout) is not None
+
+    async def wait_for_work(self, after_seq: int, timeout: float) -> int | None:
+        # One machine: waking every in-process waiter on a commit costs no round trip.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             signal = self._committed  # taken before the check: no lost wake-up
-            if await self.last_seq() > after_seq:
-                return True
+            if (last := await self.last_seq()) > after_seq:
+                return last
             remaining = deadline - loop.time()
             if remaining <= 0:
-                return False
+                return None
             with suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
 
-    async def wait_for_work(self, after_seq: int, timeout: float) -> bool:
-        # One machine: waking every in-process waiter on a commit costs no round trip.
-        return await self.wait_for_commit(after_seq, timeout)
+    def idle_turn(self, key: str, timeout: float) -> AbstractAsyncContextManager[bool]:
+        # This process's workers only: other processes on the file wake as before.
+        return self._turns.take(key, timeout)
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         tables = (
