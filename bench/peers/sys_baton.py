@@ -7,8 +7,9 @@
   SIGTERM as ``baton worker`` is.
 * ``baton-loop``: the bare loop the other benchmarks measure (bench/_pg_sides.py):
   ``board.claim`` + ``board.submit`` (``board.fail`` for a failed attempt) in a loop;
-  when nothing is ready, read the last ``seq``, claim once more, reap expired leases
-  and wait for the next commit (``Worker``'s idle loop, minus the Worker).
+  when nothing is ready, take the idle turn (``board.idle_turn``), read the last
+  ``seq``, claim once more, reap expired leases and wait for work, again from the seq
+  that woke it (``Worker``'s idle loop, minus the Worker).
 
 Dependencies are Baton's own: the workload is one run whose tasks carry
 ``depends_on``; a task becomes ready in the transaction that finishes its last
@@ -170,11 +171,8 @@ async def run_loop(name: str) -> None:
         while not stop.is_set():
             lease = await board.claim(name, [tasks.ROLE])
             if lease is None:
-                head = await board.last_seq()
-                lease = await board.claim(name, [tasks.ROLE])
+                lease = await idle(board, name, stop)
                 if lease is None:
-                    await board.reap_expired(actor=name)
-                    await board.wait_for_work(head, 0.5)
                     continue
             task = lease.task
             try:
@@ -185,6 +183,25 @@ async def run_loop(name: str) -> None:
             await board.submit(task.id, lease.token, {}, participant=name)
     finally:
         await board.close()
+
+
+async def idle(board: Any, name: str, stop: asyncio.Event) -> Any:
+    """The documented idle wait (docs/postgres.md): in turn with the other idle loops,
+    claiming after reading head, waiting again from the seq that woke it."""
+    async with board.idle_turn([tasks.ROLE], timeout=0.5) as mine:
+        if not mine:
+            return None
+        head = await board.last_seq()
+        woke: int | None = None
+        while not stop.is_set():
+            lease = await board.claim(name, [tasks.ROLE])
+            if lease is not None:
+                return lease
+            if woke is None:  # just in, or the wait timed out: expired leases back
+                await board.reap_expired(actor=name)
+            woke = await board.wait_for_work(head, 0.5)
+            head = head if woke is None else woke
+    return None
 
 
 async def run_control() -> None:
