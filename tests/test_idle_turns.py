@@ -280,3 +280,19 @@ def test_a_worker_with_many_slots_idles_one_slot_at_a_time(tmp_path: Path) -> No
             await board.close()
 
     asyncio.run(scenario())
+
+
+def test_the_own_loop_example_runs(store_url: str) -> None:
+    """examples/own_loop.py, as docs/guide.md tells users to run it."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, str(root / "examples" / "own_loop.py"), store_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "run finished", result.stdout
+    assert sum(int(line.split(": ")[1].split()[0]) for line in lines[1:]) == 30

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from baton import Board, LeaseLost, TaskState
+from baton import Board, IdempotencyConflict, LeaseLost, TaskState
 from baton.model.errors import BatonRuntimeError
 from baton.store.postgres import PostgresStore
 from tests.helpers import plan, task
@@ -79,6 +79,82 @@ def test_claim_and_submit_cost_one_round_trip_each(pg_url: str, sent: list[str])
         assert len(read) == 1 and "BEGIN" not in read[0], read  # autocommit: no BEGIN/COMMIT
         assert b is not None and b.state is TaskState.READY
         assert len(claim_in_run) == 1, claim_in_run  # the run is looked up only if nothing is found
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_attempt_costs_three_round_trips(pg_url: str, sent: list[str]) -> None:
+    """What the Worker sends per task (claim, briefing, submit with its idempotency
+    key): one round trip each. The key is recorded in the submit's own trip (migration
+    0021) and a repeat of the submit is a replay of the very same result, even after
+    the task moved on; the briefing reads the run and its messages together."""
+
+    async def scenario() -> None:
+        board = _board(pg_url)
+        try:
+            run = await board.create_run(plan(task("a"), task("b", deps=("a",))))
+            await board.post_message(run.id, "note", {"text": "hi"}, sender="ann")
+            assert await board.get_run(run.id) is not None
+            sent.clear()
+
+            lease = await board.claim("w1", ["worker"])
+            assert lease is not None
+            claim = list(sent)
+            sent.clear()
+            briefing = await board.briefing(run.id)
+            brief = list(sent)
+            sent.clear()
+            key = f"w1:{lease.task.id}:{lease.token}:result"
+            first = await board.submit(
+                lease.task.id, lease.token, {"ok": 1}, participant="w1", idempotency_key=key
+            )
+            submit = list(sent)
+            sent.clear()
+
+            b = await board.claim("w1", ["worker"])  # the task's dependent moves on
+            assert b is not None
+            await board.submit(b.task.id, b.token, {}, participant="w1")
+            before = await board.store.snapshot()
+            again = await board.submit(
+                lease.task.id, lease.token, {"ok": 1}, participant="w1", idempotency_key=key
+            )
+            assert again == first, "a replay returns the first result"
+            assert await board.store.snapshot() == before, "a replay writes nothing"
+        finally:
+            await board.close()
+
+        assert len(claim) == 1 and "baton_claim_one_trip" in claim[0], claim
+        assert len(brief) == 1, brief
+        assert "baton_get_run" in brief[0] and "baton_latest_run_messages" in brief[0]
+        assert [m.kind for m in briefing.messages] == ["message.note"], briefing.messages
+        assert len(submit) == 1 and "baton_submit_one_trip_keyed" in submit[0], submit
+        assert first.state is TaskState.DONE and first.output == {"ok": 1}
+
+    asyncio.run(scenario())
+
+
+def test_a_keyed_submit_in_one_trip_refuses_a_key_used_for_something_else(
+    pg_url: str, sent: list[str]
+) -> None:
+    """A key already recorded by another call: the one trip writes nothing and the
+    general path names the conflict, leaving the task running."""
+
+    async def scenario() -> None:
+        board = _board(pg_url)
+        try:
+            run = await board.create_run(plan(task("a")))
+            await board.post_message(run.id, "note", {"text": "x"}, sender="s", idempotency_key="k")
+            lease = await board.claim("w1", ["worker"])
+            assert lease is not None
+            before = await board.store.snapshot()
+            with pytest.raises(IdempotencyConflict, match="'k'"):
+                await board.submit(
+                    lease.task.id, lease.token, {}, participant="w1", idempotency_key="k"
+                )
+            assert await board.store.snapshot() == before
+            assert (await board.get_task(lease.task.id)).state is TaskState.RUNNING
+        finally:
+            await board.close()
 
     asyncio.run(scenario())
 

@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -36,8 +36,13 @@ from baton.model.redaction import Redactor
 from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
 from baton.store import Store, Tx
+from baton.store.rows import task_from_record
 
 T = TypeVar("T")
+
+#: A call the store may do in one round trip for the owner, as a transaction's only
+#: statement (tx, now, op, idempotency key): its result, or ``None`` when it did nothing.
+OwnersTrip = Callable[[Tx, float, str, str | None], Awaitable[T | None]]
 V = TypeVar("V")
 M = TypeVar("M")
 
@@ -163,11 +168,7 @@ class BoardCore:
     async def visible_run(self, who: Principal, run_id: str, action: str) -> Run:
         """The run, if ``who`` may see it: :class:`NotFound` if there is none,
         :class:`PermissionDenied` if it is not granted."""
-        run = await self.store.get_run(lookup_id("run", run_id))
-        if run is None:
-            raise NotFound("run", run_id)
-        require_run(who, run, action)
-        return run
+        return seen_run(who, run_id, await self.store.get_run(lookup_id("run", run_id)), action)
 
     async def record_denied(self, denied: PermissionDenied) -> None:
         """An ``access.denied`` event for the audit trail, in a transaction of its own
@@ -192,6 +193,8 @@ class BoardCore:
         codec: str,
         key: str | None,
         body: Callable[[Tx, float, Principal], Awaitable[T | Later[T]]],
+        *,
+        owners_trip: OwnersTrip[T] | None = None,
     ) -> T:
         """Run ``body`` in one transaction, honouring the idempotency key.
 
@@ -199,10 +202,15 @@ class BoardCore:
         key reused for another task or participant is a conflict, not a silent replay.
         A transaction the store had to abort for a transient conflict (a PostgreSQL
         deadlock) is run again from the start, a bounded number of times.
+
+        ``owners_trip``, for the owner only, is tried first, as the transaction's only
+        statement: a call the store may do in one round trip, checking and recording
+        the idempotency key itself (``None``: it did nothing, and the key is checked and
+        ``body`` runs as usual).
         """
         for attempt in range(1, self.max_conflict_retries + 1):
             try:
-                return await self._write_once(op, codec, key, body)
+                return await self._write_once(op, codec, key, body, owners_trip)
             except PermissionDenied as denied:
                 await self.record_denied(denied)
                 raise
@@ -218,16 +226,24 @@ class BoardCore:
         codec: str,
         key: str | None,
         body: Callable[[Tx, float, Principal], Awaitable[T | Later[T]]],
+        owners_trip: OwnersTrip[T] | None,
     ) -> T:
         async with self.store.transaction() as tx:
             who = await self.verify(tx)
             if not who.owner:
                 op = f"{op} as {who.id}"  # another participant's key replays nothing
+            elif owners_trip is not None:
+                done = await owners_trip(tx, self.clock(), op, key)
+                if done is not None:
+                    return done
             if key is not None:
                 prior = await tx.get_idempotent(key)
                 if prior is not None:
                     if prior[0] != op:
                         raise IdempotencyConflict(key, prior[0], op)
+                    recorded = task_from_record(prior[1]) if codec == "submit" else None
+                    if recorded is not None:  # recorded by the store's one trip
+                        return cast(T, SubmitResult.model_construct(task=recorded, violations=[]))
                     replayed: T = _CODECS[codec].validate_json(prior[1])
                     return replayed
             now = self.clock()
@@ -242,6 +258,15 @@ class BoardCore:
                 encoded = _CODECS[codec].dump_json(result).decode()
                 await tx.put_idempotent(key, op, encoded, now)
             return result
+
+
+def seen_run(who: Principal, run_id: str, run: Run | None, action: str) -> Run:
+    """``run`` (read as ``run_id``), if ``who`` may see it: :class:`NotFound` if there is
+    none, :class:`PermissionDenied` if it is not granted."""
+    if run is None:
+        raise NotFound("run", run_id)
+    require_run(who, run, action)
+    return run
 
 
 async def load_task(tx: Tx, task_id: str) -> Task:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from baton.board.authorization import require_grant, require_run, require_self
-from baton.board.core import BoardCore
+from baton.board.core import BoardCore, seen_run
 from baton.board.escalations import append_returned
 from baton.board.transitions import Later
 from baton.model import Briefing, Event
@@ -82,8 +82,10 @@ class MessageService:
         check_count("messages", messages, low=1, high=MAX_ROWS)
 
         async def read(who: Principal) -> Briefing:
-            run = await self.core.visible_run(who, run_id, "read the briefing of")
-            found = await self.core.store.latest_events(run_id, MESSAGE_PREFIX, messages)
-            return Briefing(run=run, messages=found)
+            run, found = await self.core.store.run_and_latest_events(
+                lookup_id("run", run_id), MESSAGE_PREFIX, messages
+            )
+            # Read together; nothing is returned unless the run may be seen.
+            return Briefing(run=seen_run(who, run_id, run, "read the briefing of"), messages=found)
 
         return await self.core.read(read)

@@ -237,14 +237,20 @@ class WorkService:
         check_name("participant", participant)
         check_json(f"the output of task {task_id!r}", output, limits=self.core.limits)
 
+        async def one_trip(tx: Tx, now: float, op: str, key: str | None) -> SubmitResult | None:
+            # The common submit, in one round trip where the store can (PostgreSQL): the
+            # running -> done and pending -> ready edges of the transition table, and the
+            # idempotency key recorded with them.
+            if not _completes(self._held.pop(task_id, None), token, output):
+                return None
+            recording = None if key is None else (key, op)
+            trip = await tx.submit_in_one_trip(
+                task_id, token, output, now, owner=participant, idempotency=recording
+            )
+            return None if trip.task is None else SubmitResult.model_construct(task=trip.task)
+
         async def body(tx: Tx, now: float, who: Principal) -> SubmitResult:
-            held = self._held.pop(task_id, None)
-            if who.owner and idempotency_key is None and _completes(held, token, output):
-                # The common submit, in one round trip where the store can (PostgreSQL):
-                # the running -> done and pending -> ready edges of the transition table.
-                trip = await tx.submit_in_one_trip(task_id, token, output, now, owner=participant)
-                if trip.handled and trip.task is not None:
-                    return SubmitResult.model_construct(task=trip.task)
+            self._held.pop(task_id, None)
             task = await load_task(tx, task_id)
             require_self(who, participant, "submit", run_id=task.run_id)
             check_lease(task, token, participant, LeaseKind.WORK, now)
@@ -284,7 +290,11 @@ class WorkService:
             return SubmitResult.model_construct(task=task)
 
         result = await self.core.write(
-            f"submit {task_id} by {participant}", "submit", idempotency_key, body
+            f"submit {task_id} by {participant}",
+            "submit",
+            idempotency_key,
+            body,
+            owners_trip=one_trip,
         )
         if result.violations:
             raise ContractViolation(task_id, result.violations, result.task.state.value)

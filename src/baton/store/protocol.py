@@ -135,7 +135,14 @@ class Tx(Protocol):
         ...
 
     async def submit_in_one_trip(
-        self, task_id: str, token: int, output: Any, now: float, *, owner: str
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        now: float,
+        *,
+        owner: str,
+        idempotency: tuple[str, str] | None = None,
     ) -> OneTrip:
         """Complete ``task_id`` with ``output`` (already checked against its contract),
         release its dependents and commit, as this transaction's only statement, where
@@ -143,7 +150,10 @@ class Tx(Protocol):
         ``pending → ready`` edges the Board would apply. For anything else (a lease not
         held, a run that may be over, a parent whose children are done) nothing is
         written and :data:`GENERAL_PATH` comes back. Only for a task with no review, no
-        approval and no sub-plan, submitted by the owner with no idempotency key."""
+        approval and no sub-plan, submitted by the owner. With ``idempotency`` (key,
+        operation) the key is recorded in the same transaction, the task's row as its
+        result (:func:`baton.store.rows.task_from_record`); a key already recorded
+        writes nothing and comes back :data:`GENERAL_PATH`, which replays it."""
         ...
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
@@ -360,6 +370,13 @@ class Store(Protocol):
 
     async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
         """The run's last ``limit`` events whose kind starts with ``kind_prefix``, in order."""
+        ...
+
+    async def run_and_latest_events(
+        self, run_id: str, kind_prefix: str, limit: int
+    ) -> tuple[Run | None, list[Event]]:
+        """:meth:`get_run` and :meth:`latest_events` in one read: what a worker reads
+        before each attempt (PostgreSQL: one round trip instead of two)."""
         ...
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:

@@ -238,6 +238,26 @@ def task_from_row(row: Any) -> Task:
     return _new_task(ordered)
 
 
+#: What a store records as the result of an idempotent submit it did in one round trip:
+#: ``{"task_row": {<column>: <value>, ...}}`` (PostgreSQL, migration 0021).
+TASK_ROW_RECORD = "task_row"
+_FLOAT_TASK_COLUMNS = frozenset({"lease_expires_at", "not_before", "updated_at", "cost_used"})
+
+
+def task_from_record(stored: str) -> Task | None:
+    """The task an idempotency record holds as the task's row (see
+    :data:`TASK_ROW_RECORD`), the same as :func:`task_from_row` built from that row; or
+    ``None`` when ``stored`` is a result the Board encoded itself."""
+    if not stored.startswith('{"' + TASK_ROW_RECORD + '"'):
+        return None
+    columns = loads(stored)[TASK_ROW_RECORD]
+    row = [columns[name] for name in TASK_COLUMNS]
+    for i, name in enumerate(TASK_COLUMNS):  # JSON writes 2.0 as 2
+        if name in _FLOAT_TASK_COLUMNS and row[i] is not None:
+            row[i] = float(row[i])
+    return task_from_row(row)
+
+
 def run_budget_of(row: Any) -> dict[str, Any] | None:
     """The ``run_budget`` column that follows the task columns in a claim's row."""
     value = row[len(TASK_COLUMNS)]

@@ -394,26 +394,31 @@ class PostgresStore:
             delay = min(delay * 2, 0.05)
 
     async def _read_log(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
-        """:meth:`_read` of the event log (or the chain), caught up first: in the same
-        round trip as the read when nothing is held back (the usual case), else by
-        :meth:`_caught_up` and a second read. The catch-up is a transaction of its own
-        (``BEGIN``/``COMMIT`` in the same simple query), so the sequencer's locks are not
-        held through the read."""
+        """:meth:`_read` of the event log (or the chain), caught up first."""
+        return (await self._read_logs([(query, params)]))[0]
+
+    async def _read_logs(self, reads: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """Several reads, the event log caught up first: in the same round trip as the
+        reads when nothing is held back (the usual case), else by :meth:`_caught_up` and
+        the reads again. The catch-up is a transaction of its own (``BEGIN``/``COMMIT``
+        in the same simple query), so the sequencer's locks are not held through them."""
         async with self._reading() as conn:
             binder = psycopg.AsyncClientCursor(conn)
             catch_up = _PREPARED.execute(binder, "catch_up", (None,))
-            read = _PREPARED.execute(binder, query, params)
+            sent = ";\n".join(_PREPARED.execute(binder, q, p) for q, p in reads)
             cur = conn.cursor()
-            await cur.execute(f"BEGIN;\n{catch_up};\nCOMMIT;\n{read}")
+            await cur.execute(f"BEGIN;\n{catch_up};\nCOMMIT;\n{sent}")
             cur.nextset()  # past the BEGIN
             held_back = await cur.fetchone()
             cur.nextset()  # the COMMIT
-            cur.nextset()
-            rows = await cur.fetchall()
+            results = []
+            for _ in reads:
+                cur.nextset()
+                results.append(await cur.fetchall())
         if held_back is None or held_back[0] is None:
-            return rows
+            return results
         await self._caught_up()
-        return await self._read(query, params)
+        return [await self._read(q, p) for q, p in reads]
 
     async def get_run(self, run_id: str) -> Run | None:
         rows = await self._read("get_run", (run_id,))
@@ -450,13 +455,17 @@ class PostgresStore:
         return [_rows.event_from_row(r) for r in rows]
 
     async def latest_events(self, run_id: str, kind_prefix: str, limit: int) -> list[Event]:
-        indexed = _rows.INDEXED_FAMILIES.get(kind_prefix)
-        if indexed is not None:
-            rows = await self._read_log(indexed, (run_id, limit))
-        else:
-            like = (run_id, f"{kind_prefix}%", limit)
-            rows = await self._read_log("latest_run_events_like", like)
+        rows = await self._read_log(*_latest_events_read(run_id, kind_prefix, limit))
         return [_rows.event_from_row(r) for r in reversed(rows)]
+
+    async def run_and_latest_events(
+        self, run_id: str, kind_prefix: str, limit: int
+    ) -> tuple[Run | None, list[Event]]:
+        runs, rows = await self._read_logs(
+            [("get_run", (run_id,)), _latest_events_read(run_id, kind_prefix, limit)]
+        )
+        run = _rows.run_from_row(runs[0]) if runs else None
+        return run, [_rows.event_from_row(r) for r in reversed(rows)]
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:
         rows = await self._read_log("last_progress", (run_id,))
@@ -663,3 +672,11 @@ class PostgresStore:
                 await self._listener
         if self._pool is not None:
             await self._pool.close()
+
+
+def _latest_events_read(run_id: str, kind_prefix: str, limit: int) -> tuple[str, tuple[Any, ...]]:
+    """The query and arguments of the run's latest events of a family."""
+    indexed = _rows.INDEXED_FAMILIES.get(kind_prefix)
+    if indexed is not None:
+        return indexed, (run_id, limit)
+    return "latest_run_events_like", (run_id, f"{kind_prefix}%", limit)

@@ -168,11 +168,21 @@ class PgTx:
         return await self._one_trip("claim_one_trip", params)
 
     async def submit_in_one_trip(
-        self, task_id: str, token: int, output: Any, now: float, *, owner: str
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        now: float,
+        *,
+        owner: str,
+        idempotency: tuple[str, str] | None = None,
     ) -> OneTrip:
-        """``BEGIN; <the generated submit>; COMMIT`` as one simple query (migration 0016)."""
+        """``BEGIN; <the generated submit>; COMMIT`` as one simple query (migration 0016;
+        with a key, its wrapper that records it, 0021)."""
         params = (task_id, token, owner, now, _rows.dumps(now), _rows.dumps(output))
-        return await self._one_trip("submit_one_trip", params)
+        if idempotency is None:
+            return await self._one_trip("submit_one_trip", params)
+        return await self._one_trip("submit_one_trip_keyed", (*idempotency, *params))
 
     async def _one_trip(self, query: str, params: Params) -> OneTrip:
         """Send a generated function between ``BEGIN`` and ``COMMIT``, read its rows. A

@@ -98,7 +98,14 @@ class SqliteTx:
         return GENERAL_PATH  # in-process: the general path costs no round trips here
 
     async def submit_in_one_trip(
-        self, task_id: str, token: int, output: Any, now: float, *, owner: str
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        now: float,
+        *,
+        owner: str,
+        idempotency: tuple[str, str] | None = None,
     ) -> OneTrip:
         return GENERAL_PATH
 

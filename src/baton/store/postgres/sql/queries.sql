@@ -455,3 +455,7 @@ SELECT {task_columns} FROM baton_claim_one_trip(%s, %s, %s, %s, %s, %s, %s) t;
 
 -- name: submit_one_trip
 SELECT {task_columns} FROM baton_submit_one_trip(%s, %s, %s, %s, %s, %s) t;
+
+-- name: submit_one_trip_keyed
+-- Migration 0021: the same submit, recording its idempotency key in the same trip.
+SELECT {task_columns} FROM baton_submit_one_trip_keyed(%s, %s, %s, %s, %s, %s, %s, %s) t;
