@@ -196,16 +196,21 @@ async def resume(url: str, run_id: str, leases: int, lease_s: float = 1.0) -> Re
 # --- the event log --------------------------------------------------------------------
 
 
-async def read_log(board: Board, run_id: str) -> tuple[list[Event], float]:
-    """The run's whole log through ``Board.events``, ``PAGE`` at a time; (events, s)."""
+async def read_log(board: Board, run_id: str, *, keep: bool) -> tuple[list[Event], int, float]:
+    """The run's whole log through ``Board.events``, ``PAGE`` at a time; (the events if
+    ``keep``, how many, s). Streamed (``keep=False``) is what ``baton events`` and a
+    subscriber do; kept, the caller also holds every event (for a replay), and Python's
+    garbage collector walks all of them again and again as the list grows."""
     found: list[Event] = []
-    since = 0
+    since = count = 0
     start = time.perf_counter()
     while True:
         page = await board.events(run_id, since=since, limit=PAGE)
-        found.extend(page)
+        count += len(page)
+        if keep:
+            found.extend(page)
         if len(page) < PAGE:
-            return found, time.perf_counter() - start
+            return found, count, time.perf_counter() - start
         since = page[-1].seq
 
 

@@ -136,11 +136,13 @@ def with_board(url: str, work: Callable[[Board], Any]) -> Any:
 def events_phase(target: Target, run_id: str) -> dict[str, Any]:
     """The run's whole log through ``Board.events``, the same pages raw, and replay."""
 
-    async def read(board: Board) -> tuple[list[Any], float, dict[str, int]]:
-        found, took = await m.read_log(board, run_id)
-        return found, took, await m.count_by_state(board, run_id)
+    async def read(board: Board) -> tuple[list[Any], float, float, dict[str, int]]:
+        _, streamed, streamed_s = await m.read_log(board, run_id, keep=False)
+        found, _, took = await m.read_log(board, run_id, keep=True)
+        assert len(found) == streamed
+        return found, streamed_s, took, await m.count_by_state(board, run_id)
 
-    events, took, counts = with_board(target.url, read)
+    events, streamed_s, took, counts = with_board(target.url, read)
     replay_s, agrees = m.replay_seconds(events, counts)
     count = len(events)
     del events
@@ -149,6 +151,8 @@ def events_phase(target: Target, run_id: str) -> dict[str, Any]:
     return {
         "events": count,
         "page": m.PAGE,
+        "board_events_streamed_s": streamed_s,
+        "board_events_streamed_per_s": count / streamed_s,
         "board_events_s": took,
         "board_events_per_s": count / took,
         "raw_page_s": raw_s,

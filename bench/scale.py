@@ -252,7 +252,7 @@ def store_table(result: dict[str, Any]) -> Table:
         "open ms",
         "resume s (leases)",
         "wd pass ms",
-        "events /s (raw)",
+        "events /s streamed / kept (raw)",
         "replay ev/s",
         "add 100 s",
         "paused ahead p50",
@@ -273,7 +273,8 @@ def store_table(result: dict[str, Any]) -> Table:
                 _ms(r["open"]["open_ms_median"]),
                 f"{res['open_s'] + res['reap_s'] + res['first_claim_s']:.3f} ({res['leases']})",
                 _ms(res["watchdog_pass_s"] * 1e3),
-                f"{ev['board_events_per_s']:,.0f} ({ev['raw_events_per_s']:,.0f})",
+                f"{ev['board_events_streamed_per_s']:,.0f} / {ev['board_events_per_s']:,.0f}"
+                f" ({ev['raw_events_per_s']:,.0f})",
                 f"{ev['replay_events_per_s']:,.0f}",
                 f"{r['probes']['add_tasks_100_s']:.3f}",
                 f"{_ms(paused['across_runs']['p50_ms'])} ms (n={paused['across_runs']['n']})",
@@ -283,7 +284,9 @@ def store_table(result: dict[str, Any]) -> Table:
         "bytes: tables with their indexes (SQLite dbstat, PostgreSQL pg_total_relation_size) "
         "after measuring; resume: Board.open + reap_expired of a killed worker's expired "
         "leases + first claim; events /s: Board.events pages of 1,000 over the run's whole "
-        "log (raw: the same query, bare driver); paused ahead: claim with no run_id while "
+        "log, streamed (as baton events reads it) and kept in one list (for the replay; the "
+        "garbage collector walks the growing list), raw: the same query, bare driver; "
+        "paused ahead: claim with no run_id while "
         "the big run is paused and a small run is active."
     )
     return t

@@ -146,6 +146,7 @@ _TASK_FIELDS = tuple(Task.model_fields)
 _TASK_DEFAULTS: dict[str, Any] = {"timeout_s": 600.0, "expand": False, "budget": None}
 _new_task = _constructor(Task)
 _new_run = _constructor(Run)
+_new_event = _constructor(Event)  # a page of the log is a thousand of them
 _STATES: dict[str, TaskState] = {s.value: s for s in TaskState}
 _POLICIES: dict[str, FailurePolicy] = {p.value: p for p in FailurePolicy}
 
@@ -296,7 +297,7 @@ def event_from_row(row: Any) -> Event:
     col = dict(zip(EVENT_COLUMNS, row, strict=True))
     if isinstance(col["payload"], str):
         col["payload"] = loads(col["payload"])
-    return Event.model_construct(**col)
+    return _new_event(col)
 
 
 #: The columns of every participant query (the ``participant_columns`` fragment).
