@@ -87,7 +87,8 @@ def test_a_worker_attempt_costs_three_round_trips(pg_url: str, sent: list[str]) 
     """What the Worker sends per task (claim, briefing, submit with its idempotency
     key): one round trip each. The key is recorded in the submit's own trip (migration
     0021) and a repeat of the submit is a replay of the very same result, even after
-    the task moved on; the briefing reads the run and its messages together."""
+    the task moved on; the briefing reads the run, its messages and the
+    dependencies asked for together."""
 
     async def scenario() -> None:
         board = _board(pg_url)
@@ -113,6 +114,9 @@ def test_a_worker_attempt_costs_three_round_trips(pg_url: str, sent: list[str]) 
 
             b = await board.claim("w1", ["worker"])  # the task's dependent moves on
             assert b is not None
+            sent.clear()
+            with_deps = await board.briefing(run.id, dependencies=b.task.depends_on)
+            brief_deps = list(sent)
             await board.submit(b.task.id, b.token, {}, participant="w1")
             before = await board.store.snapshot()
             again = await board.submit(
@@ -128,6 +132,8 @@ def test_a_worker_attempt_costs_three_round_trips(pg_url: str, sent: list[str]) 
         assert "baton_get_run" in brief[0] and "baton_latest_run_messages" in brief[0]
         assert [m.kind for m in briefing.messages] == ["message.note"], briefing.messages
         assert len(submit) == 1 and "baton_submit_one_trip_keyed" in submit[0], submit
+        assert len(brief_deps) == 1 and "baton_tasks_by_id" in brief_deps[0], brief_deps
+        assert [d.output for d in with_deps.dependencies] == [{"ok": 1}]
         assert first.state is TaskState.DONE and first.output == {"ok": 1}
 
     asyncio.run(scenario())

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from baton import InvalidMessage, NotFound, SyncBoard
-from tests.conformance._util import last_seq, refused, tid
+from baton import InvalidArgument, InvalidMessage, NotFound, SyncBoard
+from tests.conformance._util import claim, last_seq, over_http, refused, tid, unchanged
 from tests.helpers import ManualClock, plan, task
 
 VALID: dict[str, dict[str, Any]] = {
@@ -101,3 +101,35 @@ def test_a_message_about_an_unknown_task_is_refused(board: SyncBoard) -> None:
         task_id=ghost,
     )
     assert exc.ident == ghost
+
+
+def test_the_briefing_holds_the_run_its_messages_and_the_dependencies_asked_for(
+    board: SyncBoard,
+) -> None:
+    """What a worker reads before an attempt, in one call: the dependencies come in the
+    order asked, with their outputs."""
+    run = board.create_run(plan(task("a"), task("b"), task("c", deps=("a", "b"))))
+    board.post_message(run.id, "note", {"text": "fyi"}, sender="ann")
+    for _ in range(2):
+        lease = claim(board, "w1")
+        board.submit(lease.task_id, lease.token, {"from": lease.task.key}, participant="w1")
+    c = board.get_task(tid(run, "c"))
+    briefing = board.briefing(run.id, messages=10, dependencies=list(reversed(c.depends_on)))
+    assert briefing.run.id == run.id
+    assert [m.kind for m in briefing.messages] == ["message.note"]
+    assert [d.key for d in briefing.dependencies] == ["b", "a"]
+    assert [d.output for d in briefing.dependencies] == [{"from": "b"}, {"from": "a"}]
+    assert board.briefing(run.id).dependencies == [], "none asked for, none read"
+
+
+def test_a_briefing_asking_for_tasks_that_are_not_the_runs_is_refused(board: SyncBoard) -> None:
+    run = board.create_run(plan(task("a")))
+    other = board.create_run(plan(task("x")))
+    with unchanged(board):
+        exc = refused(board, NotFound, board.briefing, run.id, dependencies=[tid(other, "x")])
+        assert tid(other, "x") in str(exc), "a task of another run is not this run's"
+        exc = refused(board, NotFound, board.briefing, run.id, dependencies=[f"{run.id}/nope"])
+        assert f"{run.id}/nope" in str(exc)
+        refused(board, NotFound, board.briefing, "no-such-run", dependencies=[tid(run, "a")])
+    if not over_http(board):  # a bare string over HTTP is one id in the query
+        refused(board, InvalidArgument, board.briefing, run.id, dependencies=tid(run, "a"))

@@ -759,10 +759,15 @@ class Board:
         return await self._reservations.list(run_id)
 
     # --- reading -----------------------------------------------------------
-    async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing:
-        """The run and its latest ``messages`` messages in one call: what a worker
-        reads before each attempt (one round trip to a remote board instead of two)."""
-        return await self._messages.briefing(run_id, messages=messages)
+    async def briefing(
+        self, run_id: str, *, messages: int = 50, dependencies: Sequence[str] = ()
+    ) -> Briefing:
+        """The run, its latest ``messages`` messages and the tasks ``dependencies``
+        names (ids of tasks in the run: an attempt's ``task.depends_on``) in one call:
+        what a worker reads before each attempt — one request to a remote board, one
+        round trip on PostgreSQL. An id that is not a task of the run: ``NotFound``
+        naming it."""
+        return await self._messages.briefing(run_id, messages=messages, dependencies=dependencies)
 
     async def get_run(self, run_id: str) -> Run:
         return await self._reads.get_run(run_id)

@@ -4,7 +4,7 @@ and seen by every subscriber, like any other change on the board."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baton.board.authorization import require_grant, require_run, require_self
@@ -78,14 +78,25 @@ class MessageService:
 
         return await self.core.read(read)
 
-    async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing:
+    async def briefing(
+        self, run_id: str, *, messages: int = 50, dependencies: Sequence[str] = ()
+    ) -> Briefing:
         check_count("messages", messages, low=1, high=MAX_ROWS)
+        if isinstance(dependencies, str):
+            raise InvalidArgument("dependencies is a list of task ids, not one id")
+        wanted = [lookup_id("task", t) for t in dependencies]
+        check_count("dependencies", len(wanted), low=0, high=MAX_ROWS)
 
         async def read(who: Principal) -> Briefing:
-            run, found = await self.core.store.run_and_latest_events(
-                lookup_id("run", run_id), MESSAGE_PREFIX, messages
+            run, found, tasks = await self.core.store.read_briefing(
+                lookup_id("run", run_id), MESSAGE_PREFIX, messages, wanted
             )
             # Read together; nothing is returned unless the run may be seen.
-            return Briefing(run=seen_run(who, run_id, run, "read the briefing of"), messages=found)
+            seen = seen_run(who, run_id, run, "read the briefing of")
+            by_id = {t.id: t for t in tasks if t.run_id == run_id}
+            missing = [t for t in wanted if t not in by_id]
+            if missing:
+                raise NotFound("task", ", ".join(missing))
+            return Briefing(run=seen, messages=found, dependencies=[by_id[t] for t in wanted])
 
         return await self.core.read(read)

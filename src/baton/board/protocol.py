@@ -267,7 +267,9 @@ class BoardAPI(Protocol):
 
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]: ...
 
-    async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing: ...
+    async def briefing(
+        self, run_id: str, *, messages: int = 50, dependencies: Sequence[str] = ()
+    ) -> Briefing: ...
 
     async def record_context(
         self,

@@ -140,9 +140,11 @@ class Duty(BaseModel):
 
 class Briefing(BaseModel):
     """What a worker reads before an attempt, in one call: the run (its goal, budget
-    and spending) and its latest messages, oldest first."""
+    and spending), its latest messages, oldest first, and the tasks it was asked for
+    (the attempt's dependencies, whose outputs the agent sees), in the order asked."""
 
     model_config = ConfigDict(frozen=True)
 
     run: Run
     messages: list[Event]
+    dependencies: list[Task] = []

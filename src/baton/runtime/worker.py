@@ -281,12 +281,9 @@ class Worker:
         """Everything the agent sees: the task, its dependencies' results, messages,
         what is left of the budget."""
         task = lease.task
-        briefing = await self.board.briefing(task.run_id, messages=50)
+        briefing = await self.board.briefing(task.run_id, messages=50, dependencies=task.depends_on)
         run = briefing.run
-        deps = {}
-        for dep_id in task.depends_on:
-            d = await self.board.get_task(dep_id)
-            deps[d.key] = DependencyResult(d.key, d.title, d.state, d.output, d.last_error)
+        deps = {d.key: DependencyResult.of(d) for d in briefing.dependencies}
         return TaskContext(
             task=self._with_secrets(task),
             lease=lease,

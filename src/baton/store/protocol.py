@@ -372,11 +372,12 @@ class Store(Protocol):
         """The run's last ``limit`` events whose kind starts with ``kind_prefix``, in order."""
         ...
 
-    async def run_and_latest_events(
-        self, run_id: str, kind_prefix: str, limit: int
-    ) -> tuple[Run | None, list[Event]]:
-        """:meth:`get_run` and :meth:`latest_events` in one read: what a worker reads
-        before each attempt (PostgreSQL: one round trip instead of two)."""
+    async def read_briefing(
+        self, run_id: str, kind_prefix: str, limit: int, task_ids: Sequence[str]
+    ) -> tuple[Run | None, list[Event], list[Task]]:
+        """:meth:`get_run`, :meth:`latest_events` and the tasks of ``task_ids`` that
+        exist (any order) in one read: what a worker reads before each attempt
+        (PostgreSQL: one round trip instead of two plus one per task)."""
         ...
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:

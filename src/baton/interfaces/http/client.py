@@ -550,8 +550,12 @@ class RemoteBoard:
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
         return _EVENTS.validate_json(await self._get(f"/runs/{_id(run_id)}/messages", limit=limit))
 
-    async def briefing(self, run_id: str, *, messages: int = 50) -> Briefing:
-        raw = await self._get(f"/runs/{_id(run_id)}/briefing", messages=messages)
+    async def briefing(
+        self, run_id: str, *, messages: int = 50, dependencies: Sequence[str] = ()
+    ) -> Briefing:
+        raw = await self._get(
+            f"/runs/{_id(run_id)}/briefing", messages=messages, dependencies=list(dependencies)
+        )
         return Briefing.model_validate_json(raw)
 
     async def record_context(

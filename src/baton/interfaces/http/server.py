@@ -371,8 +371,15 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         return _json(_EVENTS.dump_json(await b.messages(run_id, limit=limit)))
 
     @app.get("/runs/{run_id}/briefing", response_model=Briefing, tags=["runs"])
-    async def briefing(run_id: str, b: As, messages: int = 50) -> Response:
-        return _model(await b.briefing(run_id, messages=messages))
+    async def briefing(
+        run_id: str,
+        b: As,
+        messages: int = 50,
+        dependencies: Annotated[list[str] | None, Query()] = None,
+    ) -> Response:
+        """The run, its latest messages, and the tasks named in ``dependencies``."""
+        found = await b.briefing(run_id, messages=messages, dependencies=dependencies or ())
+        return _model(found)
 
     @app.get("/runs/{run_id}/tasks", response_model=list[Task], tags=["tasks"])
     async def run_tasks(run_id: str, b: As) -> Response:

@@ -91,11 +91,10 @@ async def task_context(board: BoardAPI, task_id: str) -> dict[str, Any]:
     errors, messages) and the output contract, the caller's lease, where submit leads,
     the artifacts it may read and the task's reservations."""
     task = await board.get_task(task_id)
-    briefing = await board.briefing(task.run_id, messages=CONTEXT_MESSAGES)
-    deps = {}
-    for dep_id in task.depends_on:
-        d = await board.get_task(dep_id)
-        deps[d.key] = DependencyResult(d.key, d.title, d.state, d.output, d.last_error)
+    briefing = await board.briefing(
+        task.run_id, messages=CONTEXT_MESSAGES, dependencies=task.depends_on
+    )
+    deps = {d.key: DependencyResult.of(d) for d in briefing.dependencies}
     mine = _lease_of(task, board.principal.id)
     viewing = mine or Lease(
         task=task,

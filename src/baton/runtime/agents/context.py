@@ -36,6 +36,10 @@ class DependencyResult:
     output: Any
     error: dict[str, Any] | None
 
+    @classmethod
+    def of(cls, task: Task) -> DependencyResult:
+        return cls(task.key, task.title, task.state, task.output, task.last_error)
+
 
 @dataclass(frozen=True)
 class BudgetLeft:

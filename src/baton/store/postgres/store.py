@@ -458,14 +458,16 @@ class PostgresStore:
         rows = await self._read_log(*_latest_events_read(run_id, kind_prefix, limit))
         return [_rows.event_from_row(r) for r in reversed(rows)]
 
-    async def run_and_latest_events(
-        self, run_id: str, kind_prefix: str, limit: int
-    ) -> tuple[Run | None, list[Event]]:
-        runs, rows = await self._read_logs(
-            [("get_run", (run_id,)), _latest_events_read(run_id, kind_prefix, limit)]
-        )
+    async def read_briefing(
+        self, run_id: str, kind_prefix: str, limit: int, task_ids: Sequence[str]
+    ) -> tuple[Run | None, list[Event], list[Task]]:
+        reads = [("get_run", (run_id,)), _latest_events_read(run_id, kind_prefix, limit)]
+        if task_ids:
+            reads.append(("tasks_by_id", (list(task_ids),)))
+        runs, rows, *tasks = await self._read_logs(reads)
         run = _rows.run_from_row(runs[0]) if runs else None
-        return run, [_rows.event_from_row(r) for r in reversed(rows)]
+        found = [_rows.task_from_row(r) for r in tasks[0]] if tasks else []
+        return run, [_rows.event_from_row(r) for r in reversed(rows)], found
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:
         rows = await self._read_log("last_progress", (run_id,))

@@ -313,10 +313,15 @@ class SqliteStore:
             rows = self._read(_Q["latest_run_events_like"], (run_id, f"{kind_prefix}%", limit))
         return [_rows.event_from_row(r) for r in reversed(rows)]
 
-    async def run_and_latest_events(
-        self, run_id: str, kind_prefix: str, limit: int
-    ) -> tuple[Run | None, list[Event]]:
-        return await self.get_run(run_id), await self.latest_events(run_id, kind_prefix, limit)
+    async def read_briefing(
+        self, run_id: str, kind_prefix: str, limit: int, task_ids: Sequence[str]
+    ) -> tuple[Run | None, list[Event], list[Task]]:
+        tasks = [t for t in [await self.get_task(i) for i in task_ids] if t is not None]
+        return (
+            await self.get_run(run_id),
+            await self.latest_events(run_id, kind_prefix, limit),
+            tasks,
+        )
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:
         row = self._read_one(_Q["last_progress"], (run_id,))

@@ -58,6 +58,9 @@ SELECT {task_columns} FROM tasks t WHERE t.id = %s FOR UPDATE OF t;
 -- name: run_tasks_for_update
 SELECT {task_columns} FROM tasks t WHERE t.run_id = %s ORDER BY t.created_seq FOR UPDATE OF t;
 
+-- name: tasks_by_id
+SELECT {task_columns} FROM tasks t WHERE t.id = ANY(%s::text[]);
+
 -- name: tasks_by_id_for_update
 SELECT {task_columns} FROM tasks t WHERE t.id = ANY(%s::text[]) ORDER BY t.created_seq FOR UPDATE OF t;
 
