@@ -32,7 +32,7 @@ def test_only_commits_that_make_work_wake_an_idle_worker(pg_url: str) -> None:
             run = await busy.create_run(plan(task("a"), task("b", deps=("a",))))
             head = await idle.last_seq()
             waiting = asyncio.create_task(idle.wait_for_work(head, 30))
-            await _until(lambda: idle_store._listening.is_set())
+            await _until(lambda: idle_store.wakeups.listening.is_set())
             await asyncio.sleep(0)
 
             lease = await busy.claim("w1", ["worker"])
@@ -40,15 +40,15 @@ def test_only_commits_that_make_work_wake_an_idle_worker(pg_url: str) -> None:
             await busy.post_message(run.id, "note", {"text": "halfway"}, sender="w1")
             last = await busy.last_seq()
             # Both commits reached the idle process's listener, and did not wake it.
-            await _until(lambda: idle_store.notified_seq >= last)
+            await _until(lambda: idle_store.wakeups.notified_seq >= last)
             await asyncio.sleep(0)
             assert not waiting.done(), "a claim or a message woke an idle worker"
-            assert idle_store.work_seq <= head
+            assert idle_store.wakeups.work_seq <= head
 
             await busy.submit(lease.task.id, lease.token, {"ok": True}, participant="w1")
             released = await busy.last_seq()
             assert await asyncio.wait_for(waiting, 10) == released, "the released task woke it"
-            assert idle_store.work_seq == released
+            assert idle_store.wakeups.work_seq == released
             assert (await idle.claim("w2", ["worker"])) is not None
         finally:
             await idle.close()

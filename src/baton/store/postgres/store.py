@@ -38,7 +38,7 @@ import contextlib
 import select
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -69,6 +69,7 @@ from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Row
 from baton.store.postgres.turns import ServerTurns
 from baton.store.postgres.tx import _GUARD_FAILED, PgTx
+from baton.store.postgres.wakeups import Wakeups
 from baton.store.sql_files import load_migrations
 
 _MIGRATIONS = load_migrations("postgres")
@@ -145,27 +146,24 @@ class PostgresStore:
         self.min_connections = min_connections
         self.max_connections = max_connections
         self.connect_timeout_s = connect_timeout_s
-        self.poll_interval_s = poll_interval_s  # safety net only: NOTIFY wakes waiters
         self.idle_check_s = idle_check_s
         self._last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Row], float] = (
             weakref.WeakKeyDictionary()
         )
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] | None = None
         self._opening: asyncio.Lock | None = None
-        self._listener: asyncio.Task[None] | None = None
-        self._committed = asyncio.Event()
-        self._wanted = asyncio.Event()  # someone waits: listen
-        self._listening = asyncio.Event()  # LISTEN is in effect
-        self._waiters = 0
-        self._last_waited = 0.0
-        self.listen_linger_s = listen_linger_s
         self.catch_up_timeout_s = catch_up_timeout_s
         self._closed = False
         self._local_turns = LocalTurns()
         self._server_turns = ServerTurns(url, connect_timeout_s=connect_timeout_s)
-        self.notified_seq = 0
-        self.work_seq = 0  # the last seq of the newest commit announced on baton_work
-        self._heard_from = 0  # every commit after this seq reaches the listener
+        #: Who waits for commits is woken by one LISTEN connection (wakeups.py).
+        self.wakeups = Wakeups(
+            url,
+            connect_timeout_s=connect_timeout_s,
+            poll_interval_s=poll_interval_s,
+            listen_linger_s=listen_linger_s,
+            last_seq=self.last_seq,
+        )
 
     # --- opening ---------------------------------------------------------------------
 
@@ -249,73 +247,6 @@ class PostgresStore:
             raise _unavailable(self.url, exc) from exc
         finally:
             await conn.close()
-
-    async def _listen(self) -> None:
-        """Keep one LISTEN connection while anyone waits for commits; wake waiters on
-        every notification and after every (re)connect (they re-read from their last
-        seq, so nothing is missed).
-
-        Listening is on demand: every commit notifies every listener, so a process that
-        is busy working (never waiting) would otherwise be woken by each commit of each
-        other process — work that grows with the square of the number of workers. After
-        ``listen_linger_s`` without a waiter the connection stops listening (``UNLISTEN``)
-        and stays open for the next waiter."""
-        backoff = 0.05
-        while not self._closed:
-            await self._wanted.wait()
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, connect_timeout=int(self.connect_timeout_s)
-                )
-                async with conn:
-                    while not self._closed:
-                        # The counter is read after LISTEN (one simple query, in order):
-                        # any commit numbered later will be heard.
-                        cur = await conn.execute(
-                            "LISTEN baton_events; LISTEN baton_work; "
-                            "SELECT last FROM event_counter WHERE id = 1"
-                        )
-                        while cur.description is None and cur.nextset():
-                            pass  # past the two LISTEN results, to the counter's row
-                        found = await cur.fetchone()
-                        self._heard_from = int(found[0]) if found else 0
-                        backoff = 0.05
-                        self._listening.set()
-                        self._wake()
-                        while self._waiters or self._recently_waited():
-                            async for note in conn.notifies(timeout=self.listen_linger_s):
-                                seq = int(note.payload or 0)
-                                if note.channel == "baton_work":
-                                    self.work_seq = max(self.work_seq, seq)
-                                else:
-                                    self.notified_seq = max(self.notified_seq, seq)
-                                self._wake()
-                        self._listening.clear()  # no await since the check: no waiter missed
-                        self._wanted.clear()
-                        await conn.execute("UNLISTEN *")
-                        await self._wanted.wait()
-            except (psycopg.Error, OSError):
-                self._listening.clear()
-                await asyncio.sleep(backoff)
-                backoff = min(2.0, backoff * 2)
-
-    def _recently_waited(self) -> bool:
-        return time.monotonic() - self._last_waited < self.listen_linger_s
-
-    async def _until_listening(self, timeout: float) -> None:
-        """Make sure the listener listens before a waiter checks the last seq, so that
-        a commit between the check and the wait cannot go unnoticed. If it cannot
-        listen in time (server down), the waiter falls back to polling."""
-        if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._listen())
-        if not self._listening.is_set():
-            self._wanted.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._listening.wait(), timeout)
-
-    def _wake(self) -> None:
-        self._committed.set()
-        self._committed = asyncio.Event()
 
     # --- writing ---------------------------------------------------------------------
 
@@ -565,53 +496,12 @@ class PostgresStore:
         ]
 
     async def wait_for_commit(self, after_seq: int, timeout: float) -> bool:
-        async def committed() -> int | None:
-            if self.notified_seq > after_seq:
-                return self.notified_seq
-            return last if (last := await self.last_seq()) > after_seq else None
-
-        return await self._wait_until(committed, timeout) is not None
+        await self._ready()
+        return await self.wakeups.wait_for_commit(after_seq, timeout)
 
     async def wait_for_work(self, after_seq: int, timeout: float) -> int | None:
-        """:meth:`wait_for_commit` for commits announced on ``baton_work`` only, checked
-        in memory: a wake-up by anything else costs the waiter no round trip. Commits
-        after ``after_seq`` that the listener cannot have heard (it began listening
-        later) count as work: a claim that then finds nothing is the price. The seq
-        returned is one the listener heard, or the counter it read on (re)connecting:
-        either way every commit up to it had committed, and every later one that makes
-        work will be heard."""
-
-        async def work() -> int | None:
-            if not self._listening.is_set():  # the server is away: poll
-                return last if (last := await self.last_seq()) > after_seq else None
-            heard = max(self.work_seq, self._heard_from)
-            return heard if heard > after_seq else None
-
-        return await self._wait_until(work, timeout)
-
-    async def _wait_until(
-        self, ready: Callable[[], Awaitable[int | None]], timeout: float
-    ) -> int | None:
-        """Listen, then check ``ready`` on every wake-up (and every ``poll_interval_s``)
-        until it gives a seq (returned) or ``timeout`` passes (``None``)."""
         await self._ready()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        self._waiters += 1
-        try:
-            await self._until_listening(min(timeout, self.connect_timeout_s))
-            while True:
-                signal = self._committed  # taken before the check: no lost wake-up
-                if (seq := await ready()) is not None:
-                    return seq
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(signal.wait(), min(remaining, self.poll_interval_s))
-        finally:
-            self._waiters -= 1
-            self._last_waited = time.monotonic()
+        return await self.wakeups.wait_for_work(after_seq, timeout)
 
     @asynccontextmanager
     async def idle_turn(self, key: str, timeout: float) -> AsyncIterator[bool]:
@@ -668,10 +558,7 @@ class PostgresStore:
     async def close(self) -> None:
         self._closed = True
         await self._server_turns.close()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
+        await self.wakeups.close()
         if self._pool is not None:
             await self._pool.close()
 
