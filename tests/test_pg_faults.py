@@ -410,7 +410,9 @@ def test_a_worker_does_not_blame_its_agent_for_a_lost_connection(pg_url: str) ->
             ran.append(ctx.lease.token)
             return {"ok": True}
 
-        worker = Worker(board, {"worker": agent}, name="w", idle_wait_s=0.1)
+        # No watchdog: its duty claim would also wait on the held log, on connection A,
+        # leaving no idle connection to cut.
+        worker = Worker(board, {"worker": agent}, name="w", idle_wait_s=0.1, watchdog=False)
         try:
             run = await board.create_run(plan(task("a", backoff_base_s=0.01)))
             async with holding_the_event_log(pg_url):

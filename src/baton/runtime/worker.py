@@ -20,7 +20,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry import context as otel_context
@@ -50,6 +50,7 @@ from baton.runtime.tracing import attempt_span, record_attempt
 from baton.runtime.watchdog import WatchdogDuty
 
 log = logging.getLogger("baton.runtime.worker")
+_T = TypeVar("_T")
 
 #: What a worker can host: agents, or a mapping of role -> function of the context.
 AgentsLike = Agent | Sequence[Agent] | Mapping[str, Callable[[TaskContext], Any]]
@@ -374,7 +375,9 @@ class Worker:
     async def _attempt(self, agent: Agent, lease: Lease) -> None:
         task = lease.task
         try:
-            ctx = await self.context(lease)  # a lost connection here is an outage
+            # A lost connection here is an outage, not the agent's failure: read again
+            # while the lease holds, so the task is not stranded until it expires.
+            ctx = await self._within_lease(lease, lambda: self.context(lease))
         except SecretMissing as exc:
             await self._failed(agent, lease, {"kind": "secret_missing", "message": str(exc)})
             return
@@ -488,26 +491,34 @@ class Worker:
 
     async def _persist(self, lease: Lease, call: Callable[[], Awaitable[Any]]) -> bool:
         """Make a write about the lease land despite a lost database connection: keep
-        the result, back off, and call again (same idempotency key, so a write that did
-        land is not doubled) while the lease may still be valid. ``False`` if the result
-        was dropped, and why is logged."""
+        the result and call again (same idempotency key, so a write that did land is
+        not doubled) while the lease may still be valid. ``False`` if the result was
+        dropped, and why is logged."""
+        try:
+            await self._within_lease(lease, call)
+            return True
+        except LeaseLost as exc:
+            log.warning("%s: dropped result for %s: %s", lease.owner, lease.task.id, exc)
+            return False
+        except (StoreUnavailable, TransientConflict) as exc:
+            log.warning(
+                "%s: dropped result for %s: store unavailable past the lease (%s)",
+                lease.owner,
+                lease.task.id,
+                exc,
+            )
+            return False
+
+    async def _within_lease(self, lease: Lease, call: Callable[[], Awaitable[_T]]) -> _T:
+        """Call through an outage: back off and call again while the lease may still be
+        valid (the heartbeat keeps renewing it meanwhile); past it, the outage raises."""
         backoff = _Backoff()
         while True:
             try:
-                await call()
-                return True
-            except LeaseLost as exc:
-                log.warning("%s: dropped result for %s: %s", lease.owner, lease.task.id, exc)
-                return False
-            except (StoreUnavailable, TransientConflict) as exc:
+                return await call()
+            except (StoreUnavailable, TransientConflict):
                 if self.board.clock() > lease.expires_at + lease.task.lease_s:
-                    log.warning(
-                        "%s: dropped result for %s: store unavailable past the lease (%s)",
-                        lease.owner,
-                        lease.task.id,
-                        exc,
-                    )
-                    return False
+                    raise
                 await asyncio.sleep(backoff.next())
 
     async def _heartbeat(self, lease: Lease, running: asyncio.Task[None]) -> None:
