@@ -126,24 +126,37 @@ def test_what_the_one_trip_claim_leaves_to_the_general_path(pg_url: str) -> None
     asyncio.run(scenario())
 
 
-def test_sixteen_claimers_take_each_task_once_in_one_trip(pg_url: str) -> None:
-    """Concurrent one-trip claims over one pool per task: SKIP LOCKED, one winner each."""
+@pytest.mark.parametrize("paused_ahead", [False, True], ids=["one-run", "past-a-paused-run"])
+def test_sixteen_claimers_take_each_task_once_in_one_trip(pg_url: str, paused_ahead: bool) -> None:
+    """Concurrent one-trip claims over one pool per task: SKIP LOCKED, one winner each —
+    also on the path a claim with no run filter takes while a run is paused (a look per
+    active run, each locking its best task), none of the paused run's tasks taken."""
 
     async def scenario() -> None:
         board = Board(PostgresStore(pg_url, max_connections=8, idle_check_s=3600))
         try:
-            run = await board.create_run(plan(*(task(f"t{i}") for i in range(200))))
+            held = None
+            if paused_ahead:
+                held = await board.create_run(plan(*(task(f"p{i}") for i in range(50))))
+                await board.pause_run(held.id, actor="human", reason="hold")
+            runs = [await board.create_run(plan(*(task(f"t{i}") for i in range(100))))]
+            runs += [await board.create_run(plan(*(task(f"t{i}") for i in range(100))))]
+            only = None if paused_ahead else runs[0].id
+            if not paused_ahead:
+                runs = runs[:1]
 
             async def claimer(n: int) -> list[str]:
                 got = []
-                while (lease := await board.claim(f"w{n}", "worker", run_id=run.id)) is not None:
+                while (lease := await board.claim(f"w{n}", "worker", run_id=only)) is not None:
                     got.append(lease.task.id)
                 return got
 
             claimed = [
                 t for got in await asyncio.gather(*(claimer(n) for n in range(16))) for t in got
             ]
-            assert sorted(claimed) == sorted({t.id for t in await board.tasks(run.id)})
+            assert sorted(claimed) == sorted({t.id for r in runs for t in await board.tasks(r.id)})
+            if held is not None:
+                assert {t.state for t in await board.tasks(held.id)} == {TaskState.READY}
             assert (await board.verify_audit()).ok
         finally:
             await board.close()

@@ -141,3 +141,27 @@ def test_nothing_is_claimable_in_a_cancelled_run(board: SyncBoard) -> None:
     run = board.create_run(plan(task("a"), task("b")))
     board.cancel_run(run.id)
     assert board.claim("w1", ["worker"]) is None
+
+
+def test_with_a_run_paused_claims_across_runs_still_go_by_priority_then_age(
+    board: SyncBoard,
+) -> None:
+    """While a run is paused its queued tasks stay queued, and a claim with no run
+    filter takes another path (one look per active run): the same order, none of
+    the paused run's tasks, and all of them again once it resumes."""
+    ahead = board.create_run(plan(task("p1", priority=9), task("p2")))
+    first = board.create_run(plan(task("a"), task("a-top", priority=3)))
+    second = board.create_run(plan(task("b"), task("b-top", priority=5), task("b-mid", priority=3)))
+    board.pause_run(ahead.id, actor="human", reason="hold")
+    order = [claim(board).task_id for _ in range(5)]
+    assert order == [
+        tid(second, "b-top"),
+        tid(first, "a-top"),
+        tid(second, "b-mid"),
+        tid(first, "a"),
+        tid(second, "b"),
+    ]
+    assert board.claim("w1", ["worker"]) is None
+    board.resume_run(ahead.id, actor="human")
+    assert [claim(board).task_id for _ in range(2)] == [tid(ahead, "p1"), tid(ahead, "p2")]
+    assert board.claim("w1", ["worker"]) is None

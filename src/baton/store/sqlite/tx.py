@@ -113,9 +113,10 @@ class SqliteTx:
         self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""
     ) -> Claimable | None:
         if run_id is None:
-            row = self._c.execute(
-                QUERIES["find_claimable"], (role, now, not_reviewed_by)
-            ).fetchone()
+            # With a run paused, walking the claim index would pass its queued tasks.
+            paused = self._c.execute(QUERIES["any_run_paused"]).fetchone() is not None
+            query = QUERIES["find_claimable_past_paused" if paused else "find_claimable"]
+            row = self._c.execute(query, (role, now, not_reviewed_by)).fetchone()
         else:
             row = self._c.execute(
                 QUERIES["find_claimable_in_run"], (run_id, role, now, not_reviewed_by)

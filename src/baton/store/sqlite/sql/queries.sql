@@ -73,6 +73,22 @@ WHERE t.queue_role = ? AND t.not_before <= ?
   AND (t.state <> 'in_review' OR t.worked_by IS NULL OR t.worked_by <> ?)
 ORDER BY t.priority DESC, t.created_seq LIMIT 1;
 
+-- name: any_run_paused
+SELECT 1 FROM runs WHERE state = 'paused' LIMIT 1;
+
+-- name: find_claimable_past_paused
+-- find_claimable while some run is paused: that walk of tasks_claim would pass every
+-- queued task of the paused run before reaching an active one (400 ms at 1,000,000).
+-- Instead one descent of tasks_claim_run per active run, the best of them.
+SELECT {task_columns}, r.budget AS run_budget FROM runs r JOIN tasks t ON t.id = (
+    SELECT x.id FROM tasks x
+    WHERE x.run_id = r.id AND x.queue_role = ? AND x.not_before <= ?
+      AND (x.state <> 'in_review' OR x.worked_by IS NULL OR x.worked_by <> ?)
+    ORDER BY x.priority DESC, x.created_seq LIMIT 1
+)
+WHERE r.state = 'active'
+ORDER BY t.priority DESC, t.created_seq LIMIT 1;
+
 -- name: find_claimable_in_run
 SELECT {task_columns}, r.budget AS run_budget FROM tasks t JOIN runs r ON r.id = t.run_id AND r.state = 'active'
 WHERE t.run_id = ? AND t.queue_role = ? AND t.not_before <= ?
