@@ -105,7 +105,9 @@ BEGIN
         -- queries.sql find_claimable_past_paused: one descent per active run.
         SELECT c.id, r.budget INTO found_id, budget FROM runs r CROSS JOIN LATERAL (
             SELECT t.id, t.priority, t.created_seq FROM tasks t
-            WHERE t.run_id = r.id AND t.queue_role = p_role AND t.not_before <= p_now
+            WHERE (t.run_id, t.queue_role) >= (r.id, p_role)
+              AND (t.run_id, t.queue_role) <= (r.id, p_role)
+              AND t.queue_role IS NOT NULL AND t.not_before <= p_now
               AND (t.state <> 'in_review' OR t.worked_by IS NULL
                    OR t.worked_by <> p_not_reviewed_by)
             ORDER BY t.run_id, t.queue_role, t.priority DESC, t.created_seq LIMIT 1

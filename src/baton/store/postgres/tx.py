@@ -154,8 +154,12 @@ class PgTx:
         if run_id is None:
             # With a run paused, walking the claim index would pass its queued tasks.
             paused = await self._one("any_run_paused") is not None
-            query = "find_claimable_past_paused" if paused else "find_claimable"
-            row = await self._one(query, (role, now, not_reviewed_by))
+            if paused:
+                row = await self._one(
+                    "find_claimable_past_paused", (role, role, now, not_reviewed_by)
+                )
+            else:
+                row = await self._one("find_claimable", (role, now, not_reviewed_by))
         else:
             row = await self._one("find_claimable_in_run", (run_id, role, now, not_reviewed_by))
         if row is None:
