@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import baton
 import baton.agents
 
@@ -61,7 +64,25 @@ def test_every_public_name_of_the_packages_is_in_all() -> None:
     implementation detail, everything else is in ``__all__``."""
     layers = {"board", "model", "planning", "runtime", "store", "views", "agents", "interfaces"}
     assert _public(baton) - layers == set(baton.__all__)
-    assert _public(baton.agents) == set(baton.agents.__all__)
+    # The LLM agents and adapters are loaded on first use (the module's __getattr__),
+    # with the three helpers that takes.
+    lazy = set(baton.agents._ON_FIRST_USE)
+    helpers = {"importlib", "TYPE_CHECKING", "Any"}
+    assert _public(baton.agents) - helpers | lazy == set(baton.agents.__all__)
+
+
+def test_importing_baton_and_its_agents_loads_no_llm_library() -> None:
+    """A worker process that runs only function agents starts without pydantic-ai or
+    the OpenAI client (over a second of CPU per process start); the first use of an
+    LLM agent loads them."""
+    code = (
+        "import sys, baton, baton.agents\n"
+        "heavy = {'pydantic_ai', 'openai', 'langgraph'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+        "from baton.agents import LLMAgent\n"
+        "assert 'pydantic_ai' in sys.modules and LLMAgent.__name__ == 'LLMAgent'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_every_error_a_user_can_see_is_a_baton_error() -> None:
