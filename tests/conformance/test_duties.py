@@ -45,6 +45,21 @@ def test_renew_extends_and_release_frees_at_once(board: SyncBoard, clock: Manual
     assert taken is not None and taken.token == 2
 
 
+def test_a_renewal_after_the_lease_ran_out_is_refused_and_says_so(
+    board: SyncBoard, clock: ManualClock
+) -> None:
+    """Nobody has taken it over yet, but anyone may: the late holder must stop, and the
+    error says it was late, not that someone else holds it."""
+    held = board.claim_duty("watchdog", "w1", lease_s=10)
+    assert held is not None
+    clock.advance(12.5)
+    with unchanged(board), pytest.raises(LeaseLost) as info:
+        board.renew_duty("watchdog", held.token, "w1", lease_s=10)
+    assert "ran out 2.5s before renewal" in str(info.value)
+    taken = board.claim_duty("watchdog", "w2", lease_s=10)
+    assert taken is not None and taken.token == 2
+
+
 def test_a_stale_release_changes_nothing(board: SyncBoard, clock: ManualClock) -> None:
     old = board.claim_duty("watchdog", "w1", lease_s=10)
     assert old is not None

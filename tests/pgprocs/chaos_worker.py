@@ -79,12 +79,12 @@ async def _work(
 ) -> None:
     async def agent(ctx: TaskContext) -> dict[str, Any]:
         tid, token = ctx.task.id, ctx.lease.token
-        note("working", task=tid, token=token)
+        note("working", task=tid, token=token, t=time.monotonic())
         await asyncio.sleep(rng.uniform(0.002, 0.008))  # the work
         if rng.random() < stall_p:
-            note("stall", task=tid, token=token)
+            note("stall", task=tid, token=token, t=time.monotonic())
             time.sleep(lease_s * rng.uniform(1.3, 2.0))  # frozen, heartbeats and all
-        note("result", task=tid, token=token)
+        note("result", task=tid, token=token, t=time.monotonic())
         return {"by": name, "token": token}
 
     board = Board.open(url)

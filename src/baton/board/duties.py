@@ -49,7 +49,12 @@ class DutyService:
         async def body(tx: Tx, now: float, who: Principal) -> Duty:
             _require_own_name(who, participant)
             duty = await tx.lock_duty(name)
-            if duty.token != token or duty.holder != participant or duty.expires_at < now:
+            if duty.token == token and duty.holder == participant and duty.expires_at < now:
+                # Still ours on paper, but anyone may take it over now: renewing would
+                # race a take-over already under way.
+                late = now - duty.expires_at
+                raise LeaseLost(f"duty:{name}", token, f"it ran out {late:.1f}s before renewal")
+            if duty.token != token or duty.holder != participant:
                 raise LeaseLost(
                     f"duty:{name}",
                     token,
