@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from typing import Any
 
 import psycopg
 import pytest
 
-from baton import Board
+from baton import Board, TransientConflict
 from baton.model.audit import event_digest
 from baton.store import rows as _rows
 from baton.store.postgres import PostgresStore
@@ -358,5 +360,65 @@ def test_announcements_leave_with_the_sequencer_and_never_for_a_rollback(pg_url:
             for conn in (writer, _unused, plain, listener):
                 await conn.close()
             await board.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_writer_frozen_while_it_holds_the_counter_is_ended_within_a_second(
+    pg_url: str,
+) -> None:
+    """A result that names its seqs (a message, an escalation) numbers its events before
+    it commits and holds the counter row until then. If its process freezes in between
+    (a GC pause: here a blocking sleep on its event loop), every other writer stages and
+    every reader of the log waits: before, for ``catch_up_timeout_s`` (5 s) on each read,
+    and no event was numbered for as long as the freeze lasted. The server now ends that
+    session after a second idle: the frozen transaction rolls back (its writer, waking,
+    gets ``TransientConflict``, which the Board retries whole), the staged events are
+    numbered, and the reader sees them."""
+    flushed = threading.Event()
+    outcome: list[BaseException] = []
+
+    def frozen_writer(run_id: str) -> None:
+        async def write() -> None:
+            store = PostgresStore(pg_url)
+            try:
+                async with store.transaction() as tx:
+                    await tx.append_event(run_id, None, "test.frozen", "tester", {}, 1.0)
+                    await tx.flush()  # numbered: the counter row is held until COMMIT
+                    flushed.set()
+                    time.sleep(3.0)  # frozen, event loop and all
+            except BaseException as exc:  # what the writer sees on waking
+                outcome.append(exc)
+            finally:
+                await store.close()
+
+        asyncio.run(write())
+
+    async def scenario() -> None:
+        board = Board(PostgresStore(pg_url))  # the default catch_up_timeout_s
+        plain = await psycopg.AsyncConnection.connect(pg_url, autocommit=True)
+        writer: threading.Thread | None = None
+        try:
+            run = await board.create_run(plan(task("a")))
+            head = await board.last_seq()
+            writer = threading.Thread(target=frozen_writer, args=(run.id,))
+            writer.start()
+            assert await asyncio.to_thread(flushed.wait, 30)
+            lease = await board.claim("w1", ["worker"])  # stages: the counter is held
+            assert lease is not None
+            assert await _pending(plain) == 1
+
+            started = time.monotonic()
+            events = await board.events(run.id, since=head)
+            waited = time.monotonic() - started
+            assert [e.kind for e in events] == ["task.claim"], events
+            assert waited < 2.5, f"the reader waited {waited:.1f}s behind a frozen writer"
+        finally:
+            if writer is not None:
+                await asyncio.to_thread(writer.join, 30)
+            await plain.close()
+            await board.close()
+        assert len(outcome) == 1 and isinstance(outcome[0], TransientConflict), outcome
+        assert "idle-in-transaction" in str(outcome[0])
 
     asyncio.run(scenario())

@@ -75,7 +75,14 @@ from baton.store.sql_files import load_migrations
 _MIGRATIONS = load_migrations("postgres")
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
 _MIGRATION_LOCK = 7_243_001  # pg_advisory_xact_lock key: one migrator at a time
-_TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+#: Aborted by the server, nothing committed: the board retries the write whole. The
+#: idle timeout is :data:`~baton.store.postgres.tx.FLUSH_HOLD_LIMIT`'s (a client frozen
+#: while it held the event counter); the retry gets another pooled connection.
+_TRANSIENT = (
+    pg_errors.DeadlockDetected,
+    pg_errors.SerializationFailure,
+    pg_errors.IdleInTransactionSessionTimeout,
+)
 
 #: A transaction that inserts this many tasks refreshes the planner's statistics after
 #: its commit. Without it a board created in one go is planned as if it were still

@@ -34,6 +34,15 @@ _GUARD_FAILED = "baton: "  # the message prefix of baton_expect_one_row (migrati
 SEQUENCE = _PREPARED.templates["sequence_events"]
 _SEQUENCER = ("baton_sequence_events", "baton_number_locked")
 
+#: Sent with :meth:`PgTx.flush`'s numbering: from then until its ``COMMIT`` the
+#: transaction holds the event counter row, so every other writer stages and every
+#: reader of the log waits (up to ``catch_up_timeout_s``). The client needs only
+#: milliseconds there (it encodes its answer); a session idle that long in that state is
+#: a frozen client — a GC pause, a suspended VM — and the server ends it, rolling back,
+#: so one frozen process holds the board back for a second at most, not for as long as
+#: it stays frozen. The writer sees ``TransientConflict`` and the board retries it whole.
+FLUSH_HOLD_LIMIT = "SET LOCAL idle_in_transaction_session_timeout = '1s'"
+
 #: Rows inserted per round trip when a run is created: big enough that the round trips
 #: do not matter, small enough that one message stays a few hundred kB for ordinary
 #: task specs.
@@ -283,6 +292,7 @@ class PgTx:
         locks nothing."""
         if not self._events:
             return
+        self._ahead.append(FLUSH_HOLD_LIMIT)
         row = await self._required("append_events_numbered", self._tail_params())
         first = int(row[0]) - len(self._events) + 1
         for offset, (ref, _) in enumerate(self._events):
