@@ -30,7 +30,10 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python scripts/chromium.py
-	$(BIN)/python scripts/pgtest.py -- $(BIN)/pytest -q
+	$(BIN)/python scripts/pgtest.py -- sh -c '\
+		$(BIN)/pytest -q -n 2 -m "not slow and not serial"; parallel=$$?; \
+		$(BIN)/pytest -q -m "slow or serial"; alone=$$?; \
+		[ $$parallel -eq 0 ] && [ $$alone -eq 0 ]'
 
 bench: $(STAMP)
 	$(BIN)/python bench/board.py

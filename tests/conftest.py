@@ -25,6 +25,22 @@ def pytest_configure(config: pytest.Config) -> None:
         print(f"\n!!! PostgreSQL tests will be SKIPPED: {pg.WHY_MISSING} !!!\n")
 
 
+#: Modules whose every test runs alone (``serial``), after the parallel part of
+#: ``make test``: they cut the shared server's sessions, kill backends by name or move
+#: clients between network namespaces.
+SERIAL_MODULES = {"test_pg_faults.py", "test_pg_hosts.py", "test_pg_chaos.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``serial`` what must not share the machine's PostgreSQL server with another
+    test: every test that restarts it (the ``restartable`` fixture) and the modules
+    above. ``make test`` runs the rest on two xdist workers, then these alone."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "restartable" in fixtures or item.path.name in SERIAL_MODULES:
+            item.add_marker(pytest.mark.serial)
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> bool:
     if not pg.SERVER:

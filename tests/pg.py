@@ -14,7 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 SERVER = os.environ.get("BATON_TEST_PG", "")
-TEMPLATE = "baton_template"
+#: One template per pytest-xdist worker: ``CREATE DATABASE … TEMPLATE`` needs the
+#: template to itself, and each worker re-creates its own at session start.
+TEMPLATE = f"baton_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 WHY_MISSING = (
     "PostgreSQL tests need a server: run them through `make test` (scripts/pgtest.py "
     "starts one) or set BATON_TEST_PG=postgresql://user:password@host:port/db"

@@ -198,7 +198,8 @@ async def _until_waiting_on_a_lock(plain: Conn, timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         cur = await plain.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
         )
         row = await cur.fetchone()
         if row is not None and row[0] > 0:
