@@ -26,9 +26,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 #: Modules whose every test runs alone (``serial``), after the parallel part of
-#: ``make test``: they cut the shared server's sessions, kill backends by name or move
-#: clients between network namespaces.
-SERIAL_MODULES = {"test_pg_faults.py", "test_pg_hosts.py", "test_pg_chaos.py"}
+#: ``make test``: they cut the shared server's sessions, kill backends by name, move
+#: clients between network namespaces, or drive the sequencer by hand — whose horizon,
+#: ``pg_snapshot_xmin``, is the whole server's, so another database's open transaction
+#: holds it back.
+SERIAL_MODULES = {
+    "test_pg_faults.py",
+    "test_pg_hosts.py",
+    "test_pg_chaos.py",
+    "test_pg_event_order.py",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

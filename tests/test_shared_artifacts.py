@@ -29,11 +29,18 @@ def test_ten_processes_lose_no_update(store_url: str) -> None:
         subprocess.Popen(
             [sys.executable, "-m", "tests.procs.artifact_writer", store_url, run.id, f"w{i}",
              str(UPDATES)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for i in range(WRITERS)
     ]  # fmt: skip
+    for proc in procs:  # all open and warm (a slow start must not keep them apart)
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    for proc in procs:  # then all at once
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()  # communicate() below closes it
     reports = []
     for proc in procs:
         out, _ = proc.communicate(timeout=300)

@@ -1,6 +1,8 @@
 """One of the processes of the shared-artifact test: ``updates`` read-modify-write
 updates of one text and one JSON artifact, each based on the version it read, retried
-on :class:`ArtifactConflict` (re-read, re-apply) until it lands. Prints one JSON line:
+on :class:`ArtifactConflict` (re-read, re-apply) until it lands. It says ``ready`` once
+its board is open and starts on the line its parent sends to every writer at once, so
+that the writers overlap however slowly each process started. Prints one JSON line:
 how many writes merged and how many were refused and retried."""
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ async def main(url: str, run_id: str, name: str, updates: int) -> None:
     board = Board.open(url, create=False)
     merged = conflicts = 0
     try:
+        await board.read_artifact(run_id, "state.json")  # opened and warm
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)  # every writer starts at once
         for i in range(updates):
             mark = f"{name}-{i}"
             while True:  # text: my line at the end of my section
