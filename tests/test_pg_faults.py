@@ -282,12 +282,15 @@ async def _server_goes_away_mid_claim(url: str, how: str) -> None:
             with contextlib.suppress(psycopg.Error):
                 await holder.rollback()
             await holder.close()
-        if landed is not None:
+        a = await until_up(lambda: other.get_task(f"{run.id}/a"))
+        if landed is not None or a.state is TaskState.RUNNING:
             # Only a restart can let it land: the holder's session may end (releasing the
             # counter) just before the claimer's, whose COMMIT, already sent, then runs
-            # before its session is told to stop. The claim then happened exactly once.
+            # before its session is told to stop. The claim then happened exactly once;
+            # if the COMMIT's reply went down with the session, the claimer was told
+            # StoreUnavailable and the lease nobody holds expires (a known limit,
+            # docs/architecture.md).
             assert how == "restart"
-            a = await until_up(lambda: other.get_task(f"{run.id}/a"))
             assert (a.state, a.token, a.lease_owner) == (TaskState.RUNNING, 1, "w-gone")
             b = await until_up(lambda: other.claim("w-other", ["worker"], run_id=run.id))
             assert b is not None and (b.task.key, b.token) == ("b", 1)
@@ -300,7 +303,6 @@ async def _server_goes_away_mid_claim(url: str, how: str) -> None:
             return
 
         # Nothing was lost: task a is ready as if the claim had never started.
-        a = await until_up(lambda: other.get_task(f"{run.id}/a"))
         assert (a.state, a.token, a.attempts, a.lease_owner) == (TaskState.READY, 0, 0, None)
         assert await other.events(since=head) == []
         # ... and nothing is double-claimed: each task goes to exactly one claimer.

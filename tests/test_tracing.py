@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -31,10 +33,17 @@ from tests.helpers import plan, task
 from tests.http_door import start_serve_process
 
 TEAM = """
+import os
 import time
 
 def work(ctx):
-    time.sleep(0.05)  # long enough that every worker gets some of the run
+    # Every worker holds a task before any finishes one (the test opens the gate once
+    # the log shows a claim by each), so none can take the whole run while another
+    # process is still starting; after that, long enough that the work is shared.
+    deadline = time.monotonic() + 60
+    while not os.path.exists("gate-open") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
     ctx.record_usage_sync(model="offline", input_tokens=10, output_tokens=2)
     return {"by": ctx.participant}
 
@@ -87,6 +96,21 @@ def _worker(tmp: Path, name: str, where: list[str], env: dict[str, str]) -> subp
     )  # fmt: skip
 
 
+def _open_the_gate(db: str, run_id: str, tmp: Path) -> None:
+    """Once the log shows a claim by each of the three workers, let their agents go."""
+    with SyncBoard.open(db) as watcher:
+        deadline = time.monotonic() + 90
+        seen = 0
+        holders: set[str] = set()
+        while time.monotonic() < deadline and holders < {"local", "remote", "inproc"}:
+            watcher.wait_for_change(seen, 1.0)
+            for e in watcher.events(run_id, since=seen):
+                seen = e.seq
+                if e.kind == "task.claim":
+                    holders.add(e.actor)
+    (tmp / "gate-open").touch()  # on time-out too: the test then says who got no work
+
+
 @pytest.mark.timeout(180)
 def test_three_workers_one_remote_make_one_connected_trace(
     tmp_path: Path, memory: InMemorySpanExporter
@@ -108,6 +132,9 @@ def test_three_workers_one_remote_make_one_connected_trace(
             import time
 
             def work(ctx: Any) -> dict[str, str]:
+                deadline = time.monotonic() + 60
+                while not (tmp_path / "gate-open").exists() and time.monotonic() < deadline:
+                    time.sleep(0.01)  # as the team's agents: every worker holds a task first
                 time.sleep(0.05)
                 return {"by": ctx.participant}
 
@@ -118,7 +145,10 @@ def test_three_workers_one_remote_make_one_connected_trace(
             finally:
                 await board.close()
 
+        gate = threading.Thread(target=_open_the_gate, args=(db, run.id, tmp_path), daemon=True)
+        gate.start()
         asyncio.run(here())
+        gate.join(5)
         for proc in (local, remote):
             _, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, err
