@@ -60,6 +60,23 @@ def test_a_renewal_after_the_lease_ran_out_is_refused_and_says_so(
     assert taken is not None and taken.token == 2
 
 
+def test_a_duty_keeps_its_expiry_to_the_millisecond_at_real_unix_times(
+    board: SyncBoard, clock: ManualClock
+) -> None:
+    """Times near 1.8e9 s, as a real clock gives: the stored expiry must be the one
+    given (PostgreSQL once kept it in a 4-byte float, to the nearest 128 s)."""
+    clock.now = 1_796_612_345.678
+    held = board.claim_duty("watchdog", "w1", lease_s=10)
+    assert held is not None
+    stored = board.get_duty("watchdog")
+    assert stored is not None and abs(stored.expires_at - (clock.now + 10)) < 0.001
+    clock.advance(9.9)
+    assert board.claim_duty("watchdog", "w2", lease_s=10) is None  # alive: not yours
+    clock.advance(0.2)
+    taken = board.claim_duty("watchdog", "w2", lease_s=10)
+    assert taken is not None and taken.token == 2
+
+
 def test_a_stale_release_changes_nothing(board: SyncBoard, clock: ManualClock) -> None:
     old = board.claim_duty("watchdog", "w1", lease_s=10)
     assert old is not None
