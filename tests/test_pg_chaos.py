@@ -296,19 +296,15 @@ def hurt_by_others(
             did.setdefault((f["task"], f["token"]), []).append(f)
     frozen_0 = [f["t"] for f in facts if f["fact"] == "stall" and f["by"].startswith("w0.")]
     mine = [e for e in events if lease_expiry(e) and e.payload["error"]["owner"] == agent]
-    last_claim = max(
-        (e.seq for e in events if e.kind == "task.claim" and e.actor == agent), default=0
-    )
+    claims = [(e.seq, e.task_id) for e in events if e.kind == "task.claim" and e.actor == agent]
+    last_claimed = max(claims)[1] if claims else None  # what it held when it was killed
     lines = []
     for e in mine:
         attempt = did.get((str(e.task_id), e.payload["error"]["token"]), [])
         if any(f["fact"] == "stall" for f in attempt):
             continue  # it froze past its lease: its own doing
         started = [f["t"] for f in attempt if f["fact"] == "working"]
-        claimed_last = any(
-            c.seq == last_claim and c.task_id == e.task_id for c in events if c.kind == "task.claim"
-        )
-        if agent in killed and claimed_last:
+        if agent in killed and e.task_id == last_claimed:
             continue  # killed holding it
         t0 = started[0] if started else None
         near = [round(t - t0, 2) for t in frozen_0 if t0 is not None and -5 < t - t0 < 3]
