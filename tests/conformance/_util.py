@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import pytest
 
 from baton import Event, Lease, RemoteBoard, Run, SyncBoard, Task, TaskState
-from baton.interfaces.http.client import _unsendable
+from baton.interfaces.http.transport import unsendable as unsendable_json
 
 E = TypeVar("E", bound=BaseException)
 
@@ -39,7 +39,7 @@ def unsendable(board: SyncBoard, value: Any) -> bool:
     """``value`` cannot travel as JSON at all (a set, an object, a non-string key, a
     nest too deep to encode): over HTTP the client refuses it before sending, with
     :class:`InvalidArgument`, and the store is untouched all the same."""
-    return over_http(board) and _unsendable(value, 68) is not None
+    return over_http(board) and unsendable_json(value, 68) is not None
 
 
 def tid(run: Run, key: str) -> str:

@@ -15,7 +15,6 @@ at most 25 s each, repeated until the caller's timeout, so no proxy idles them o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
@@ -24,13 +23,12 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from opentelemetry import trace
 from pydantic import BaseModel, TypeAdapter
 
 from baton.board.sync import SyncBoard
 from baton.interfaces.http import wire
-from baton.interfaces.http.problems import rebuild
-from baton.interfaces.http.wire import CLOCK_HEADER, CURSOR_HEADER, MAX_WAIT_S
+from baton.interfaces.http.transport import Transport, plain
+from baton.interfaces.http.wire import CURSOR_HEADER, MAX_WAIT_S
 from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
 from baton.model.artifacts import (
     Artifact,
@@ -42,14 +40,12 @@ from baton.model.artifacts import (
 )
 from baton.model.audit import AuditReport
 from baton.model.effects import Effect, EffectStart
-from baton.model.errors import BatonError, InvalidArgument, StoreUnavailable
 from baton.model.limits import Limits
 from baton.model.participants import Grant, Participant, ParticipantKind, Principal
 from baton.model.policies import Policy, PolicyCheck, PolicyRecord
 from baton.model.reservations import Reservation, ReservationMode
 from baton.model.signatures import ParticipantKey
 from baton.model.turns import LocalTurns, turn_key
-from baton.runtime.tracing import inject_headers
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -68,46 +64,6 @@ _RUN = TypeAdapter(Run | None)
 _PROGRESS = TypeAdapter(wire.Progress | None)
 
 
-def _plain(value: Any, depth: int = 0) -> Any:
-    """A Board argument as JSON: models by their fields, a model class (a contract) by
-    its JSON schema, the rest as given (too deep a nest is left for the check)."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_unset=True)
-    if isinstance(value, type) and issubclass(value, BaseModel):
-        return value.model_json_schema()
-    if depth > 100:
-        return value
-    if isinstance(value, Mapping):
-        return {k: _plain(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v, depth + 1) for v in value]
-    return value
-
-
-def _unsendable(value: Any, max_depth: int) -> str | None:
-    """Why ``value`` cannot travel as JSON at all (a set, an object, a key that is not
-    a string, a nest too deep to encode), or ``None``. Everything that can travel is
-    sent, NaN included, so that the Board — not the client — judges it."""
-    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
-    while stack:
-        item, depth, path = stack.pop()
-        where = path or "<root>"
-        if depth > max_depth:
-            return f"at {where}: nested deeper than {max_depth} levels (Limits.max_depth)"
-        if item is None or isinstance(item, str | int | float | bool):
-            continue
-        if isinstance(item, Mapping):
-            for key, sub in item.items():
-                if not isinstance(key, str):
-                    return f"at {where}: key {key!r:.40} is not a string"
-                stack.append((sub, depth + 1, f"{path}/{key}"[:200]))
-        elif isinstance(item, list | tuple):
-            stack.extend((sub, depth + 1, f"{path}/{i}"[:200]) for i, sub in enumerate(item))
-        else:
-            return f"at {where}: a {type(item).__name__} is not a JSON value"
-    return None
-
-
 def _id(value: str) -> str:
     return quote(value, safe="")
 
@@ -118,7 +74,7 @@ def _task(value: str) -> str:
 
 def _body(**fields: Any) -> dict[str, Any]:
     """The request body without the arguments left at ``None`` (the server's default)."""
-    return {k: _plain(v) for k, v in fields.items() if v is not None}
+    return {k: plain(v) for k, v in fields.items() if v is not None}
 
 
 class RemoteBoard:
@@ -131,28 +87,19 @@ class RemoteBoard:
         *,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
-        _http: httpx.AsyncClient | None = None,
+        _wire: Transport | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self._token = token
-        self._auth = {"Authorization": f"Bearer {token}"}
-        self._owns_http = _http is None
-        self._http = _http or httpx.AsyncClient(
-            base_url=self.url,
-            headers={"User-Agent": "baton-remote"},
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-        )
-        self._clock_offset = 0.0
+        self._wire = _wire or Transport(url, token, timeout=timeout, transport=transport)
+        self.url = self._wire.url
         self._turns = LocalTurns()
         self._principal: Principal | None = None
         self._limits: Limits | None = None
 
     async def start(self) -> RemoteBoard:
         """Check the token and learn who it stands for and the server's limits."""
-        who = wire.Who.model_validate_json(await self._get("/whoami"))
-        self._principal = who.as_principal(self._token)
-        lim = wire.ServerLimits.model_validate_json(await self._get("/limits"))
+        who = wire.Who.model_validate_json(await self._wire.get("/whoami"))
+        self._principal = who.as_principal(self._wire.token)
+        lim = wire.ServerLimits.model_validate_json(await self._wire.get("/limits"))
         self._limits = Limits(
             max_json_bytes=lim.max_json_bytes,
             max_depth=lim.max_depth,
@@ -160,73 +107,13 @@ class RemoteBoard:
             max_tasks=lim.max_tasks,
             max_duration_s=lim.max_duration_s,
         )
+        self._wire.max_depth = lim.max_depth
         return self
-
-    # --- transport ---------------------------------------------------------------
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        key: str | None = None,
-        wait: float = 0.0,
-    ) -> httpx.Response:
-        headers = {**self._auth, "Idempotency-Key": key} if key is not None else self._auth
-        if trace.get_current_span().get_span_context().is_valid:  # continue the attempt's trace
-            headers = dict(headers)
-            inject_headers(headers)
-        timeout = httpx.USE_CLIENT_DEFAULT if wait <= 0 else httpx.Timeout(wait + 30.0)
-        content = None if body is None else self._encode(body)
-        if content is not None:
-            headers = {**(headers or {}), "Content-Type": "application/json"}
-        try:
-            response = await self._http.request(
-                method, path, content=content, params=params, headers=headers, timeout=timeout
-            )
-        except httpx.TransportError as error:
-            raise StoreUnavailable(f"cannot reach baton serve at {self.url}: {error!r}") from None
-        except UnicodeEncodeError:  # an id or query value no store could hold
-            raise InvalidArgument(
-                f"cannot send {path!r} {dict(params or {})!r} over HTTP: not valid Unicode text"
-            ) from None
-        stamp = response.headers.get(CLOCK_HEADER)
-        if stamp is not None:
-            with contextlib.suppress(ValueError):
-                self._clock_offset = float(stamp) - time.time()
-        if response.status_code >= 400:
-            raise self._error(response)
-        return response
-
-    def _encode(self, body: Any) -> bytes:
-        depth = (self._limits.max_depth if self._limits else 64) + 4  # the body's own nest
-        problem = _unsendable(body, depth)
-        if problem is not None:
-            raise InvalidArgument(f"cannot send this to the board over HTTP: {problem}")
-        return json.dumps(body, allow_nan=True).encode()
-
-    def _error(self, response: httpx.Response) -> BatonError:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        body.setdefault("detail", f"HTTP {response.status_code} from {self.url}")
-        return rebuild(body, response.status_code)
-
-    async def _get(self, path: str, **params: Any) -> bytes:
-        query = {k: v for k, v in params.items() if v is not None}
-        return (await self._call("GET", path, params=query)).content
-
-    async def _post(self, path: str, body: Any = None, key: str | None = None) -> bytes:
-        return (await self._call("POST", path, body=body or {}, key=key)).content
 
     # --- the Board -------------------------------------------------------------------
     def clock(self) -> float:
         """The server's clock, as of its last response."""
-        return time.time() + self._clock_offset
+        return self._wire.clock()
 
     @property
     def limits(self) -> Limits:
@@ -239,16 +126,15 @@ class RemoteBoard:
         return self._principal
 
     async def close(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        await self._wire.close()
 
     async def login(self, token: str) -> RemoteBoard:
         """The same server, acting as the participant ``token`` was issued to (sharing
         this board's connections; closing it closes nothing)."""
-        return await RemoteBoard(self.url, token, _http=self._http).start()
+        return await RemoteBoard(self.url, token, _wire=self._wire.sharing(token)).start()
 
     async def authenticate(self, token: str) -> Principal:
-        who = wire.Who.model_validate_json(await self._post("/authenticate", {"token": token}))
+        who = wire.Who.model_validate_json(await self._wire.post("/authenticate", {"token": token}))
         return who.as_principal(token)
 
     async def add_participant(
@@ -262,24 +148,24 @@ class RemoteBoard:
         runs: Sequence[str] = (),
     ) -> tuple[Participant, str]:
         body = _body(id=participant_id, kind=kind, name=name, roles=roles, grants=grants, runs=runs)
-        issued = wire.IssuedToken.model_validate_json(await self._post("/participants", body))
+        issued = wire.IssuedToken.model_validate_json(await self._wire.post("/participants", body))
         return issued.participant, issued.token
 
     async def rotate_token(self, participant_id: str) -> str:
-        raw = await self._post(f"/participants/{_id(participant_id)}/rotate")
+        raw = await self._wire.post(f"/participants/{_id(participant_id)}/rotate")
         return wire.IssuedToken.model_validate_json(raw).token
 
     async def revoke_participant(self, participant_id: str) -> Participant:
-        raw = await self._post(f"/participants/{_id(participant_id)}/revoke")
+        raw = await self._wire.post(f"/participants/{_id(participant_id)}/revoke")
         return Participant.model_validate_json(raw)
 
     async def get_participant(self, participant_id: str) -> Participant:
         return Participant.model_validate_json(
-            await self._get(f"/participants/{_id(participant_id)}")
+            await self._wire.get(f"/participants/{_id(participant_id)}")
         )
 
     async def participants(self) -> list[Participant]:
-        return _PARTICIPANTS.validate_json(await self._get("/participants"))
+        return _PARTICIPANTS.validate_json(await self._wire.get("/participants"))
 
     async def create_run(
         self,
@@ -290,7 +176,7 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Run:
         body = _body(plan=plan, actor=actor, run_id=run_id)
-        return Run.model_validate_json(await self._post("/runs", body, idempotency_key))
+        return Run.model_validate_json(await self._wire.post("/runs", body, idempotency_key))
 
     async def create_goal_run(
         self,
@@ -313,7 +199,7 @@ class RemoteBoard:
             actor=actor,
             run_id=run_id,
         )
-        return Run.model_validate_json(await self._post("/runs/goal", body, idempotency_key))
+        return Run.model_validate_json(await self._wire.post("/runs/goal", body, idempotency_key))
 
     async def add_tasks(
         self,
@@ -323,7 +209,7 @@ class RemoteBoard:
         actor: str,
         idempotency_key: str | None = None,
     ) -> list[Task]:
-        raw = await self._post(
+        raw = await self._wire.post(
             f"/runs/{_id(run_id)}/tasks", _body(tasks=tasks, actor=actor), idempotency_key
         )
         return _TASKS.validate_json(raw)
@@ -336,7 +222,7 @@ class RemoteBoard:
         reason: str = "",
         idempotency_key: str | None = None,
     ) -> Run:
-        raw = await self._post(
+        raw = await self._wire.post(
             f"/runs/{_id(run_id)}/cancel", _body(actor=actor, reason=reason), idempotency_key
         )
         return Run.model_validate_json(raw)
@@ -361,13 +247,13 @@ class RemoteBoard:
             actor=actor,
             role=role,
         )
-        raw = await self._post(f"/tasks/{_task(task_id)}/usage", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/usage", body, idempotency_key)
         return Task.model_validate_json(raw)
 
     async def pause_run(
         self, run_id: str, *, actor: str, reason: str, idempotency_key: str | None = None
     ) -> Run:
-        raw = await self._post(
+        raw = await self._wire.post(
             f"/runs/{_id(run_id)}/pause", _body(actor=actor, reason=reason), idempotency_key
         )
         return Run.model_validate_json(raw)
@@ -380,7 +266,7 @@ class RemoteBoard:
         budget: Budget | Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
-        raw = await self._post(
+        raw = await self._wire.post(
             f"/runs/{_id(run_id)}/resume", _body(actor=actor, budget=budget), idempotency_key
         )
         return Run.model_validate_json(raw)
@@ -397,7 +283,7 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Event:
         body = _body(kind=kind, reason=reason, evidence=evidence, task_id=task_id, actor=actor)
-        raw = await self._post(f"/runs/{_id(run_id)}/escalations", body, idempotency_key)
+        raw = await self._wire.post(f"/runs/{_id(run_id)}/escalations", body, idempotency_key)
         return Event.model_validate_json(raw)
 
     async def claim(
@@ -410,7 +296,7 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Lease | None:
         body = _body(participant=participant, roles=roles, run_id=run_id, lease_s=lease_s)
-        return _LEASE.validate_json(await self._post("/claims", body, idempotency_key))
+        return _LEASE.validate_json(await self._wire.post("/claims", body, idempotency_key))
 
     async def heartbeat(
         self,
@@ -422,7 +308,7 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Lease:
         body = _body(token=token, participant=participant, lease_s=lease_s)
-        raw = await self._post(f"/tasks/{_task(task_id)}/heartbeat", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/heartbeat", body, idempotency_key)
         return Lease.model_validate_json(raw)
 
     async def submit(
@@ -434,8 +320,8 @@ class RemoteBoard:
         participant: str,
         idempotency_key: str | None = None,
     ) -> Task:
-        body = {"token": token, "output": _plain(output), "participant": participant}
-        raw = await self._post(f"/tasks/{_task(task_id)}/submit", body, idempotency_key)
+        body = {"token": token, "output": plain(output), "participant": participant}
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/submit", body, idempotency_key)
         return Task.model_validate_json(raw)
 
     async def fail(
@@ -449,7 +335,7 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Task:
         body = _body(token=token, error=error, participant=participant, retryable=retryable)
-        raw = await self._post(f"/tasks/{_task(task_id)}/fail", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/fail", body, idempotency_key)
         return Task.model_validate_json(raw)
 
     async def block(
@@ -462,20 +348,20 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Task:
         body = _body(token=token, reason=reason, participant=participant)
-        raw = await self._post(f"/tasks/{_task(task_id)}/block", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/block", body, idempotency_key)
         return Task.model_validate_json(raw)
 
     async def release(
         self, task_id: str, token: int, *, participant: str, idempotency_key: str | None = None
     ) -> Task:
         body = _body(token=token, participant=participant)
-        raw = await self._post(f"/tasks/{_task(task_id)}/release", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/release", body, idempotency_key)
         return Task.model_validate_json(raw)
 
     async def unblock(
         self, task_id: str, *, actor: str, idempotency_key: str | None = None
     ) -> Task:
-        raw = await self._post(
+        raw = await self._wire.post(
             f"/tasks/{_task(task_id)}/unblock", _body(actor=actor), idempotency_key
         )
         return Task.model_validate_json(raw)
@@ -483,7 +369,7 @@ class RemoteBoard:
     async def reap_expired(
         self, *, actor: str | None = None, limit: int = 1000, idempotency_key: str | None = None
     ) -> list[Task]:
-        raw = await self._post("/reap", _body(actor=actor, limit=limit), idempotency_key)
+        raw = await self._wire.post("/reap", _body(actor=actor, limit=limit), idempotency_key)
         return _TASKS.validate_json(raw)
 
     async def approve(
@@ -496,7 +382,7 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Task:
         body = _body(actor=actor, token=token, comment=comment)
-        raw = await self._post(f"/tasks/{_task(task_id)}/approve", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/approve", body, idempotency_key)
         return Task.model_validate_json(raw)
 
     async def reject(
@@ -509,7 +395,7 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Task:
         body = _body(feedback=feedback, actor=actor, token=token)
-        raw = await self._post(f"/tasks/{_task(task_id)}/reject", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/reject", body, idempotency_key)
         return Task.model_validate_json(raw)
 
     async def abandon_review(
@@ -522,14 +408,16 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Task:
         body = _body(token=token, error=error, participant=participant)
-        raw = await self._post(f"/tasks/{_task(task_id)}/abandon-review", body, idempotency_key)
+        raw = await self._wire.post(
+            f"/tasks/{_task(task_id)}/abandon-review", body, idempotency_key
+        )
         return Task.model_validate_json(raw)
 
     async def cancel_task(
         self, task_id: str, *, actor: str, reason: str = "", idempotency_key: str | None = None
     ) -> Task:
         body = _body(actor=actor, reason=reason)
-        raw = await self._post(f"/tasks/{_task(task_id)}/cancel", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/cancel", body, idempotency_key)
         return Task.model_validate_json(raw)
 
     async def post_message(
@@ -544,16 +432,18 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Event:
         payload = _body(kind=kind, body=body, sender=sender, to=to, task_id=task_id)
-        raw = await self._post(f"/runs/{_id(run_id)}/messages", payload, idempotency_key)
+        raw = await self._wire.post(f"/runs/{_id(run_id)}/messages", payload, idempotency_key)
         return Event.model_validate_json(raw)
 
     async def messages(self, run_id: str, *, limit: int = 100) -> list[Event]:
-        return _EVENTS.validate_json(await self._get(f"/runs/{_id(run_id)}/messages", limit=limit))
+        return _EVENTS.validate_json(
+            await self._wire.get(f"/runs/{_id(run_id)}/messages", limit=limit)
+        )
 
     async def briefing(
         self, run_id: str, *, messages: int = 50, dependencies: Sequence[str] = ()
     ) -> Briefing:
-        raw = await self._get(
+        raw = await self._wire.get(
             f"/runs/{_id(run_id)}/briefing", messages=messages, dependencies=list(dependencies)
         )
         return Briefing.model_validate_json(raw)
@@ -568,7 +458,7 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Event:
         body = _body(token=token, assembly=dict(assembly), participant=participant)
-        raw = await self._post(f"/tasks/{_task(task_id)}/context", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/context", body, idempotency_key)
         return Event.model_validate_json(raw)
 
     # --- artifacts and reservations ------------------------------------------------
@@ -600,7 +490,7 @@ class RemoteBoard:
             author=author,
         )
         body["content"] = content  # sent even when it is null (a JSON artifact's value)
-        raw = await self._post(f"/runs/{_id(run_id)}/artifacts", body, idempotency_key)
+        raw = await self._wire.post(f"/runs/{_id(run_id)}/artifacts", body, idempotency_key)
         return ArtifactWrite.model_validate_json(raw)
 
     async def read_artifact(
@@ -612,7 +502,7 @@ class RemoteBoard:
         version: int | None = None,
         task_id: str | None = None,
     ) -> ArtifactContent:
-        raw = await self._get(
+        raw = await self._wire.get(
             f"/runs/{_id(run_id)}/artifact",
             name=name,
             scope=scope,
@@ -624,7 +514,7 @@ class RemoteBoard:
     async def artifact_history(
         self, run_id: str, name: str, *, scope: str | None = None, task_id: str | None = None
     ) -> list[ArtifactVersion]:
-        raw = await self._get(
+        raw = await self._wire.get(
             f"/runs/{_id(run_id)}/artifact/history", name=name, scope=scope, task_id=task_id
         )
         return _VERSIONS.validate_json(raw)
@@ -639,7 +529,7 @@ class RemoteBoard:
         scope: str | None = None,
         task_id: str | None = None,
     ) -> str:
-        raw = await self._get(
+        raw = await self._wire.get(
             f"/runs/{_id(run_id)}/artifact/diff",
             name=name,
             scope=scope,
@@ -649,7 +539,7 @@ class RemoteBoard:
         return str(json.loads(raw)["diff"])
 
     async def artifacts(self, run_id: str, *, task_id: str | None = None) -> list[Artifact]:
-        raw = await self._get(f"/runs/{_id(run_id)}/artifacts", task_id=task_id)
+        raw = await self._wire.get(f"/runs/{_id(run_id)}/artifacts", task_id=task_id)
         return _ARTIFACTS.validate_json(raw)
 
     async def reserve(
@@ -671,7 +561,7 @@ class RemoteBoard:
             wait_s=wait_s,
         )
         path = f"/tasks/{_task(task_id)}/reservations"
-        response = await self._call(
+        response = await self._wire.call(
             "POST", path, body=body, key=idempotency_key, wait=wait_s or 0.0
         )
         return _RESERVATIONS.validate_json(response.content)
@@ -691,22 +581,22 @@ class RemoteBoard:
             participant=participant,
         )
         path = f"/tasks/{_task(task_id)}/reservations/release"
-        return _RESERVATIONS.validate_json(await self._post(path, body, idempotency_key))
+        return _RESERVATIONS.validate_json(await self._wire.post(path, body, idempotency_key))
 
     async def reservations(self, run_id: str | None = None) -> list[Reservation]:
-        return _RESERVATIONS.validate_json(await self._get("/reservations", run_id=run_id))
+        return _RESERVATIONS.validate_json(await self._wire.get("/reservations", run_id=run_id))
 
     async def get_run(self, run_id: str) -> Run:
-        return Run.model_validate_json(await self._get(f"/runs/{_id(run_id)}"))
+        return Run.model_validate_json(await self._wire.get(f"/runs/{_id(run_id)}"))
 
     async def list_runs(self) -> list[Run]:
-        return _RUNS.validate_json(await self._get("/runs"))
+        return _RUNS.validate_json(await self._wire.get("/runs"))
 
     async def get_task(self, task_id: str) -> Task:
-        return Task.model_validate_json(await self._get(f"/tasks/{_task(task_id)}"))
+        return Task.model_validate_json(await self._wire.get(f"/tasks/{_task(task_id)}"))
 
     async def tasks(self, run_id: str) -> list[Task]:
-        return _TASKS.validate_json(await self._get(f"/runs/{_id(run_id)}/tasks"))
+        return _TASKS.validate_json(await self._wire.get(f"/runs/{_id(run_id)}/tasks"))
 
     async def start_effect(
         self,
@@ -724,7 +614,7 @@ class RemoteBoard:
             "participant": participant,
             "repeat_safe": repeat_safe,
         }
-        raw = await self._post(f"/tasks/{_task(task_id)}/effects/start", body, idempotency_key)
+        raw = await self._wire.post(f"/tasks/{_task(task_id)}/effects/start", body, idempotency_key)
         return EffectStart.model_validate_json(raw)
 
     async def record_effect(
@@ -738,59 +628,61 @@ class RemoteBoard:
         idempotency_key: str | None = None,
     ) -> Effect:
         body = {"token": token, "step": step, "participant": participant, "result": result}
-        raw = await self._post(f"/tasks/{_task(task_id)}/effects/record", body, idempotency_key)
+        raw = await self._wire.post(
+            f"/tasks/{_task(task_id)}/effects/record", body, idempotency_key
+        )
         return Effect.model_validate_json(raw)
 
     async def effects(self, task_id: str) -> list[Effect]:
-        return _EFFECTS.validate_json(await self._get(f"/tasks/{_task(task_id)}/effects"))
+        return _EFFECTS.validate_json(await self._wire.get(f"/tasks/{_task(task_id)}/effects"))
 
     async def register_key(self, participant_id: str, public_key: str) -> ParticipantKey:
-        raw = await self._post(
+        raw = await self._wire.post(
             f"/participants/{_id(participant_id)}/key", {"public_key": public_key}
         )
         return ParticipantKey.model_validate_json(raw)
 
     async def revoke_key(self, participant_id: str) -> None:
-        await self._post(f"/participants/{_id(participant_id)}/key/revoke")
+        await self._wire.post(f"/participants/{_id(participant_id)}/key/revoke")
 
     async def sign_events(self, participant: str, signatures: Sequence[tuple[int, str]]) -> int:
         body = {"participant": participant, "signatures": [list(s) for s in signatures]}
-        return int(json.loads(await self._post("/signatures", body)))
+        return int(json.loads(await self._wire.post("/signatures", body)))
 
     async def event_hashes(
         self, run_id: str, *, since: int = 0, limit: int = 1000
     ) -> list[tuple[int, str, str]]:
-        raw = await self._get(f"/runs/{_id(run_id)}/event-hashes", since=since, limit=limit)
+        raw = await self._wire.get(f"/runs/{_id(run_id)}/event-hashes", since=since, limit=limit)
         return [(int(s), str(a), str(h)) for s, a, h in json.loads(raw)]
 
     async def set_policy(
         self, policy: Policy | Mapping[str, Any], *, actor: str | None = None
     ) -> PolicyRecord:
         document = policy.model_dump(mode="json") if isinstance(policy, Policy) else policy
-        raw = await self._post("/policy", {"policy": document, "actor": actor})
+        raw = await self._wire.post("/policy", {"policy": document, "actor": actor})
         return PolicyRecord.model_validate_json(raw)
 
     async def policy(self) -> PolicyRecord | None:
-        raw = await self._get("/policy")
+        raw = await self._wire.get("/policy")
         return None if raw.strip() == b"null" else PolicyRecord.model_validate_json(raw)
 
     async def check_policy(self, plan: Plan | Mapping[str, Any]) -> PolicyCheck:
         document = plan.model_dump(mode="json") if isinstance(plan, Plan) else plan
-        raw = await self._post("/policy/check", {"plan": document})
+        raw = await self._wire.post("/policy/check", {"plan": document})
         return PolicyCheck.model_validate_json(raw)
 
     async def verify_audit(self, run_id: str | None = None) -> AuditReport:
-        raw = await self._get("/audit/verify", run=None if run_id is None else _id(run_id))
+        raw = await self._wire.get("/audit/verify", run=None if run_id is None else _id(run_id))
         return AuditReport.model_validate_json(raw)
 
     async def count_by_state(self, run_id: str) -> dict[str, int]:
-        return _COUNTS.validate_json(await self._get(f"/runs/{_id(run_id)}/counts"))
+        return _COUNTS.validate_json(await self._wire.get(f"/runs/{_id(run_id)}/counts"))
 
     async def ready_by_role(self, run_id: str) -> dict[str, int]:
-        return _COUNTS.validate_json(await self._get(f"/runs/{_id(run_id)}/queues"))
+        return _COUNTS.validate_json(await self._wire.get(f"/runs/{_id(run_id)}/queues"))
 
     async def watched_tasks(self, run_id: str, *, review_rounds_at_least: int) -> list[Task]:
-        raw = await self._get(
+        raw = await self._wire.get(
             f"/runs/{_id(run_id)}/watched", review_rounds_at_least=review_rounds_at_least
         )
         return _TASKS.validate_json(raw)
@@ -799,36 +691,36 @@ class RemoteBoard:
         self, run_id: str | None = None, *, since: int = 0, limit: int = 10_000
     ) -> list[Event]:
         path = "/events" if run_id is None else f"/runs/{_id(run_id)}/events"
-        return _EVENTS.validate_json(await self._get(path, after=since, limit=limit))
+        return _EVENTS.validate_json(await self._wire.get(path, after=since, limit=limit))
 
     async def forget_idempotency(self, *, older_than_s: float = 7 * 86400) -> int:
-        raw = await self._post("/idempotency/forget", {"older_than_s": older_than_s})
+        raw = await self._wire.post("/idempotency/forget", {"older_than_s": older_than_s})
         return wire.Count.model_validate_json(raw).count
 
     async def escalations(self, run_id: str, *, limit: int = 1000) -> list[Event]:
-        raw = await self._get(f"/runs/{_id(run_id)}/escalations", limit=limit)
+        raw = await self._wire.get(f"/runs/{_id(run_id)}/escalations", limit=limit)
         return _EVENTS.validate_json(raw)
 
     async def recent_events(
         self, run_id: str, *, kind_prefix: str = "", limit: int = 500
     ) -> list[Event]:
-        raw = await self._get(
+        raw = await self._wire.get(
             f"/runs/{_id(run_id)}/recent-events", kind_prefix=kind_prefix, limit=limit
         )
         return _EVENTS.validate_json(raw)
 
     async def last_progress(self, run_id: str) -> tuple[int, float] | None:
-        found = _PROGRESS.validate_json(await self._get(f"/runs/{_id(run_id)}/progress"))
+        found = _PROGRESS.validate_json(await self._wire.get(f"/runs/{_id(run_id)}/progress"))
         return None if found is None else (found.seq, found.at)
 
     async def last_seq(self) -> int:
-        return wire.Seq.model_validate_json(await self._get("/seq")).seq
+        return wire.Seq.model_validate_json(await self._wire.get("/seq")).seq
 
     async def wait_for_change(self, after_seq: int, timeout: float) -> bool:
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
             wait = min(max(deadline - time.monotonic(), 0.0), MAX_WAIT_S)
-            response = await self._call(
+            response = await self._wire.call(
                 "GET", "/changes", params={"after": after_seq, "timeout": wait}, wait=wait
             )
             if wire.Changed.model_validate_json(response.content).changed:
@@ -850,16 +742,16 @@ class RemoteBoard:
         return self._turns.take(turn_key("", roles, run_id), timeout)
 
     async def similar_ids(self, kind: str, ident: str, *, limit: int = 3) -> list[str]:
-        raw = await self._get("/similar-ids", kind=kind, ident=ident, limit=limit)
+        raw = await self._wire.get("/similar-ids", kind=kind, ident=ident, limit=limit)
         return wire.Ids.model_validate_json(raw).ids
 
     async def backup(self, destination: str) -> int:
         """Back the store up to ``destination`` *on the server's machine* (admin)."""
-        raw = await self._post("/backup", {"destination": destination})
+        raw = await self._wire.post("/backup", {"destination": destination})
         return wire.Count.model_validate_json(raw).count
 
     async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        found = wire.Snapshot.model_validate_json(await self._get("/snapshot"))
+        found = wire.Snapshot.model_validate_json(await self._wire.get("/snapshot"))
         return {name: [tuple(row) for row in rows] for name, rows in found.tables.items()}
 
     async def subscribe(
@@ -884,7 +776,7 @@ class RemoteBoard:
             params: dict[str, Any] = {"after": cursor, "limit": 1000, "wait": wait}
             if kinds:
                 params["kind"] = list(kinds)
-            response = await self._call("GET", path, params=params, wait=wait)
+            response = await self._wire.call("GET", path, params=params, wait=wait)
             batch = _EVENTS.validate_json(response.content)
             for event in batch:
                 yield event
@@ -907,7 +799,7 @@ class RemoteBoard:
             if left <= 0:
                 raise TimeoutError(f"run {run_id} did not end within {timeout} s")
             wait = min(left, MAX_WAIT_S)
-            response = await self._call(
+            response = await self._wire.call(
                 "GET",
                 f"/runs/{_id(run_id)}/wait",
                 params={"until": until, "timeout": wait},
@@ -919,22 +811,22 @@ class RemoteBoard:
             await asyncio.sleep(0)
 
     async def claim_duty(self, name: str, participant: str, *, lease_s: float) -> Duty | None:
-        raw = await self._post(
+        raw = await self._wire.post(
             f"/duties/{_id(name)}/claim", {"participant": participant, "lease_s": lease_s}
         )
         return _DUTY.validate_json(raw)
 
     async def renew_duty(self, name: str, token: int, participant: str, *, lease_s: float) -> Duty:
         body = {"token": token, "participant": participant, "lease_s": lease_s}
-        return Duty.model_validate_json(await self._post(f"/duties/{_id(name)}/renew", body))
+        return Duty.model_validate_json(await self._wire.post(f"/duties/{_id(name)}/renew", body))
 
     async def release_duty(self, name: str, token: int, participant: str) -> None:
-        await self._post(
+        await self._wire.post(
             f"/duties/{_id(name)}/release", {"token": token, "participant": participant}
         )
 
     async def get_duty(self, name: str) -> Duty | None:
-        return _DUTY.validate_json(await self._get(f"/duties/{_id(name)}"))
+        return _DUTY.validate_json(await self._wire.get(f"/duties/{_id(name)}"))
 
 
 async def connect(url: str, token: str, *, timeout: float = 30.0) -> RemoteBoard:
