@@ -52,7 +52,7 @@ def served(
         asyncio.set_event_loop(loop)
 
         async def go() -> None:
-            board = Board.open(store_url, **({"clock": clock} if clock else {}))
+            board = Board.open(store_url, clock=clock) if clock else Board.open(store_url)
             await serve(board, host="127.0.0.1", port=0, settings=settings, ready=on_ready)
 
         main.append(loop.create_task(go()))

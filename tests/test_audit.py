@@ -43,11 +43,11 @@ def _raw(url: str) -> Iterator[Callable[..., list[Any]]]:
                 conn.execute(sql.replace("?", "%s"), p)
             )
         return
-    conn = sqlite3.connect(url, isolation_level=None)
+    db = sqlite3.connect(url, isolation_level=None)
     try:
-        yield lambda sql, *p: conn.execute(sql, p).fetchall()
+        yield lambda sql, *p: db.execute(sql, p).fetchall()
     finally:
-        conn.close()
+        db.close()
 
 
 def _verify(url: str, run_id: str | None = None) -> Any:

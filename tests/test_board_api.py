@@ -92,9 +92,9 @@ def test_a_worker_and_an_orchestrator_need_nothing_but_the_interface(tmp_path: P
                 ctx.post_message_sync("note", {"text": f"did {ctx.task.key}"})
                 return {"did": ctx.task.key}
 
-            worker = Worker(remote, {"worker": work}, name="w1", watchdog_tick_s=0.05)  # type: ignore[arg-type]
+            worker = Worker(remote, {"worker": work}, name="w1", watchdog_tick_s=0.05)
             await asyncio.wait_for(worker.run(run_id=run.id), 30)
-            await Orchestrator(remote).tick(run_id=run.id)  # type: ignore[arg-type]
+            await Orchestrator(remote).tick(run_id=run.id)
             assert (await board.get_run(run.id)).state is RunState.FAILED
             assert {"claim", "submit", "fail", "briefing", "claim_duty"} <= remote.calls
             notes = await board.messages(run.id)

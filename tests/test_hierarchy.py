@@ -118,8 +118,9 @@ def test_a_child_failing_with_cascade_fails_its_parent_and_the_parents_dependent
     assert tasks["c1"].state is TaskState.FAILED
     for key in ("c2", "p", "z"):
         assert tasks[key].state is TaskState.FAILED, key
-        assert tasks[key].last_error is not None
-        assert tasks[key].last_error["root_cause"] == f"{run.id}/c1", key
+        error = tasks[key].last_error
+        assert error is not None, key
+        assert error["root_cause"] == f"{run.id}/c1", key
     assert tasks["a"].state is TaskState.DONE
     assert board.get_run(run.id).state is RunState.FAILED
 

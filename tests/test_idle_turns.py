@@ -238,7 +238,7 @@ def test_a_chain_wakes_one_idle_worker_per_hand_off_across_processes(pg_url: str
         try:
             run = await setup.create_run(_chain())
             workers = [
-                Worker(b, {"worker": lambda ctx: {"ok": True}}, name=f"w{i}", idle_wait_s=30)  # type: ignore[arg-type]
+                Worker(b, {"worker": lambda ctx: {"ok": True}}, name=f"w{i}", idle_wait_s=30)
                 for i, b in enumerate(boards)
             ]
             await asyncio.wait_for(asyncio.gather(*(w.run(run_id=run.id) for w in workers)), 60)
@@ -265,7 +265,7 @@ def test_a_worker_with_many_slots_idles_one_slot_at_a_time(tmp_path: Path) -> No
         try:
             run = await board.create_run(_chain())
             worker = Worker(
-                board,  # type: ignore[arg-type]
+                board,
                 {"worker": lambda ctx: {"ok": True}},
                 name="w",
                 concurrency=WORKERS,

@@ -714,7 +714,7 @@ def test_seq_is_gap_free_and_in_commit_order_under_concurrent_writers(
     assert tail == [e.seq for e in events], "the tailing subscriber missed or doubled one"
     reports = [json.loads((tmp_path / f"{n}.json").read_text()) for n in names]
     calls = [c for r in reports for c in r["calls"]]
-    rolled = Counter()
+    rolled: Counter[str] = Counter()
     for r in reports:
         rolled.update(r["rolled_back"])
     assert all(rolled[k] > 0 for k in ("lease_lost", "invalid", "flush_raise")), rolled

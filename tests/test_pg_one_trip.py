@@ -110,14 +110,14 @@ def test_what_the_one_trip_claim_leaves_to_the_general_path(pg_url: str) -> None
             await board.submit(lease.task.id, lease.token, {"ok": 1}, participant="w1")
             review = await board.claim("rev", "reviewer")  # a review lease: general path
             assert review is not None and review.kind.value == "review"
-            assert (await board.get_task(review.task.id)).state is TaskState.IN_REVIEW  # type: ignore[union-attr]
+            assert (await board.get_task(review.task.id)).state is TaskState.IN_REVIEW
             budgeted = {**plan(task("x"), task("y")), "budget": {"attempts": 1}}
             brun = await board.create_run(budgeted)
             first = await board.claim("w1", "worker", run_id=brun.id)
             assert first is not None
             assert await board.claim("w1", "worker", run_id=brun.id) is None  # budget used up
-            assert (await board.get_run(brun.id)).state.value == "paused"  # type: ignore[union-attr]
-            assert (await board.get_run(brun.id)).claims == 1  # type: ignore[union-attr]
+            assert (await board.get_run(brun.id)).state.value == "paused"
+            assert (await board.get_run(brun.id)).claims == 1
             assert (await board.verify_audit()).ok
             assert run.id
         finally:

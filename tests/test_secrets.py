@@ -69,7 +69,7 @@ def test_no_secret_reaches_anything_the_run_wrote(tmp_path: Path) -> None:
     (tmp_path / "team.py").write_text(TEAM)
     db = str(tmp_path / "board.db")
     secrets_env = {"OPENAI_API_KEY": OPENAI_KEY, "PAYMENTS_API_KEY": PAYMENTS_KEY}
-    fast = {"backoff_base_s": 0.01, "backoff_max_s": 0.02}
+    fast: dict[str, Any] = {"backoff_base_s": 0.01, "backoff_max_s": 0.02}
     with ScriptedLLM() as llm:
         llm.script(echo_auth_error(400), output({"text": "the summary"}))
         with SyncBoard.open(db) as owner:

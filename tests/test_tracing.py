@@ -160,7 +160,7 @@ def test_three_workers_one_remote_make_one_connected_trace(
     assert done.exit_code == 0, done.output
     with SyncBoard.open(db) as owner:
         events = owner.events(run.id)
-    live = [
+    live: list[dict[str, Any]] = [
         {
             "name": s.name,
             "trace": format(s.context.trace_id, "032x"),
@@ -195,14 +195,14 @@ def test_three_workers_one_remote_make_one_connected_trace(
     # the server's work for the remote worker is inside its attempts
     remote_attempts = {s["span"] for s in live if s["from"] == "remote" and "attempt" in s["name"]}
     parent_of = {s["span"]: s["parent"] for s in live}
-    server = [s for s in live if s["from"] == "server"]
-    assert server, "baton serve recorded no spans for the remote worker's calls"
-    for s in server:
+    server_spans = [s for s in live if s["from"] == "server"]
+    assert server_spans, "baton serve recorded no spans for the remote worker's calls"
+    for s in server_spans:
         parent = s["parent"]
         while parent in parent_of and parent not in remote_attempts:
             parent = parent_of[parent]
         assert parent in remote_attempts, s
-    assert any(s["name"].startswith("POST /tasks/") for s in server)
+    assert any(s["name"].startswith("POST /tasks/") for s in server_spans)
     # model calls are GenAI spans under attempts
     chats = [s for s in live if s["name"] == "chat offline"]
     assert chats and all(s["attrs"]["gen_ai.usage.input_tokens"] == 10 for s in chats)

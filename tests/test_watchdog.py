@@ -13,8 +13,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -66,7 +67,10 @@ def workers() -> Iterator[list[subprocess.Popen[str]]]:
         p.communicate(timeout=10)
 
 
-def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def _wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
     """Poll the store for a condition another process brings about, up to ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

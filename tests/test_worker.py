@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -647,6 +647,7 @@ def test_cli_worker_on_sigterm_releases_a_long_task_after_the_grace_period(
     try:
         with SyncBoard.open(db) as board:
             claims = board.subscribe(run_id=run_id, kinds=("task.claim",), idle_timeout=20)
+            assert isinstance(claims, Generator), type(claims)  # closed once read from
             first = next(claims)
             claims.close()
             assert first.actor == "cli-w"

@@ -115,9 +115,11 @@ async def test_a_failing_pydantic_ai_agent_fails_the_attempt_with_its_error(
     )
 
     t = await retried_once(board, run.id)
-    assert t.last_error["agent"] == "chatty"
-    assert t.last_error["type"] == "UnexpectedModelBehavior"
-    assert "output retries" in t.last_error["message"]
+    error = t.last_error
+    assert error is not None
+    assert error["agent"] == "chatty"
+    assert error["type"] == "UnexpectedModelBehavior"
+    assert "output retries" in error["message"]
 
 
 # --- LangGraph ------------------------------------------------------------------------------

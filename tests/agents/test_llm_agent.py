@@ -375,11 +375,13 @@ async def test_an_endpoint_failure_is_a_failed_retryable_attempt(
     elapsed = time.monotonic() - started
 
     t = await retried_once(board, run.id)
-    assert t.last_error["kind"] == "retry_later"
-    assert t.last_error["type"] == "RetryLater"
-    assert "scripted" in t.last_error["message"]
+    error = t.last_error
+    assert error is not None
+    assert error["kind"] == "retry_later"
+    assert error["type"] == "RetryLater"
+    assert "scripted" in error["message"]
     for words in expected:
-        assert words in t.last_error["message"]
+        assert words in error["message"]
     events = await task_events(board, t.id)
     assert "task.complete" not in [e.kind for e in events]
     [retry] = [e for e in events if e.kind == "task.retry"]

@@ -8,12 +8,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from baton import Board, RunState, TaskContext, Worker
+from baton import Board, Event, Run, RunState, Task, TaskContext, Worker
 from tests.helpers import plan, task
 
 
-def _run_one(tmp_path: Path, agent: Any, **spec: Any) -> tuple[Board, str]:
-    async def main() -> tuple[list[Any], Any, list[Any]]:
+def _run_one(tmp_path: Path, agent: Any, **spec: Any) -> tuple[list[Event], Task, list[Run]]:
+    async def main() -> tuple[list[Event], Task, list[Run]]:
         board = Board.open(tmp_path / "b.db")
         try:
             run = await board.create_run(plan(task("a", max_attempts=1, **spec)))
@@ -28,7 +28,7 @@ def _run_one(tmp_path: Path, agent: Any, **spec: Any) -> tuple[Board, str]:
         finally:
             await board.close()
 
-    return asyncio.run(main())  # type: ignore[return-value]
+    return asyncio.run(main())
 
 
 def test_a_sync_agent_posts_a_message_and_records_usage(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_a_sync_agent_posts_a_message_and_records_usage(tmp_path: Path) -> None:
 
 def test_a_sync_agent_calling_the_async_method_is_told_what_to_call(tmp_path: Path) -> None:
     def agent(ctx: TaskContext) -> None:
-        ctx.post_message("note", {"text": "hi"})  # forgot that it is async
+        _ = ctx.post_message("note", {"text": "hi"})  # forgot that it is async: raises here
 
     messages, t, (run,) = _run_one(tmp_path, agent)
     assert messages == []

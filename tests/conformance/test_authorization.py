@@ -80,12 +80,9 @@ def test_nobody_reviews_their_own_work(board: SyncBoard, run: Run) -> None:
 def test_a_review_without_a_lease_needs_the_role_or_the_approve_grant(
     board: SyncBoard, run: Run
 ) -> None:
-    board.submit(
-        tid(run, "draft"),
-        board.claim("w", ["writer"]).token,
-        {},
-        participant="w",  # type: ignore[union-attr]
-    )
+    lease = board.claim("w", ["writer"])
+    assert lease is not None
+    board.submit(tid(run, "draft"), lease.token, {}, participant="w")
     carol = member(board, "carol", kind="human", runs=["*"])
     error = denied(board, carol.approve, tid(run, "draft"), actor="carol")
     assert "reviewer role or the approve grant" in str(error)

@@ -328,8 +328,9 @@ def test_the_payment_flow_stops_at_a_failed_fraud_check(board: SyncBoard) -> Non
     for key in downstream:
         assert tasks[key].state is S.FAILED, key
         assert tasks[key].attempts == 0, key
-        assert tasks[key].last_error is not None
-        assert tasks[key].last_error["root_cause"] == tid(run, "fraud_check"), key
+        error = tasks[key].last_error
+        assert error is not None, key
+        assert error["root_cause"] == tid(run, "fraud_check"), key
     claimed = {key for kind, key in event_kinds(board.events(run.id)) if kind == "task.claim"}
     assert claimed == {"validate", "fraud_check"}
     assert board.get_run(run.id).state == "failed"

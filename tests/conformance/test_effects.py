@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from baton import InvalidArgument, InvalidTransition, LeaseLost, Run, SyncBoard, TaskState
+from baton import InvalidArgument, InvalidTransition, Lease, LeaseLost, Run, SyncBoard, TaskState
 from baton.model.effects import EffectState, effect_key
 from tests.conformance._util import claim, finish, refused
 from tests.helpers import ManualClock, plan, task
@@ -16,7 +16,7 @@ def run(board: SyncBoard) -> Run:
     return board.create_run(plan(task("a", lease_s=10, backoff_base_s=0, max_attempts=5)))
 
 
-def _expire_and_reclaim(board: SyncBoard, clock: ManualClock, run: Run) -> object:
+def _expire_and_reclaim(board: SyncBoard, clock: ManualClock, run: Run) -> Lease:
     clock.advance(11)
     board.reap_expired()
     clock.advance(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from contextlib import closing
 from typing import Any
 
@@ -90,8 +90,16 @@ def test_reading_from_a_seq(board: SyncBoard, clock: ManualClock) -> None:
     assert board.events(limit=3) == everything[:3]
 
 
+def _subscribe(board: SyncBoard, **kw: Any) -> Generator[Event, None, None]:
+    """``board.subscribe(**kw)``, which is a generator (typed as an Iterator): closing it
+    ends the subscription at once, as a client that stops reading does."""
+    stream = board.subscribe(**kw)
+    assert isinstance(stream, Generator), type(stream)
+    return stream
+
+
 def _drain(board: SyncBoard, **kw: Any) -> list[Event]:
-    with closing(board.subscribe(idle_timeout=0.2, **kw)) as stream:
+    with closing(_subscribe(board, idle_timeout=0.2, **kw)) as stream:
         return list(stream)
 
 
@@ -117,13 +125,13 @@ def test_resuming_from_the_last_seq_seen_delivers_everything_exactly_once(
     start = last_seq(board)
     board.create_run(plan(task("a"), task("b"), task("c")))
     seen: list[Event] = []
-    with closing(board.subscribe(since=start)) as stream:
+    with closing(_subscribe(board, since=start)) as stream:
         for event in stream:
             seen.append(event)
             if len(seen) == 3:
                 break  # the connection drops
     finish(board, claim(board))  # the world moves on meanwhile
-    with closing(board.subscribe(since=seen[-1].seq)) as stream:
+    with closing(_subscribe(board, since=seen[-1].seq)) as stream:
         for event in stream:
             seen.append(event)
             if event.kind == "task.complete":
@@ -164,7 +172,7 @@ class _Subscriber(threading.Thread):
         try:
             with (
                 SyncBoard.open(self.store_url) as board,
-                closing(board.subscribe(since=self.since, idle_timeout=20, **self.kw)) as stream,
+                closing(_subscribe(board, since=self.since, idle_timeout=20, **self.kw)) as stream,
             ):
                 self.subscribed.set()
                 for event in stream:

@@ -174,7 +174,8 @@ def test_duplicate_ids_are_refused(board: SyncBoard) -> None:
 
 @pytest.mark.parametrize("field", ["role", "reviewer_role"])
 def test_an_unknown_role_is_refused(board: SyncBoard, field: str) -> None:
-    exc = _refused_plan(board, plan(task("a"), task("b", **{field: "astronaut"})))
+    extra: dict[str, Any] = {field: "astronaut"}
+    exc = _refused_plan(board, plan(task("a"), task("b", **extra)))
     assert _codes(exc) == {"unknown_role"}
     assert exc.offending_ids == ["b"]
     assert "astronaut" in str(exc)
@@ -182,7 +183,8 @@ def test_an_unknown_role_is_refused(board: SyncBoard, field: str) -> None:
 
 @pytest.mark.parametrize("field", ["input_contract", "output_contract"])
 def test_an_invalid_contract_is_refused(board: SyncBoard, field: str) -> None:
-    exc = _refused_plan(board, plan(task("a"), task("b", **{field: {"type": "no-such-type"}})))
+    extra: dict[str, Any] = {field: {"type": "no-such-type"}}
+    exc = _refused_plan(board, plan(task("a"), task("b", **extra)))
     assert _codes(exc) == {"invalid_contract"}
     assert exc.offending_ids == ["b"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from baton import InvalidArgument, InvalidTransition, LeaseKind, LeaseLost, SyncBoard, TaskState
@@ -11,7 +13,7 @@ from tests.helpers import ManualClock, plan, task
 S = TaskState
 
 
-def _in_review(board: SyncBoard, **extra: object) -> str:
+def _in_review(board: SyncBoard, **extra: Any) -> str:
     run = board.create_run(
         plan(task("a", reviewer_role="reviewer", **extra), task("b", deps=("a",)))
     )
@@ -33,8 +35,8 @@ def test_a_reviewer_claims_a_review_lease(board: SyncBoard, clock: ManualClock) 
     task_id = _in_review(board, lease_s=40)
     review = claim(board, "r1", ["reviewer"])
     assert review.task_id == task_id
+    assert review.kind == "review"  # a StrEnum: equal to its wire string
     assert review.kind is LeaseKind.REVIEW
-    assert review.kind == "review"
     assert review.owner == "r1"
     assert review.token == 2, "a review claim bumps the fencing token too"
     assert review.expires_at == clock.now + 40
