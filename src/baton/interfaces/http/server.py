@@ -28,7 +28,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.board import Board
@@ -36,9 +36,10 @@ from baton.interfaces.http import events, governance, shared_work, wire, work
 from baton.interfaces.http.callers import As, Fresh, Key, Principals, _bearer
 from baton.interfaces.http.middleware import DoorMiddleware, problem_response
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
+from baton.interfaces.http.responses import json_response, model_response
 from baton.interfaces.http.wire import CURSOR_HEADER, MAX_WAIT_S
 from baton.interfaces.web import routes as web
-from baton.model import Briefing, Duty, Event, Lease, Run, Task
+from baton.model import Briefing, Event, Run, Task
 from baton.model.errors import BatonError
 from baton.model.participants import Participant
 from baton.views.narration import narrate
@@ -72,16 +73,6 @@ _RUNS = TypeAdapter(list[Run])
 _EVENTS = TypeAdapter(list[Event])
 _PARTICIPANTS = TypeAdapter(list[Participant])
 _COUNTS = TypeAdapter(dict[str, int])
-_LEASE = TypeAdapter(Lease | None)
-_DUTY = TypeAdapter(Duty | None)
-
-
-def _json(body: bytes, status: int = 200) -> Response:
-    return Response(body, status_code=status, media_type="application/json")
-
-
-def _model(value: BaseModel) -> Response:
-    return _json(value.model_dump_json().encode())
 
 
 # --- who is calling ---------------------------------------------------------------------
@@ -215,12 +206,12 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
 
     @app.get("/whoami", response_model=wire.Who, tags=["participants"])
     async def whoami(b: Fresh) -> Response:
-        return _model(wire.Who.of(b.principal))
+        return model_response(wire.Who.of(b.principal))
 
     @app.get("/limits", response_model=wire.ServerLimits, tags=["board"])
     async def limits(b: Fresh) -> Response:
         lim = b.limits
-        return _model(
+        return model_response(
             wire.ServerLimits(
                 max_json_bytes=lim.max_json_bytes,
                 max_depth=lim.max_depth,
@@ -244,32 +235,32 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
             runs=body.runs,
         )
         issued = wire.IssuedToken(participant=participant, token=token)
-        return _json(issued.model_dump_json().encode(), 201)
+        return json_response(issued.model_dump_json().encode(), 201)
 
     @app.get("/participants", response_model=list[Participant], tags=["participants"])
     async def list_participants(b: As) -> Response:
-        return _json(_PARTICIPANTS.dump_json(await b.participants()))
+        return json_response(_PARTICIPANTS.dump_json(await b.participants()))
 
     @app.get("/participants/{participant_id}", response_model=Participant,
              tags=["participants"])  # fmt: skip
     async def get_participant(participant_id: str, b: As) -> Response:
-        return _model(await b.get_participant(participant_id))
+        return model_response(await b.get_participant(participant_id))
 
     @app.post("/participants/{participant_id}/rotate", response_model=wire.IssuedToken,
               tags=["participants"])  # fmt: skip
     async def rotate(participant_id: str, b: As) -> Response:
         token = await b.rotate_token(participant_id)
         issued = wire.IssuedToken(participant=await b.get_participant(participant_id), token=token)
-        return _model(issued)
+        return model_response(issued)
 
     @app.post("/participants/{participant_id}/revoke", response_model=Participant,
               tags=["participants"])  # fmt: skip
     async def revoke(participant_id: str, b: As) -> Response:
-        return _model(await b.revoke_participant(participant_id))
+        return model_response(await b.revoke_participant(participant_id))
 
     @app.post("/authenticate", response_model=wire.Who, tags=["participants"])
     async def authenticate(body: wire.TokenCheck, b: As) -> Response:
-        return _model(wire.Who.of(await b.authenticate(body.token)))
+        return model_response(wire.Who.of(await b.authenticate(body.token)))
 
     # -- runs ----------------------------------------------------------------------------
     @app.post("/runs", response_model=Run, status_code=201, tags=["runs"])
@@ -277,7 +268,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         run = await b.create_run(
             body.plan, actor=body.actor, run_id=body.run_id, idempotency_key=key
         )
-        return _json(run.model_dump_json().encode(), 201)
+        return json_response(run.model_dump_json().encode(), 201)
 
     @app.post("/runs/goal", response_model=Run, status_code=201, tags=["runs"])
     async def create_goal_run(body: wire.NewGoalRun, b: As, key: Key = None) -> Response:
@@ -291,15 +282,15 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
             run_id=body.run_id,
             idempotency_key=key,
         )
-        return _json(run.model_dump_json().encode(), 201)
+        return json_response(run.model_dump_json().encode(), 201)
 
     @app.get("/runs", response_model=list[Run], tags=["runs"])
     async def list_runs(b: As) -> Response:
-        return _json(_RUNS.dump_json(await b.list_runs()))
+        return json_response(_RUNS.dump_json(await b.list_runs()))
 
     @app.get("/runs/{run_id}", response_model=Run, tags=["runs"])
     async def get_run(run_id: str, b: As) -> Response:
-        return _model(await b.get_run(run_id))
+        return model_response(await b.get_run(run_id))
 
     @app.get("/runs/{run_id}/status", tags=["runs"])
     async def status(run_id: str, b: As) -> Response:
@@ -308,33 +299,33 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
         text = narrate(run, tasks, await b.escalations(run_id), now=b.clock())
         counts = await b.count_by_state(run_id)
         payload = {"run": run.model_dump(mode="json"), "counts": counts, "narration": text}
-        return _json(json.dumps(payload).encode())
+        return json_response(json.dumps(payload).encode())
 
     @app.post("/runs/{run_id}/tasks", response_model=list[Task], tags=["runs"])
     async def add_tasks(run_id: str, body: wire.NewTasks, b: As, key: Key = None) -> Response:
         added = await b.add_tasks(
             run_id, body.tasks, actor=body.actor or b.principal.id, idempotency_key=key
         )
-        return _json(_TASKS.dump_json(added))
+        return json_response(_TASKS.dump_json(added))
 
     @app.post("/runs/{run_id}/cancel", response_model=Run, tags=["runs"])
     async def cancel_run(run_id: str, body: wire.Reason, b: As, key: Key = None) -> Response:
         run = await b.cancel_run(run_id, actor=body.actor, reason=body.reason, idempotency_key=key)
-        return _model(run)
+        return model_response(run)
 
     @app.post("/runs/{run_id}/pause", response_model=Run, tags=["runs"])
     async def pause_run(run_id: str, body: wire.Reason, b: As, key: Key = None) -> Response:
         run = await b.pause_run(
             run_id, actor=body.actor or b.principal.id, reason=body.reason, idempotency_key=key
         )
-        return _model(run)
+        return model_response(run)
 
     @app.post("/runs/{run_id}/resume", response_model=Run, tags=["runs"])
     async def resume_run(run_id: str, body: wire.Resume, b: As, key: Key = None) -> Response:
         run = await b.resume_run(
             run_id, actor=body.actor or b.principal.id, budget=body.budget, idempotency_key=key
         )
-        return _model(run)
+        return model_response(run)
 
     @app.post("/runs/{run_id}/escalations", response_model=Event, tags=["runs"])
     async def escalate(run_id: str, body: wire.NewEscalation, b: As, key: Key = None) -> Response:
@@ -347,11 +338,11 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
             actor=body.actor or b.principal.id,
             idempotency_key=key,
         )
-        return _model(event)
+        return model_response(event)
 
     @app.get("/runs/{run_id}/escalations", response_model=list[Event], tags=["runs"])
     async def escalations(run_id: str, b: As, limit: int = 1000) -> Response:
-        return _json(_EVENTS.dump_json(await b.escalations(run_id, limit=limit)))
+        return json_response(_EVENTS.dump_json(await b.escalations(run_id, limit=limit)))
 
     @app.post("/runs/{run_id}/messages", response_model=Event, tags=["messages"])
     async def post_message(run_id: str, body: wire.NewMessage, b: As, key: Key = None) -> Response:
@@ -364,11 +355,11 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
             task_id=body.task_id,
             idempotency_key=key,
         )
-        return _model(event)
+        return model_response(event)
 
     @app.get("/runs/{run_id}/messages", response_model=list[Event], tags=["messages"])
     async def messages(run_id: str, b: As, limit: int = 100) -> Response:
-        return _json(_EVENTS.dump_json(await b.messages(run_id, limit=limit)))
+        return json_response(_EVENTS.dump_json(await b.messages(run_id, limit=limit)))
 
     @app.get("/runs/{run_id}/briefing", response_model=Briefing, tags=["runs"])
     async def briefing(
@@ -379,38 +370,38 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     ) -> Response:
         """The run, its latest messages, and the tasks named in ``dependencies``."""
         found = await b.briefing(run_id, messages=messages, dependencies=dependencies or ())
-        return _model(found)
+        return model_response(found)
 
     @app.get("/runs/{run_id}/tasks", response_model=list[Task], tags=["tasks"])
     async def run_tasks(run_id: str, b: As) -> Response:
-        return _json(_TASKS.dump_json(await b.tasks(run_id)))
+        return json_response(_TASKS.dump_json(await b.tasks(run_id)))
 
     @app.get("/runs/{run_id}/counts", response_model=dict[str, int], tags=["runs"])
     async def counts(run_id: str, b: As) -> Response:
-        return _json(_COUNTS.dump_json(await b.count_by_state(run_id)))
+        return json_response(_COUNTS.dump_json(await b.count_by_state(run_id)))
 
     @app.get("/runs/{run_id}/queues", response_model=dict[str, int], tags=["runs"])
     async def queues(run_id: str, b: As) -> Response:
-        return _json(_COUNTS.dump_json(await b.ready_by_role(run_id)))
+        return json_response(_COUNTS.dump_json(await b.ready_by_role(run_id)))
 
     @app.get("/runs/{run_id}/watched", response_model=list[Task], tags=["tasks"])
     async def watched(run_id: str, b: As, review_rounds_at_least: int = 3) -> Response:
         found = await b.watched_tasks(run_id, review_rounds_at_least=review_rounds_at_least)
-        return _json(_TASKS.dump_json(found))
+        return json_response(_TASKS.dump_json(found))
 
     @app.get("/runs/{run_id}/recent-events", response_model=list[Event], tags=["events"])
     async def recent_events(
         run_id: str, b: As, kind_prefix: str = "", limit: int = 500
     ) -> Response:
         found = await b.recent_events(run_id, kind_prefix=kind_prefix, limit=limit)
-        return _json(_EVENTS.dump_json(found))
+        return json_response(_EVENTS.dump_json(found))
 
     @app.get("/runs/{run_id}/progress", response_model=wire.Progress | None, tags=["runs"])
     async def progress(run_id: str, b: As) -> Response:
         last = await b.last_progress(run_id)
         if last is None:
-            return _json(b"null")
-        return _model(wire.Progress(seq=last[0], at=last[1]))
+            return json_response(b"null")
+        return model_response(wire.Progress(seq=last[0], at=last[1]))
 
     @app.get("/runs/{run_id}/wait", response_model=Run | None, tags=["runs"])
     async def wait_run(
@@ -429,8 +420,8 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
                 run = await b.wait_ended(run_id, timeout=waiting)
         except TimeoutError:
             await b.get_run(run_id)  # still there, still visible
-            return _json(b"null")
-        return _model(run)
+            return json_response(b"null")
+        return model_response(run)
 
     # -- events ----------------------------------------------------------------------
     async def event_page_or_stream(
@@ -463,7 +454,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
                     break
                 head = await b.last_seq()
                 found, cursor = await events.page(b, run_id, cursor, limit, tasks, kinds)
-        response = _json(_EVENTS.dump_json(found))
+        response = json_response(_EVENTS.dump_json(found))
         response.headers[CURSOR_HEADER] = str(cursor)
         return response
 
@@ -505,7 +496,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
 
     @app.get("/seq", response_model=wire.Seq, tags=["events"])
     async def last_seq(b: Fresh) -> Response:
-        return _model(wire.Seq(seq=await b.last_seq()))
+        return model_response(wire.Seq(seq=await b.last_seq()))
 
     @app.get("/changes", response_model=wire.Changed, tags=["events"])
     async def changes(
@@ -515,7 +506,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     ) -> Response:
         """Whether anything committed after seq ``after``, waiting up to ``timeout``."""
         changed = await b.wait_for_change(after, min(timeout, MAX_WAIT_S))
-        return _model(wire.Changed(changed=changed))
+        return model_response(wire.Changed(changed=changed))
 
     # -- work, reviews, duties: http/work.py ---------------------------------------
     app.include_router(work.router)
@@ -525,27 +516,29 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
     async def similar_ids(
         b: Fresh, kind: Annotated[str, Query(pattern="^(run|task)$")], ident: str, limit: int = 3
     ) -> Response:
-        return _model(wire.Ids(ids=await b.similar_ids(kind, ident, limit=limit)))
+        return model_response(wire.Ids(ids=await b.similar_ids(kind, ident, limit=limit)))
 
     @app.post("/idempotency/forget", response_model=wire.Count, tags=["board"])
     async def forget(body: wire.Forget, b: As) -> Response:
-        return _model(wire.Count(count=await b.forget_idempotency(older_than_s=body.older_than_s)))
+        return model_response(
+            wire.Count(count=await b.forget_idempotency(older_than_s=body.older_than_s))
+        )
 
     @app.post("/backup", response_model=wire.Count, tags=["board"])
     async def backup(body: wire.Backup, b: As) -> Response:
         """Back the store up to a path *on the server* (admin)."""
-        return _model(wire.Count(count=await b.backup(body.destination)))
+        return model_response(wire.Count(count=await b.backup(body.destination)))
 
     @app.get("/snapshot", response_model=wire.Snapshot, tags=["board"])
     async def snapshot(b: As) -> Response:
         tables = await b.snapshot()
         body = wire.Snapshot(tables={k: [list(row) for row in v] for k, v in tables.items()})
-        return _model(body)
+        return model_response(body)
 
     @app.get("/health", tags=["board"], openapi_extra={"security": []})
     async def health() -> Response:
         """Liveness, without authentication: the server answers."""
-        return _json(b'{"ok":true}')
+        return json_response(b'{"ok":true}')
 
     web.mount(app, app.state.principals, keepalive_s=settings.keepalive_s)
 

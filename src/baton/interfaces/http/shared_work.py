@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 
 from baton.interfaces.http import wire
 from baton.interfaces.http.callers import As, Key
+from baton.interfaces.http.responses import json_response
 from baton.model import Event
 from baton.model.artifacts import Artifact, ArtifactContent, ArtifactVersion, ArtifactWrite
 from baton.model.reservations import Reservation
@@ -27,10 +28,6 @@ _RESERVATIONS = TypeAdapter(list[Reservation])
 Name = Annotated[str, Query(description="The artifact's name (path-like: src/api/x.py).")]
 Scope = Annotated[str | None, Query(description="A task id; absent for the run's scope.")]
 Acting = Annotated[str | None, Query(description="The task the caller acts for.")]
-
-
-def _json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
 
 
 @router.post("/runs/{run_id}/artifacts", response_model=ArtifactWrite, tags=["artifacts"])
@@ -51,12 +48,12 @@ async def write_artifact(
         author=body.author,
         idempotency_key=key,
     )
-    return _json(written.model_dump_json().encode())
+    return json_response(written.model_dump_json().encode())
 
 
 @router.get("/runs/{run_id}/artifacts", response_model=list[Artifact], tags=["artifacts"])
 async def artifacts(run_id: str, b: As, task_id: Acting = None) -> Response:
-    return _json(_ARTIFACTS.dump_json(await b.artifacts(run_id, task_id=task_id)))
+    return json_response(_ARTIFACTS.dump_json(await b.artifacts(run_id, task_id=task_id)))
 
 
 @router.get("/runs/{run_id}/artifact", response_model=ArtifactContent, tags=["artifacts"])
@@ -69,7 +66,7 @@ async def read_artifact(
     task_id: Acting = None,
 ) -> Response:
     found = await b.read_artifact(run_id, name, scope=scope, version=version, task_id=task_id)
-    return _json(found.model_dump_json().encode())
+    return json_response(found.model_dump_json().encode())
 
 
 @router.get(
@@ -79,7 +76,7 @@ async def artifact_history(
     run_id: str, name: Name, b: As, scope: Scope = None, task_id: Acting = None
 ) -> Response:
     versions = await b.artifact_history(run_id, name, scope=scope, task_id=task_id)
-    return _json(_VERSIONS.dump_json(versions))
+    return json_response(_VERSIONS.dump_json(versions))
 
 
 @router.get("/runs/{run_id}/artifact/diff", response_model=wire.Diff, tags=["artifacts"])
@@ -95,7 +92,7 @@ async def diff_artifact(
     text = await b.diff_artifact(
         run_id, name, from_version, to_version, scope=scope, task_id=task_id
     )
-    return _json(wire.Diff(diff=text).model_dump_json().encode())
+    return json_response(wire.Diff(diff=text).model_dump_json().encode())
 
 
 @router.post(
@@ -111,7 +108,7 @@ async def reserve(task_id: str, body: wire.ReserveBody, b: As, key: Key = None) 
         wait_s=body.wait_s,
         idempotency_key=key,
     )
-    return _json(_RESERVATIONS.dump_json(taken))
+    return json_response(_RESERVATIONS.dump_json(taken))
 
 
 @router.post(
@@ -129,7 +126,7 @@ async def release_reservations(
         participant=body.participant or b.principal.id,
         idempotency_key=key,
     )
-    return _json(_RESERVATIONS.dump_json(gone))
+    return json_response(_RESERVATIONS.dump_json(gone))
 
 
 @router.post("/tasks/{task_id:path}/context", response_model=Event, tags=["work"])
@@ -143,9 +140,9 @@ async def record_context(
         participant=body.participant or b.principal.id,
         idempotency_key=key,
     )
-    return _json(event.model_dump_json().encode())
+    return json_response(event.model_dump_json().encode())
 
 
 @router.get("/reservations", response_model=list[Reservation], tags=["reservations"])
 async def reservations(b: As, run_id: Annotated[str | None, Query()] = None) -> Response:
-    return _json(_RESERVATIONS.dump_json(await b.reservations(run_id)))
+    return json_response(_RESERVATIONS.dump_json(await b.reservations(run_id)))

@@ -16,11 +16,12 @@ from typing import cast
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from baton.board import Board
 from baton.interfaces.http import wire
 from baton.interfaces.http.callers import As, Fresh, Key
+from baton.interfaces.http.responses import json_response, model_response
 from baton.model import Duty, Lease, Task
 
 router = APIRouter()
@@ -28,14 +29,6 @@ router = APIRouter()
 _TASKS = TypeAdapter(list[Task])
 _LEASE = TypeAdapter(Lease | None)
 _DUTY = TypeAdapter(Duty | None)
-
-
-def _json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
-
-
-def _model(value: BaseModel) -> Response:
-    return _json(value.model_dump_json().encode())
 
 
 def me(b: Board, name: str | None) -> str:
@@ -51,12 +44,12 @@ async def claim(body: wire.ClaimRequest, b: As, key: Key = None) -> Response:
         lease_s=body.lease_s,
         idempotency_key=key,
     )
-    return _json(_LEASE.dump_json(lease))
+    return json_response(_LEASE.dump_json(lease))
 
 
 @router.get("/tasks/{task_id:path}", response_model=Task, tags=["tasks"])
 async def get_task(task_id: str, b: As) -> Response:
-    return _model(await b.get_task(task_id))
+    return model_response(await b.get_task(task_id))
 
 
 @router.post("/tasks/{task_id:path}/heartbeat", response_model=Lease, tags=["work"])
@@ -65,7 +58,7 @@ async def heartbeat(task_id: str, body: wire.Heartbeat, b: As, key: Key = None) 
         task_id, body.token, me(b, body.participant), lease_s=body.lease_s,
         idempotency_key=key,
     )  # fmt: skip
-    return _model(lease)
+    return model_response(lease)
 
 
 @router.post("/tasks/{task_id:path}/submit", response_model=Task, tags=["work"])
@@ -74,7 +67,7 @@ async def submit(task_id: str, body: wire.Submit, b: As, key: Key = None) -> Res
         task_id, body.token, body.output, participant=me(b, body.participant),
         idempotency_key=key,
     )  # fmt: skip
-    return _model(task)
+    return model_response(task)
 
 
 @router.post("/tasks/{task_id:path}/fail", response_model=Task, tags=["work"])
@@ -83,7 +76,7 @@ async def fail(task_id: str, body: wire.Fail, b: As, key: Key = None) -> Respons
         task_id, body.token, body.error, participant=me(b, body.participant),
         retryable=body.retryable, idempotency_key=key,
     )  # fmt: skip
-    return _model(task)
+    return model_response(task)
 
 
 @router.post("/tasks/{task_id:path}/block", response_model=Task, tags=["work"])
@@ -92,7 +85,7 @@ async def block(task_id: str, body: wire.Block, b: As, key: Key = None) -> Respo
         task_id, body.token, body.reason, participant=me(b, body.participant),
         idempotency_key=key,
     )  # fmt: skip
-    return _model(task)
+    return model_response(task)
 
 
 @router.post("/tasks/{task_id:path}/release", response_model=Task, tags=["work"])
@@ -100,12 +93,12 @@ async def release(task_id: str, body: wire.Release, b: As, key: Key = None) -> R
     task = await b.release(
         task_id, body.token, participant=me(b, body.participant), idempotency_key=key
     )
-    return _model(task)
+    return model_response(task)
 
 
 @router.post("/tasks/{task_id:path}/unblock", response_model=Task, tags=["work"])
 async def unblock(task_id: str, body: wire.Actor, b: As, key: Key = None) -> Response:
-    return _model(await b.unblock(task_id, actor=me(b, body.actor), idempotency_key=key))
+    return model_response(await b.unblock(task_id, actor=me(b, body.actor), idempotency_key=key))
 
 
 @router.post("/tasks/{task_id:path}/approve", response_model=Task, tags=["review"])
@@ -114,7 +107,7 @@ async def approve(task_id: str, body: wire.Approve, b: As, key: Key = None) -> R
         task_id, actor=me(b, body.actor), token=body.token, comment=body.comment,
         idempotency_key=key,
     )  # fmt: skip
-    return _model(task)
+    return model_response(task)
 
 
 @router.post("/tasks/{task_id:path}/reject", response_model=Task, tags=["review"])
@@ -123,7 +116,7 @@ async def reject(task_id: str, body: wire.Reject, b: As, key: Key = None) -> Res
         task_id, body.feedback, actor=me(b, body.actor), token=body.token,
         idempotency_key=key,
     )  # fmt: skip
-    return _model(task)
+    return model_response(task)
 
 
 @router.post("/tasks/{task_id:path}/abandon-review", response_model=Task, tags=["review"])
@@ -134,7 +127,7 @@ async def abandon_review(
         task_id, body.token, body.error, participant=me(b, body.participant),
         idempotency_key=key,
     )  # fmt: skip
-    return _model(task)
+    return model_response(task)
 
 
 @router.post("/tasks/{task_id:path}/cancel", response_model=Task, tags=["tasks"])
@@ -142,7 +135,7 @@ async def cancel_task(task_id: str, body: wire.Reason, b: As, key: Key = None) -
     task = await b.cancel_task(
         task_id, actor=me(b, body.actor), reason=body.reason, idempotency_key=key
     )
-    return _model(task)
+    return model_response(task)
 
 
 @router.post("/tasks/{task_id:path}/usage", response_model=Task, tags=["tasks"])
@@ -158,26 +151,26 @@ async def record_usage(task_id: str, body: wire.Usage, b: As, key: Key = None) -
         role=body.role,
         idempotency_key=key,
     )
-    return _model(task)
+    return model_response(task)
 
 
 @router.post("/reap", response_model=list[Task], tags=["work"])
 async def reap(body: wire.Reap, b: As, key: Key = None) -> Response:
     reaped = await b.reap_expired(actor=body.actor, limit=body.limit, idempotency_key=key)
-    return _json(_TASKS.dump_json(reaped))
+    return json_response(_TASKS.dump_json(reaped))
 
 
 # --- duties -------------------------------------------------------------------------
 @router.post("/duties/{name}/claim", response_model=Duty | None, tags=["duties"])
 async def claim_duty(name: str, body: wire.DutyClaim, b: As) -> Response:
     duty = await b.claim_duty(name, me(b, body.participant), lease_s=body.lease_s)
-    return _json(_DUTY.dump_json(duty))
+    return json_response(_DUTY.dump_json(duty))
 
 
 @router.post("/duties/{name}/renew", response_model=Duty, tags=["duties"])
 async def renew_duty(name: str, body: wire.DutyRenew, b: As) -> Response:
     duty = await b.renew_duty(name, body.token, me(b, body.participant), lease_s=body.lease_s)
-    return _model(duty)
+    return model_response(duty)
 
 
 @router.post("/duties/{name}/release", status_code=204, tags=["duties"])
@@ -188,4 +181,4 @@ async def release_duty(name: str, body: wire.DutyRelease, b: As) -> Response:
 
 @router.get("/duties/{name}", response_model=Duty | None, tags=["duties"])
 async def get_duty(name: str, b: Fresh) -> Response:
-    return _json(_DUTY.dump_json(await b.get_duty(name)))
+    return json_response(_DUTY.dump_json(await b.get_duty(name)))
