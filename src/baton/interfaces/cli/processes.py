@@ -22,18 +22,22 @@ from baton.runtime.orchestrator import Orchestrator
 from baton.runtime.processes import until_signalled
 from baton.runtime.worker import Worker
 
+#: The options both commands take, said once.
+RunOnly = Annotated[
+    str | None,
+    typer.Option("--run", envvar="BATON_RUN", help="Only this run; exit when it ends."),
+]
+StallS = Annotated[
+    float,
+    typer.Option(envvar="BATON_STALL_S", help="Escalate after this long without progress."),
+]
+
 
 def orchestrate_cmd(
     db: Db = DEFAULT_DB,
     token: Token = None,
-    run_id: Annotated[
-        str | None,
-        typer.Option("--run", envvar="BATON_RUN", help="Only this run; exit when it ends."),
-    ] = None,
-    stall_s: Annotated[
-        float,
-        typer.Option(envvar="BATON_STALL_S", help="Escalate after this long without progress."),
-    ] = 120.0,
+    run_id: RunOnly = None,
+    stall_s: StallS = 120.0,
     review_alert: Annotated[int, typer.Option(envvar="BATON_REVIEW_ALERT")] = 2,
     failure_streak: Annotated[int, typer.Option(envvar="BATON_FAILURE_STREAK")] = 3,
     tick_s: Annotated[float, typer.Option(envvar="BATON_TICK_S")] = 1.0,
@@ -68,10 +72,7 @@ def worker_cmd(
         float,
         typer.Option(envvar="BATON_GRACE_S", help="Seconds running agents get to finish on stop."),
     ] = 30.0,
-    run_id: Annotated[
-        str | None,
-        typer.Option("--run", envvar="BATON_RUN", help="Only this run; exit when it ends."),
-    ] = None,
+    run_id: RunOnly = None,
     watchdog: Annotated[
         bool,
         typer.Option(
@@ -89,10 +90,7 @@ def worker_cmd(
     watchdog_tick_s: Annotated[
         float, typer.Option(envvar="BATON_WATCHDOG_TICK_S", help="Seconds between passes.")
     ] = 2.0,
-    stall_s: Annotated[
-        float,
-        typer.Option(envvar="BATON_STALL_S", help="Escalate after this long without progress."),
-    ] = 120.0,
+    stall_s: StallS = 120.0,
 ) -> None:
     """Claim and work tasks for the roles the agents serve, until stopped (SIGTERM/Ctrl-C).
 
