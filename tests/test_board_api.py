@@ -96,7 +96,7 @@ def test_a_worker_and_an_orchestrator_need_nothing_but_the_interface(tmp_path: P
             await asyncio.wait_for(worker.run(run_id=run.id), 30)
             await Orchestrator(remote).tick(run_id=run.id)
             assert (await board.get_run(run.id)).state is RunState.FAILED
-            assert {"claim", "submit", "fail", "briefing", "claim_duty"} <= remote.calls
+            assert {"claim", "submit_and_claim", "fail", "briefing", "claim_duty"} <= remote.calls
             notes = await board.messages(run.id)
             assert sorted(m.payload["body"]["text"] for m in notes) == ["did a", "did b"]
         finally:

@@ -139,6 +139,78 @@ def test_a_worker_attempt_costs_three_round_trips(pg_url: str, sent: list[str]) 
     asyncio.run(scenario())
 
 
+def test_a_submit_and_claim_costs_one_round_trip(pg_url: str, sent: list[str]) -> None:
+    """What the Worker sends between two tasks: the keyed submit and the next claim in
+    one transaction and one round trip (migration 0025), the key recorded with both
+    rows, so that a repeat replays the very same hand-off and writes nothing."""
+
+    async def scenario() -> None:
+        board = _board(pg_url)
+        try:
+            run = await board.create_run(
+                plan(task("a"), task("b", deps=("a",)), task("c", deps=("b",)))
+            )
+            lease = await board.claim("w1", ["worker"])
+            assert lease is not None
+            sent.clear()
+            key = f"w1:{lease.task.id}:{lease.token}:result+claim"
+            first = await board.submit_and_claim(
+                lease.task.id, lease.token, {"ok": 1}, participant="w1", roles=["worker"],
+                run_id=run.id, idempotency_key=key,
+            )  # fmt: skip
+            trip = list(sent)
+            assert first.lease is not None and first.lease.task.key == "b"
+            sent.clear()
+            # the lease that came back is remembered for the next one-trip hand-off
+            second = await board.submit_and_claim(
+                first.lease.task.id, first.lease.token, {}, participant="w1", roles="worker"
+            )
+            trip2 = list(sent)
+            assert second.lease is not None and second.lease.task.key == "c"
+            before = await board.store.snapshot()
+            again = await board.submit_and_claim(
+                lease.task.id, lease.token, {"ok": 1}, participant="w1", roles=["worker"],
+                run_id=run.id, idempotency_key=key,
+            )  # fmt: skip
+            assert again == first, "a replay returns the first hand-off, lease and all"
+            assert await board.store.snapshot() == before, "a replay writes nothing"
+        finally:
+            await board.close()
+
+        assert len(trip) == 1 and "baton_submit_and_claim_one_trip" in trip[0], trip
+        assert trip[0].startswith("BEGIN")
+        assert len(trip2) == 1 and "baton_submit_and_claim_one_trip" in trip2[0], trip2
+
+    asyncio.run(scenario())
+
+
+def test_a_claim_the_one_trip_leaves_to_the_general_path_takes_the_submit_with_it(
+    pg_url: str,
+) -> None:
+    """A run with an attempts budget: the claim half must count the attempt, which the
+    generated claim leaves to the Board, so the one trip rolls back whole (BT001) and
+    the general path does both, in one transaction still."""
+
+    async def scenario() -> None:
+        board = _board(pg_url)
+        try:
+            spec = plan(task("a"), task("b", deps=("a",)))
+            spec["budget"] = {"attempts": 10}
+            run = await board.create_run(spec)
+            lease = await board.claim("w1", ["worker"])
+            assert lease is not None
+            handoff = await board.submit_and_claim(
+                lease.task.id, lease.token, {}, participant="w1", roles=["worker"]
+            )
+            assert handoff.task.state is TaskState.DONE
+            assert handoff.lease is not None and handoff.lease.task.key == "b"
+            assert (await board.get_run(run.id)).claims == 2
+        finally:
+            await board.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_keyed_submit_in_one_trip_refuses_a_key_used_for_something_else(
     pg_url: str, sent: list[str]
 ) -> None:

@@ -13,7 +13,7 @@ import baton.agents
 BATON = {
     "Action", "Agent", "AgentsLike", "BatonError", "BatonRuntimeError", "Board", "BoardAPI",
     "Budget", "BudgetLeft", "ContractViolation", "DEFAULT_MESSAGE_KINDS", "DependencyResult",
-    "Duty", "Event", "EventKind", "FailurePolicy", "FunctionAgent", "GiveUp",
+    "Duty", "Event", "EventKind", "FailurePolicy", "FunctionAgent", "GiveUp", "Handoff",
     "IdempotencyConflict", "InvalidArgument", "InvalidMessage", "InvalidPlan",
     "InvalidTransition", "Lease", "LeaseKind", "LeaseLost", "Limits", "NotFound", "Orchestrator",
     "Plan", "PlanProblem", "RUN_ENDED", "RetryLater", "Run", "RunFailed", "RunState",

@@ -36,7 +36,7 @@ from baton.model.redaction import Redactor
 from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
 from baton.store import Store, Tx
-from baton.store.rows import task_from_record
+from baton.store.rows import claimed_from_record, task_from_record
 
 T = TypeVar("T")
 
@@ -48,10 +48,12 @@ M = TypeVar("M")
 
 
 class SubmitResult(BaseModel):
-    """What a submit did: the task after it, and the contract violations if refused."""
+    """What a submit did: the task after it, and the contract violations if refused;
+    for a submit-and-claim, the task claimed next (``None``: none)."""
 
     task: Task
     violations: list[str] = []
+    claimed: Task | None = None
 
 
 def _adapter(tp: Any) -> TypeAdapter[Any]:
@@ -243,7 +245,12 @@ class BoardCore:
                         raise IdempotencyConflict(key, prior[0], op)
                     recorded = task_from_record(prior[1]) if codec == "submit" else None
                     if recorded is not None:  # recorded by the store's one trip
-                        return cast(T, SubmitResult.model_construct(task=recorded, violations=[]))
+                        return cast(
+                            T,
+                            SubmitResult.model_construct(
+                                task=recorded, violations=[], claimed=claimed_from_record(prior[1])
+                            ),
+                        )
                     replayed: T = _CODECS[codec].validate_json(prior[1])
                     return replayed
             now = self.clock()

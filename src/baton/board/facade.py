@@ -43,7 +43,7 @@ from baton.board.reviews import ReviewService
 from baton.board.runs import RunService
 from baton.board.signatures import SignatureService
 from baton.board.work import WorkService
-from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model import Briefing, Budget, Duty, Event, Handoff, Lease, Plan, Run, Task, TaskSpec
 from baton.model.artifacts import (
     Artifact,
     ArtifactContent,
@@ -445,6 +445,40 @@ class Board:
             token,
             self.core.redact(output),
             participant=participant,
+            idempotency_key=idempotency_key,
+        )
+
+    async def submit_and_claim(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        *,
+        participant: str,
+        roles: str | Sequence[str],
+        run_id: str | None = None,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Handoff:
+        """:meth:`submit`, then :meth:`claim` for the same participant, in one
+        transaction — what a worker does between two tasks, for one commit instead of
+        two (on PostgreSQL one round trip instead of two). The claim sees what the
+        submit released, so on a chain the submitter takes the dependent itself.
+
+        All or nothing: any error (a lost lease, a role the participant lacks, an
+        unknown run) changes nothing. A broken output contract records the failed
+        attempt, claims nothing and raises :class:`ContractViolation`, as
+        :meth:`submit` does. Returns the submitted task and the new lease (``None``:
+        nothing was claimable); an idempotency key replays both.
+        """
+        return await self._work.submit_and_claim(
+            task_id,
+            token,
+            self.core.redact(output),
+            participant=participant,
+            roles=roles,
+            run_id=run_id,
+            lease_s=lease_s,
             idempotency_key=idempotency_key,
         )
 

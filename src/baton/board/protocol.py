@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
-from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model import Briefing, Budget, Duty, Event, Handoff, Lease, Plan, Run, Task, TaskSpec
 from baton.model.artifacts import (
     Artifact,
     ArtifactContent,
@@ -185,6 +185,19 @@ class BoardAPI(Protocol):
         participant: str,
         idempotency_key: str | None = None,
     ) -> Task: ...
+
+    async def submit_and_claim(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        *,
+        participant: str,
+        roles: str | Sequence[str],
+        run_id: str | None = None,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Handoff: ...
 
     async def fail(
         self,

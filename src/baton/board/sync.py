@@ -120,6 +120,7 @@ class SyncBoard:
     claim = _blocking(Board.claim)
     heartbeat = _blocking(Board.heartbeat)
     submit = _blocking(Board.submit)
+    submit_and_claim = _blocking(Board.submit_and_claim)
     fail = _blocking(Board.fail)
     block = _blocking(Board.block)
     release = _blocking(Board.release)

@@ -20,7 +20,7 @@ from baton.board.escalations import escalate_failure
 from baton.board.growth import named_tasks, put_tasks
 from baton.board.settle import settle
 from baton.board.transitions import apply, record
-from baton.model import Lease, LeaseKind, Task
+from baton.model import Handoff, Lease, LeaseKind, Task
 from baton.model.budgets import past, reached
 from baton.model.changes import TaskChanges
 from baton.model.contracts import violations
@@ -67,6 +67,25 @@ class WorkService:
         lease_s: float | None = None,
         idempotency_key: str | None = None,
     ) -> Lease | None:
+        roles = self._claim_args(participant, roles, run_id, lease_s)
+
+        async def body(tx: Tx, now: float, who: Principal) -> Lease | None:
+            # The common claim, in one round trip where the store can (PostgreSQL).
+            one_trip = who.owner and idempotency_key is None
+            return await self._claim_in(tx, now, who, participant, roles, run_id, lease_s, one_trip)
+
+        lease = await self.core.write(f"claim by {participant}", "claim", idempotency_key, body)
+        self._remember(lease)
+        return lease
+
+    def _claim_args(
+        self,
+        participant: str,
+        roles: str | Sequence[str],
+        run_id: str | None,
+        lease_s: float | None,
+    ) -> list[str]:
+        """A claim's arguments checked; the roles as a list."""
         check_name("participant", participant)
         roles = [roles] if isinstance(roles, str) else list(roles)
         if not roles:
@@ -77,85 +96,97 @@ class WorkService:
             check_id("run", run_id)
         if lease_s is not None:
             check_duration("lease_s", lease_s, limits=self.core.limits)
+        return roles
 
-        async def body(tx: Tx, now: float, who: Principal) -> Lease | None:
-            if not who.owner:
-                self._may_claim(who, participant, roles, run_id)
-                if run_id is not None:
-                    require_run(who, await load_run(tx, run_id), "claim in")
-            mine = "" if who.owner else who.id  # the owner's names are not identities
-            if who.owner and idempotency_key is None and len(set(roles)) == 1:
-                # The common claim, in one round trip where the store can (PostgreSQL):
-                # the same ready -> running edge, generated from the transition table.
-                trip = await tx.claim_in_one_trip(
-                    roles[0], run_id, now, owner=participant, lease_s=lease_s
-                )
-                if trip.handled:
-                    return None if trip.task is None else _work_lease(trip.task)
-            best: Task | None = None
-            budget: dict[str, Any] | None = None
-            for role in dict.fromkeys(roles):
-                found = await tx.find_claimable(role, run_id, now, not_reviewed_by=mine)
-                if found is not None and (
-                    best is None
-                    or (-found.task.priority, found.task.created_seq)
-                    < (-best.priority, best.created_seq)
-                ):
-                    best, budget = found
-            if best is None:
-                if run_id is not None and await tx.get_run(run_id) is None:
-                    raise NotFound("run", run_id)  # asked only now: a found task has a run
-                return None
-            counted = budget is not None and budget.get("attempts") is not None
-            if (
-                counted
-                and best.state is TaskState.READY
-                and not await self._count_attempt(tx, best.run_id, now)
-            ):
-                return None  # the run just ran out of its attempts budget: paused
-            expires = now + (lease_s or best.lease_s)
-            if best.state is TaskState.READY:
-                kind = LeaseKind.WORK
-                task = await apply(
-                    tx,
-                    best,
-                    Action.CLAIM,
-                    actor=participant,
-                    now=now,
-                    payload={"owner": participant, "expires_at": expires},
-                    changes=TaskChanges(
-                        lease_owner=participant,
-                        lease_kind=kind.value,
-                        lease_expires_at=expires,
-                        token=best.token + 1,
-                        attempts=best.attempts + 1,
-                    ),
-                )
-            else:
-                kind = LeaseKind.REVIEW
-                task = await record(
-                    tx,
-                    best,
-                    EventKind.TASK_REVIEW_CLAIMED,
-                    actor=participant,
-                    now=now,
-                    changes=TaskChanges(
-                        lease_owner=participant,
-                        lease_kind=kind.value,
-                        lease_expires_at=expires,
-                        token=best.token + 1,
-                    ),
-                )
-            return Lease.model_construct(
-                task=task, owner=participant, token=task.token, kind=kind, expires_at=expires
-            )
-
-        lease = await self.core.write(f"claim by {participant}", "claim", idempotency_key, body)
+    def _remember(self, lease: Lease | None) -> None:
+        """Keep the owner's work lease's task, for a one-trip submit of it later."""
         if lease is not None and lease.kind is LeaseKind.WORK and self.core.principal.owner:
             self._held[lease.task.id] = lease.task
             if len(self._held) > HELD_LEASES:
                 self._held.popitem(last=False)
-        return lease
+
+    async def _claim_in(
+        self,
+        tx: Tx,
+        now: float,
+        who: Principal,
+        participant: str,
+        roles: list[str],
+        run_id: str | None,
+        lease_s: float | None,
+        one_trip: bool,
+    ) -> Lease | None:
+        """The claim, in ``tx``; ``one_trip``: it may be the store's one-trip claim (the
+        transaction's only statement, the owner's, without an idempotency key)."""
+        if not who.owner:
+            self._may_claim(who, participant, roles, run_id)
+            if run_id is not None:
+                require_run(who, await load_run(tx, run_id), "claim in")
+        mine = "" if who.owner else who.id  # the owner's names are not identities
+        if one_trip and len(set(roles)) == 1:
+            # The same ready -> running edge, generated from the transition table.
+            trip = await tx.claim_in_one_trip(
+                roles[0], run_id, now, owner=participant, lease_s=lease_s
+            )
+            if trip.handled:
+                return None if trip.task is None else _lease_of(trip.task)
+        best: Task | None = None
+        budget: dict[str, Any] | None = None
+        for role in dict.fromkeys(roles):
+            found = await tx.find_claimable(role, run_id, now, not_reviewed_by=mine)
+            if found is not None and (
+                best is None
+                or (-found.task.priority, found.task.created_seq)
+                < (-best.priority, best.created_seq)
+            ):
+                best, budget = found
+        if best is None:
+            if run_id is not None and await tx.get_run(run_id) is None:
+                raise NotFound("run", run_id)  # asked only now: a found task has a run
+            return None
+        counted = budget is not None and budget.get("attempts") is not None
+        if (
+            counted
+            and best.state is TaskState.READY
+            and not await self._count_attempt(tx, best.run_id, now)
+        ):
+            return None  # the run just ran out of its attempts budget: paused
+        expires = now + (lease_s or best.lease_s)
+        if best.state is TaskState.READY:
+            kind = LeaseKind.WORK
+            task = await apply(
+                tx,
+                best,
+                Action.CLAIM,
+                actor=participant,
+                now=now,
+                payload={"owner": participant, "expires_at": expires},
+                changes=TaskChanges(
+                    lease_owner=participant,
+                    lease_kind=kind.value,
+                    lease_expires_at=expires,
+                    token=best.token + 1,
+                    attempts=best.attempts + 1,
+                ),
+            )
+        else:
+            kind = LeaseKind.REVIEW
+            task = await record(
+                tx,
+                best,
+                EventKind.TASK_REVIEW_CLAIMED,
+                actor=participant,
+                now=now,
+                changes=TaskChanges(
+                    lease_owner=participant,
+                    lease_kind=kind.value,
+                    lease_expires_at=expires,
+                    token=best.token + 1,
+                ),
+            )
+        return Lease.model_construct(
+            task=task, owner=participant, token=task.token, kind=kind, expires_at=expires
+        )
 
     @staticmethod
     def _may_claim(who: Principal, participant: str, roles: list[str], run_id: str | None) -> None:
@@ -233,7 +264,6 @@ class WorkService:
         participant: str,
         idempotency_key: str | None = None,
     ) -> Task:
-
         check_name("participant", participant)
         check_json(f"the output of task {task_id!r}", output, limits=self.core.limits)
 
@@ -250,44 +280,7 @@ class WorkService:
             return None if trip.task is None else SubmitResult.model_construct(task=trip.task)
 
         async def body(tx: Tx, now: float, who: Principal) -> SubmitResult:
-            self._held.pop(task_id, None)
-            task = await load_task(tx, task_id)
-            require_self(who, participant, "submit", run_id=task.run_id)
-            check_lease(task, token, participant, LeaseKind.WORK, now)
-            errors = violations(output, task.output_contract)
-            if not errors and task.expand:
-                expanded = await self._expand(tx, task, output, actor=participant, now=now)
-                if isinstance(expanded, Task):
-                    return SubmitResult.model_construct(task=expanded)
-                errors = expanded
-            if errors:
-                error = {"kind": "contract_violation", "errors": errors}
-                task = await self._failed_attempt(
-                    tx, task, error, final=False, actor=participant, now=now
-                )
-                return SubmitResult.model_construct(task=task, violations=errors)
-            if task.reviewer_role:
-                action = Action.SUBMIT_FOR_REVIEW
-            elif task.requires_approval:
-                action = Action.SUBMIT_FOR_APPROVAL
-            else:
-                action = Action.COMPLETE
-            task = await apply(
-                tx,
-                task,
-                action,
-                actor=participant,
-                now=now,
-                payload={"output": output},
-                changes=TaskChanges(
-                    output=output,
-                    last_error=None,
-                    clear_lease=True,
-                    worked_by=participant if who.owner else who.id,
-                ),
-            )
-            await settle(tx, [task], actor=participant, now=now)
-            return SubmitResult.model_construct(task=task)
+            return await self._submit_in(tx, now, who, task_id, token, output, participant)
 
         result = await self.core.write(
             f"submit {task_id} by {participant}",
@@ -299,6 +292,111 @@ class WorkService:
         if result.violations:
             raise ContractViolation(task_id, result.violations, result.task.state.value)
         return result.task
+
+    async def submit_and_claim(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        *,
+        participant: str,
+        roles: str | Sequence[str],
+        run_id: str | None = None,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Handoff:
+        """The submit, then the submitter's claim, in one transaction: all or nothing.
+        A refused output (a broken contract) records the failed attempt and claims
+        nothing, as :meth:`submit` does."""
+        check_name("participant", participant)
+        check_json(f"the output of task {task_id!r}", output, limits=self.core.limits)
+        roles = self._claim_args(participant, roles, run_id, lease_s)
+        operation = f"submit {task_id} by {participant}, then claim"
+
+        async def one_trip(tx: Tx, now: float, op: str, key: str | None) -> SubmitResult | None:
+            # Both in one round trip where the store can (PostgreSQL: migration 0025).
+            if len(set(roles)) != 1 or not _completes(self._held.get(task_id), token, output):
+                return None
+            del self._held[task_id]
+            recording = None if key is None else (key, op)
+            trip = await tx.submit_and_claim_in_one_trip(
+                task_id, token, output, now, owner=participant, role=roles[0],
+                run_id=run_id, lease_s=lease_s, idempotency=recording,
+            )  # fmt: skip
+            if trip.task is None:
+                return None
+            return SubmitResult.model_construct(task=trip.task, claimed=trip.claimed)
+
+        async def body(tx: Tx, now: float, who: Principal) -> SubmitResult:
+            result = await self._submit_in(tx, now, who, task_id, token, output, participant)
+            if result.violations:
+                return result
+            await self.core.rates.check(tx, who, f"claim by {participant}", now)
+            lease = await self._claim_in(
+                tx, now, who, participant, roles, run_id, lease_s, one_trip=False
+            )
+            if lease is None:
+                return result
+            return result.model_copy(update={"claimed": lease.task})
+
+        result = await self.core.write(
+            operation, "submit", idempotency_key, body, owners_trip=one_trip
+        )
+        if result.violations:
+            raise ContractViolation(task_id, result.violations, result.task.state.value)
+        lease = None if result.claimed is None else _lease_of(result.claimed)
+        self._remember(lease)
+        return Handoff.model_construct(task=result.task, lease=lease)
+
+    async def _submit_in(
+        self,
+        tx: Tx,
+        now: float,
+        who: Principal,
+        task_id: str,
+        token: int,
+        output: Any,
+        participant: str,
+    ) -> SubmitResult:
+        """The submit's general path, in ``tx``."""
+        self._held.pop(task_id, None)
+        task = await load_task(tx, task_id)
+        require_self(who, participant, "submit", run_id=task.run_id)
+        check_lease(task, token, participant, LeaseKind.WORK, now)
+        errors = violations(output, task.output_contract)
+        if not errors and task.expand:
+            expanded = await self._expand(tx, task, output, actor=participant, now=now)
+            if isinstance(expanded, Task):
+                return SubmitResult.model_construct(task=expanded)
+            errors = expanded
+        if errors:
+            error = {"kind": "contract_violation", "errors": errors}
+            task = await self._failed_attempt(
+                tx, task, error, final=False, actor=participant, now=now
+            )
+            return SubmitResult.model_construct(task=task, violations=errors)
+        if task.reviewer_role:
+            action = Action.SUBMIT_FOR_REVIEW
+        elif task.requires_approval:
+            action = Action.SUBMIT_FOR_APPROVAL
+        else:
+            action = Action.COMPLETE
+        task = await apply(
+            tx,
+            task,
+            action,
+            actor=participant,
+            now=now,
+            payload={"output": output},
+            changes=TaskChanges(
+                output=output,
+                last_error=None,
+                clear_lease=True,
+                worked_by=participant if who.owner else who.id,
+            ),
+        )
+        await settle(tx, [task], actor=participant, now=now)
+        return SubmitResult.model_construct(task=task)
 
     async def _expand(
         self, tx: Tx, task: Task, output: Any, *, actor: str, now: float
@@ -526,14 +624,14 @@ def _completes(held: Task | None, token: int, output: Any) -> bool:
     )
 
 
-def _work_lease(task: Task) -> Lease:
-    """The work lease a claim just gave: what the claimed row now says."""
-    if task.lease_owner is None or task.lease_expires_at is None:
+def _lease_of(task: Task) -> Lease:
+    """The lease a claim just gave: what the claimed row now says."""
+    if task.lease_owner is None or task.lease_expires_at is None or task.lease_kind is None:
         raise BatonRuntimeError(f"claimed task {task.id!r} came back without its lease")
     return Lease.model_construct(
         task=task,
         owner=task.lease_owner,
         token=task.token,
-        kind=LeaseKind.WORK,
+        kind=LeaseKind(task.lease_kind),
         expires_at=task.lease_expires_at,
     )

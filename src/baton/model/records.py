@@ -112,6 +112,17 @@ class Lease(BaseModel):
         return self.task.id
 
 
+class Handoff(BaseModel):
+    """What a submit-and-claim did, in one transaction: the submitted task as the submit
+    left it, and the lease on the task its submitter claimed next (``None``: nothing was
+    claimable then)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: Task
+    lease: Lease | None = None
+
+
 class Event(BaseModel):
     """One immutable change on the board. ``seq`` is gap-free and strictly increasing."""
 

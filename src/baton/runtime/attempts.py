@@ -16,19 +16,23 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry import context as otel_context
 
 from baton.board import BoardAPI
-from baton.model import Lease, LeaseKind, Run, Task
+from baton.model import Handoff, Lease, LeaseKind, Run, Task
 from baton.model.budgets import remaining
 from baton.model.errors import (
     ContractViolation,
     EffectUncertain,
     GiveUp,
     LeaseLost,
+    NotFound,
+    PermissionDenied,
+    PolicyDenied,
     RetryLater,
     SecretMissing,
     StoreUnavailable,
@@ -42,6 +46,21 @@ from baton.runtime.tracing import attempt_span, record_attempt
 
 log = logging.getLogger("baton.runtime.worker")
 _T = TypeVar("_T")
+
+
+#: What :meth:`Attempts._persist` returns for a write that did not land.
+_DROPPED = object()
+
+
+@dataclass(frozen=True)
+class ClaimNext:
+    """What a slot claims next, asked with the hand-in of a result in the same call
+    (:meth:`~baton.board.Board.submit_and_claim`): one commit between two tasks
+    instead of two. Not asked once ``stop`` is set (a stopping worker claims nothing)."""
+
+    roles: Sequence[str]
+    run_id: str | None
+    stop: asyncio.Event
 
 
 class Attempts:
@@ -102,12 +121,14 @@ class Attempts:
             raise SecretMissing(task.id, missing)
         return task.model_copy(update={"input": resolve_secrets(task.input, self.secrets)})
 
-    async def work(self, agent: Agent, lease: Lease) -> None:
+    async def work(self, agent: Agent, lease: Lease, then: ClaimNext | None = None) -> Lease | None:
         """Run ``agent`` on the leased task to its end: context, the agent under its
         timeout, a heartbeat while it runs, the result or the failure handed in. Given
-        back (released) only when the worker is cancelled at shutdown."""
+        back (released) only when the worker is cancelled at shutdown. With ``then``, a
+        result is handed in together with the claim of the next task, whose lease is
+        returned (``None``: none was claimed — the caller claims as usual)."""
         task = lease.task
-        running = asyncio.create_task(self._run_agent(agent, lease))
+        running = asyncio.create_task(self._run_agent(agent, lease, then))
         # The heartbeat task starts only when the agent is still running at the first
         # renewal: most tasks end sooner, and a timer costs less than a task.
         loop = asyncio.get_running_loop()
@@ -117,11 +138,11 @@ class Attempts:
             lambda: beats.append(asyncio.create_task(self._heartbeat(lease, running))),
         )
         try:
-            await asyncio.shield(running)
+            return await asyncio.shield(running)
         except asyncio.CancelledError:
             me = asyncio.current_task()
             if me is None or not me.cancelling():  # the lease was lost: only the agent stops
-                return
+                return None
             running.cancel()  # shutdown past the grace period: give the task back
             with contextlib.suppress(LeaseLost, asyncio.CancelledError):
                 await asyncio.shield(
@@ -134,7 +155,7 @@ class Attempts:
             for beat in beats:
                 beat.cancel()
 
-    async def _run_agent(self, agent: Agent, lease: Lease) -> None:
+    async def _run_agent(self, agent: Agent, lease: Lease, then: ClaimNext | None) -> Lease | None:
         task = lease.task
         kind = lease.kind.value
         role = task.role if lease.kind is LeaseKind.WORK else (task.reviewer_role or task.role)
@@ -150,7 +171,7 @@ class Attempts:
             ):
                 done, failed, began = self.completed, self.failed, time.monotonic()
                 try:
-                    await self._attempt(agent, lease)
+                    following = await self._attempt(agent, lease, then)
                     if self.signing_key is not None:
                         _, self._signed_up_to[task.run_id] = await sign_own_events(
                             self.board, lease.owner, self.signing_key, task.run_id,
@@ -164,8 +185,10 @@ class Attempts:
                     record_attempt(
                         role=role, kind=kind, outcome=outcome, seconds=time.monotonic() - began
                     )
+                return following
 
-    async def _attempt(self, agent: Agent, lease: Lease) -> None:
+    async def _attempt(self, agent: Agent, lease: Lease, then: ClaimNext | None) -> Lease | None:
+        """One attempt; the lease claimed with its hand-in, if any."""
         task = lease.task
         try:
             # A lost connection here is an outage, not the agent's failure: read again
@@ -173,7 +196,7 @@ class Attempts:
             ctx = await self._within_lease(lease, lambda: self.context(lease))
         except SecretMissing as exc:
             await self._failed(agent, lease, {"kind": "secret_missing", "message": str(exc)})
-            return
+            return None
         try:
             async with asyncio.timeout(task.timeout_s) as deadline:
                 result = await agent.run(ctx)
@@ -181,16 +204,16 @@ class Attempts:
                 result = result if isinstance(result, Verdict) else Verdict.model_validate(result)
         except LeaseLost as exc:
             log.warning("%s: lost %s while working: %s", lease.owner, task.id, exc)
-            return
+            return None
         except TimeoutError as exc:
             if not deadline.expired():  # the agent's own TimeoutError: its error, not ours
                 await self._failed(agent, lease, _error(agent, exc))
-                return
+                return None
             message = f"agent {agent.name} ran past {task.timeout_s}s"
             await self._failed(
                 agent, lease, {"kind": "timeout", "agent": agent.name, "message": message}
             )
-            return
+            return None
         except EffectUncertain as exc:  # a person must check what happened out there
             log.warning("%s: %s", lease.owner, exc)
             why = str(exc)
@@ -201,21 +224,21 @@ class Attempts:
                     idempotency_key=f"{lease.owner}:{task.id}:{lease.token}:uncertain",
                 ),
             )  # fmt: skip
-            return
+            return None
         except GiveUp as exc:
             await self._failed(agent, lease, _error(agent, exc), retryable=False)
-            return
+            return None
         except RetryLater as exc:
             log.info("%s: %s asks to retry %s later: %s", lease.owner, agent.name, task.id, exc)
             await self._failed(agent, lease, _error(agent, exc, kind="retry_later"))
-            return
+            return None
         except (asyncio.CancelledError, StoreUnavailable, TransientConflict):
             raise  # shutdown, or an outage the slot waits out: not the agent's failure
         except Exception as exc:  # the agent's failure is data, recorded on the board
             log.warning("%s: %s raised %r on %s", lease.owner, agent.name, exc, task.id)
             await self._failed(agent, lease, _error(agent, exc))
-            return
-        await self._hand_in(lease, result)
+            return None
+        return await self._hand_in(lease, result, then)
 
     async def _failed(
         self, agent: Agent, lease: Lease, error: dict[str, Any], *, retryable: bool = True
@@ -244,7 +267,9 @@ class Attempts:
             ),
         )
 
-    async def _hand_in(self, lease: Lease, result: Any) -> None:
+    async def _hand_in(self, lease: Lease, result: Any, then: ClaimNext | None) -> Lease | None:
+        """Hand the result in; with ``then`` (a work lease, the worker not stopping)
+        together with the next claim, whose lease comes back."""
         task = lease.task
         redactor = self._redactor_for(task)
         result = result if isinstance(result, Verdict) else redactor.value(result)
@@ -265,16 +290,38 @@ class Attempts:
                 call = lambda: self.board.reject(  # noqa: E731
                     task.id, feedback, actor=lease.owner, token=lease.token, idempotency_key=key
                 )
+        elif then is not None and not then.stop.is_set():
+            claim_next = then
+
+            async def call() -> Any:
+                try:
+                    return await self.board.submit_and_claim(
+                        task.id, lease.token, result, participant=lease.owner,
+                        roles=claim_next.roles, run_id=claim_next.run_id,
+                        idempotency_key=f"{key}+claim",
+                    )  # fmt: skip
+                except (PermissionDenied, PolicyDenied, NotFound) as exc:
+                    # The claim refused (say a rate limit on claims) refuses the whole
+                    # call; the result still goes in, alone.
+                    log.info("%s: handing in %s alone: %s", lease.owner, task.id, exc)
+                    return await self.board.submit(
+                        task.id, lease.token, result, participant=lease.owner,
+                        idempotency_key=key,
+                    )  # fmt: skip
         else:
             call = lambda: self.board.submit(  # noqa: E731
                 task.id, lease.token, result, participant=lease.owner, idempotency_key=key
             )
         try:
-            if await self._persist(lease, call):
-                self.completed += 1
+            handed = await self._persist(lease, call)
         except ContractViolation as exc:
             self.failed += 1
             log.warning("%s: %s", lease.owner, exc)
+            return None
+        if handed is _DROPPED:
+            return None
+        self.completed += 1
+        return handed.lease if isinstance(handed, Handoff) else None
 
     def _redactor_for(self, task: Task) -> Redactor:
         """What this worker redacts from an attempt's results: its secret environment
@@ -282,17 +329,16 @@ class Attempts:
         names = [n for n in secret_names(task.input) if n in self.secrets]
         return self.redactor.knowing(self.secrets[n] for n in names)
 
-    async def _persist(self, lease: Lease, call: Callable[[], Awaitable[Any]]) -> bool:
+    async def _persist(self, lease: Lease, call: Callable[[], Awaitable[Any]]) -> Any:
         """Make a write about the lease land despite a lost database connection: keep
         the result and call again (same idempotency key, so a write that did land is
-        not doubled) while the lease may still be valid. ``False`` if the result was
-        dropped, and why is logged."""
+        not doubled) while the lease may still be valid. What the call returned, or
+        ``_DROPPED`` if the result was dropped, and why is logged."""
         try:
-            await self._within_lease(lease, call)
-            return True
+            return await self._within_lease(lease, call)
         except LeaseLost as exc:
             log.warning("%s: dropped result for %s: %s", lease.owner, lease.task.id, exc)
-            return False
+            return _DROPPED
         except (StoreUnavailable, TransientConflict) as exc:
             log.warning(
                 "%s: dropped result for %s: store unavailable past the lease (%s)",
@@ -300,7 +346,7 @@ class Attempts:
                 lease.task.id,
                 exc,
             )
-            return False
+            return _DROPPED
 
     async def _within_lease(self, lease: Lease, call: Callable[[], Awaitable[_T]]) -> _T:
         """Call through an outage: back off and call again while the lease may still be
@@ -314,7 +360,7 @@ class Attempts:
                     raise
                 await asyncio.sleep(backoff.next())
 
-    async def _heartbeat(self, lease: Lease, running: asyncio.Task[None]) -> None:
+    async def _heartbeat(self, lease: Lease, running: asyncio.Task[Lease | None]) -> None:
         """Renew the lease every third of it while the agent runs (started one interval
         after the claim, so the first renewal is at once)."""
         interval = _beat_interval(lease)

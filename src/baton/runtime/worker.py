@@ -34,7 +34,7 @@ from baton.model.participants import Principal
 from baton.model.redaction import Redactor
 from baton.runtime.agents.context import Agent, TaskContext, Verdict
 from baton.runtime.agents.function import FunctionAgent
-from baton.runtime.attempts import Attempts, Backoff
+from baton.runtime.attempts import Attempts, Backoff, ClaimNext
 from baton.runtime.watchdog import WatchdogDuty
 
 log = logging.getLogger("baton.runtime.worker")
@@ -224,11 +224,16 @@ class Worker:
         me = f"{self.name}#{index}" if self.concurrency > 1 else self.name
         roles = list(self.by_role)
         backoff = Backoff()
+        then = ClaimNext(roles, run_id, stop)
+        following: Lease | None = None
         while not stop.is_set():
             try:
-                # The busy path is one claim per task; only when it finds nothing does
-                # the slot go idle.
-                lease = await self.board.claim(me, roles, run_id=run_id)
+                # The busy path is one call per task: the result handed in with the
+                # next claim. Only when that (or a claim) finds nothing does the slot
+                # go idle.
+                lease, following = following, None
+                if lease is None:
+                    lease = await self.board.claim(me, roles, run_id=run_id)
                 if lease is None:
                     found = await self._idle(me, roles, run_id, stop)
                     backoff.reset()
@@ -240,7 +245,7 @@ class Worker:
                 backoff.reset()
                 task = lease.task
                 role = task.role if lease.kind is LeaseKind.WORK else task.reviewer_role
-                await self.attempts.work(self.by_role[role or task.role], lease)
+                following = await self.attempts.work(self.by_role[role or task.role], lease, then)
             except StoreUnavailable as exc:  # the database went away: wait, then go on
                 delay = backoff.next()
                 log.warning("%s: store unavailable (%s); retrying in %.2fs", me, exc, delay)

@@ -32,10 +32,13 @@ class Claimable(NamedTuple):
 
 class OneTrip(NamedTuple):
     """What :meth:`Tx.claim_in_one_trip` did: ``handled`` with the claimed task (or
-    ``None``: nothing was claimable), or not handled — the general path decides."""
+    ``None``: nothing was claimable), or not handled — the general path decides. For
+    :meth:`Tx.submit_and_claim_in_one_trip`, ``task`` is the submitted task and
+    ``claimed`` the one claimed next (``None``: nothing was claimable)."""
 
     handled: bool
     task: Task | None = None
+    claimed: Task | None = None
 
 
 #: The answer of a store with no one-trip claim (SQLite: a claim has no round trips).
@@ -154,6 +157,27 @@ class Tx(Protocol):
         operation) the key is recorded in the same transaction, the task's row as its
         result (:func:`baton.store.rows.task_from_record`); a key already recorded
         writes nothing and comes back :data:`GENERAL_PATH`, which replays it."""
+        ...
+
+    async def submit_and_claim_in_one_trip(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        now: float,
+        *,
+        owner: str,
+        role: str,
+        run_id: str | None,
+        lease_s: float | None,
+        idempotency: tuple[str, str] | None = None,
+    ) -> OneTrip:
+        """:meth:`submit_in_one_trip`, then :meth:`claim_in_one_trip` of ``role`` for
+        the same owner, in the same transaction and the same round trip (it sees the
+        dependents the submit released). All or nothing: when either must take the
+        general path nothing is written and :data:`GENERAL_PATH` comes back. With
+        ``idempotency`` the key is recorded with both tasks' rows
+        (:func:`baton.store.rows.claimed_from_record`)."""
         ...
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:

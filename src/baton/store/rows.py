@@ -240,8 +240,11 @@ def task_from_row(row: Any) -> Task:
 
 
 #: What a store records as the result of an idempotent submit it did in one round trip:
-#: ``{"task_row": {<column>: <value>, ...}}`` (PostgreSQL, migration 0021).
+#: ``{"task_row": {<column>: <value>, ...}}`` (PostgreSQL, migration 0021), with
+#: ``"claimed_row"`` beside it for a submit-and-claim (the task claimed next, or null;
+#: migration 0025).
 TASK_ROW_RECORD = "task_row"
+CLAIMED_ROW_RECORD = "claimed_row"
 _FLOAT_TASK_COLUMNS = frozenset({"lease_expires_at", "not_before", "updated_at", "cost_used"})
 
 
@@ -251,7 +254,19 @@ def task_from_record(stored: str) -> Task | None:
     ``None`` when ``stored`` is a result the Board encoded itself."""
     if not stored.startswith('{"' + TASK_ROW_RECORD + '"'):
         return None
-    columns = loads(stored)[TASK_ROW_RECORD]
+    return _task_from_columns(loads(stored)[TASK_ROW_RECORD])
+
+
+def claimed_from_record(stored: str) -> Task | None:
+    """The task a submit-and-claim recorded by the store claimed next (see
+    :data:`CLAIMED_ROW_RECORD`); ``None`` if it claimed none or the record is another's."""
+    if not stored.startswith('{"' + TASK_ROW_RECORD + '"'):
+        return None
+    columns = loads(stored).get(CLAIMED_ROW_RECORD)
+    return None if columns is None else _task_from_columns(columns)
+
+
+def _task_from_columns(columns: dict[str, Any]) -> Task:
     row = [columns[name] for name in TASK_COLUMNS]
     for i, name in enumerate(TASK_COLUMNS):  # JSON writes 2.0 as 2
         if name in _FLOAT_TASK_COLUMNS and row[i] is not None:

@@ -29,7 +29,7 @@ from baton.board.sync import SyncBoard
 from baton.interfaces.http import wire
 from baton.interfaces.http.transport import Transport, plain
 from baton.interfaces.http.wire import CURSOR_HEADER, MAX_WAIT_S
-from baton.model import Briefing, Budget, Duty, Event, Lease, Plan, Run, Task, TaskSpec
+from baton.model import Briefing, Budget, Duty, Event, Handoff, Lease, Plan, Run, Task, TaskSpec
 from baton.model.artifacts import (
     Artifact,
     ArtifactContent,
@@ -323,6 +323,23 @@ class RemoteBoard:
         body = {"token": token, "output": plain(output), "participant": participant}
         raw = await self._wire.post(f"/tasks/{_task(task_id)}/submit", body, idempotency_key)
         return Task.model_validate_json(raw)
+
+    async def submit_and_claim(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        *,
+        participant: str,
+        roles: str | Sequence[str],
+        run_id: str | None = None,
+        lease_s: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Handoff:
+        body = {"token": token, "output": plain(output), "participant": participant}
+        body |= _body(roles=roles, run_id=run_id, lease_s=lease_s)
+        path = f"/tasks/{_task(task_id)}/submit-and-claim"
+        return Handoff.model_validate_json(await self._wire.post(path, body, idempotency_key))
 
     async def fail(
         self,

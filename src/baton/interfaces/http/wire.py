@@ -113,6 +113,15 @@ class Submit(Body):
     participant: str | None = None
 
 
+class SubmitAndClaim(Body):
+    token: Int
+    output: Any = None
+    participant: str | None = None
+    roles: str | list[str]
+    run_id: str | None = None
+    lease_s: Num | None = None
+
+
 class KeyBody(Body):
     public_key: str
 

@@ -22,7 +22,7 @@ from baton.board import Board
 from baton.interfaces.http import wire
 from baton.interfaces.http.callers import As, Fresh, Key
 from baton.interfaces.http.responses import json_response, model_response
-from baton.model import Duty, Lease, Task
+from baton.model import Duty, Handoff, Lease, Task
 
 router = APIRouter()
 
@@ -68,6 +68,17 @@ async def submit(task_id: str, body: wire.Submit, b: As, key: Key = None) -> Res
         idempotency_key=key,
     )  # fmt: skip
     return model_response(task)
+
+
+@router.post("/tasks/{task_id:path}/submit-and-claim", response_model=Handoff, tags=["work"])
+async def submit_and_claim(
+    task_id: str, body: wire.SubmitAndClaim, b: As, key: Key = None
+) -> Response:
+    handoff = await b.submit_and_claim(
+        task_id, body.token, body.output, participant=me(b, body.participant),
+        roles=body.roles, run_id=body.run_id, lease_s=body.lease_s, idempotency_key=key,
+    )  # fmt: skip
+    return model_response(handoff)
 
 
 @router.post("/tasks/{task_id:path}/fail", response_model=Task, tags=["work"])

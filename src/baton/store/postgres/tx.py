@@ -200,6 +200,27 @@ class PgTx:
             return await self._one_trip("submit_one_trip", params)
         return await self._one_trip("submit_one_trip_keyed", (*idempotency, *params))
 
+    async def submit_and_claim_in_one_trip(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        now: float,
+        *,
+        owner: str,
+        role: str,
+        run_id: str | None,
+        lease_s: float | None,
+        idempotency: tuple[str, str] | None = None,
+    ) -> OneTrip:
+        """``BEGIN; <submit, then claim>; COMMIT`` as one simple query (migration 0025,
+        which calls the two generated functions)."""
+        key, op = idempotency if idempotency is not None else (None, None)
+        at = _rows.dumps(now)
+        params = (key, op, task_id, token, owner, now, at, _rows.dumps(output), role, run_id,
+                  lease_s)  # fmt: skip
+        return await self._one_trip("submit_and_claim_one_trip", params)
+
     async def _one_trip(self, query: str, params: Params) -> OneTrip:
         """Send a generated function between ``BEGIN`` and ``COMMIT``, read its rows. A
         row of nulls means it wrote nothing; SQLSTATE BT001 that it rolled back what it
@@ -225,7 +246,8 @@ class PgTx:
             return OneTrip(handled=True)
         if rows[0][0] is None:
             return GENERAL_PATH
-        return OneTrip(handled=True, task=_rows.task_from_row(rows[0]))
+        claimed = _rows.task_from_row(rows[1]) if len(rows) > 1 else None
+        return OneTrip(handled=True, task=_rows.task_from_row(rows[0]), claimed=claimed)
 
     async def update_task(self, task: Task, *, expect_state: str, expect_token: int) -> bool:
         """Always ``True``: the write goes out with the next statement, and its guard is

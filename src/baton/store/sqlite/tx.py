@@ -109,6 +109,21 @@ class SqliteTx:
     ) -> OneTrip:
         return GENERAL_PATH
 
+    async def submit_and_claim_in_one_trip(
+        self,
+        task_id: str,
+        token: int,
+        output: Any,
+        now: float,
+        *,
+        owner: str,
+        role: str,
+        run_id: str | None,
+        lease_s: float | None,
+        idempotency: tuple[str, str] | None = None,
+    ) -> OneTrip:
+        return GENERAL_PATH
+
     async def find_claimable(
         self, role: str, run_id: str | None, now: float, *, not_reviewed_by: str = ""
     ) -> Claimable | None:

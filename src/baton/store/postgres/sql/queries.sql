@@ -484,3 +484,7 @@ SELECT {task_columns} FROM baton_submit_one_trip(%s, %s, %s, %s, %s, %s) t;
 -- name: submit_one_trip_keyed
 -- Migration 0021: the same submit, recording its idempotency key in the same trip.
 SELECT {task_columns} FROM baton_submit_one_trip_keyed(%s, %s, %s, %s, %s, %s, %s, %s) t;
+
+-- name: submit_and_claim_one_trip
+-- Migration 0025: a submit and the submitter's next claim, key recorded if given.
+SELECT {task_columns} FROM baton_submit_and_claim_one_trip(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) t;
