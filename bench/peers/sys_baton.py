@@ -6,7 +6,8 @@
   serving every run on the board (``Worker.run()`` without ``run_id``), stopped by
   SIGTERM as ``baton worker`` is.
 * ``baton-loop``: the bare loop the other benchmarks measure (bench/_pg_sides.py):
-  ``board.claim`` + ``board.submit`` (``board.fail`` for a failed attempt) in a loop;
+  ``board.claim``, then ``board.submit_and_claim`` (the result handed in with the next
+  claim, one transaction) while it finds work (``board.fail`` for a failed attempt);
   when nothing is ready, take the idle turn (``board.idle_turn``), read the last
   ``seq``, claim once more, reap expired leases and wait for work, again from the seq
   that woke it (``Worker``'s idle loop, minus the Worker).
@@ -73,7 +74,7 @@ def _make(mode: str, store: str) -> type[_Baton]:
         "workers_mean": (
             "N processes, each one baton.Worker(concurrency=1) with a no-op agent"
             if mode == "worker"
-            else "N processes, each a board.claim + board.submit loop"
+            else "N processes, each a board.claim + board.submit_and_claim loop"
         ),
         "recovery": (
             f"lease expiry ({LEASE_S:.0f} s) + the reaper ("
@@ -168,8 +169,10 @@ async def run_loop(name: str) -> None:
     try:
         await board.last_seq()
         tasks.ready()
+        lease = None
         while not stop.is_set():
-            lease = await board.claim(name, [tasks.ROLE])
+            if lease is None:
+                lease = await board.claim(name, [tasks.ROLE])
             if lease is None:
                 lease = await idle(board, name, stop)
                 if lease is None:
@@ -179,8 +182,15 @@ async def run_loop(name: str) -> None:
                 tasks.execute(task.run_id, task.key, bool(task.input.get("fail")))
             except tasks.FailedOnce as exc:
                 await board.fail(task.id, lease.token, str(exc), participant=name)
+                lease = None
                 continue
-            await board.submit(task.id, lease.token, {}, participant=name)
+            # The result handed in with the next claim, one transaction (as the Worker).
+            handoff = await board.submit_and_claim(
+                task.id, lease.token, {}, participant=name, roles=[tasks.ROLE]
+            )
+            lease = handoff.lease
+        if lease is not None:  # stopped holding the next task: give it back
+            await board.release(lease.task.id, lease.token, participant=name)
     finally:
         await board.close()
 

@@ -13,6 +13,7 @@ agents finish for ``grace_s`` seconds, then cancels them and releases their leas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import os
@@ -26,6 +27,7 @@ from baton.board import BoardAPI
 from baton.model import Lease, LeaseKind, Run
 from baton.model.errors import (
     InvalidArgument,
+    LeaseLost,
     PermissionDenied,
     StoreUnavailable,
     TransientConflict,
@@ -252,6 +254,10 @@ class Worker:
                 await asyncio.sleep(delay)
             except TransientConflict as exc:
                 log.info("%s: %s; going on", me, exc)
+        if following is not None:  # stopped with the next task claimed: give it back
+            with contextlib.suppress(LeaseLost, StoreUnavailable, TransientConflict):
+                task = following.task
+                await self.board.release(task.id, following.token, participant=following.owner)
 
     async def _idle(
         self, me: str, roles: list[str], run_id: str | None, stop: asyncio.Event
