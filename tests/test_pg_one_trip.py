@@ -276,9 +276,11 @@ def test_what_the_one_trip_submit_leaves_to_the_general_path(pg_url: str) -> Non
     asyncio.run(scenario())
 
 
-def test_sixteen_workers_work_a_dag_in_one_trip_each_task_once(pg_url: str) -> None:
+@pytest.mark.parametrize("hand_off", [False, True], ids=["submit", "submit_and_claim"])
+def test_sixteen_workers_work_a_dag_in_one_trip_each_task_once(pg_url: str, hand_off: bool) -> None:
     """Claims and submits from 16 concurrent workers on a fan-in DAG: every task done once,
-    every dependent released once, the run finished exactly once, the chain intact."""
+    every dependent released once, the run finished exactly once, the chain intact — and
+    the same with each result handed in with the next claim (migration 0025)."""
 
     async def scenario() -> None:
         board = Board(PostgresStore(pg_url, max_connections=8, idle_check_s=3600))
@@ -299,8 +301,18 @@ def test_sixteen_workers_work_a_dag_in_one_trip_each_task_once(pg_url: str) -> N
                     if lease is None:
                         await board.wait_for_change(seen, timeout=5)  # the next commit
                         continue
-                    worked.append(lease.task.key)
-                    await board.submit(lease.task.id, lease.token, {"n": n}, participant=f"w{n}")
+                    while lease is not None:
+                        worked.append(lease.task.key)
+                        if not hand_off:
+                            await board.submit(
+                                lease.task.id, lease.token, {"n": n}, participant=f"w{n}"
+                            )
+                            break
+                        handoff = await board.submit_and_claim(
+                            lease.task.id, lease.token, {"n": n}, participant=f"w{n}",
+                            roles="worker", run_id=run.id,
+                        )  # fmt: skip
+                        lease = handoff.lease
 
             await asyncio.wait_for(asyncio.gather(*(worker(n) for n in range(16))), 60)
             assert sorted(worked) == sorted(t["id"] for t in (*layer1, *layer2, {"id": "z"}))
