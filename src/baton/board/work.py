@@ -1,4 +1,5 @@
-"""Claiming and working a task: claim, heartbeat, submit, fail, block, release, reap."""
+"""Claiming and working a task: claim, heartbeat, submit (and submit-and-claim), fail,
+block, release, reap. Which task a claim takes is :mod:`baton.board.claims`."""
 
 from __future__ import annotations
 
@@ -8,42 +9,36 @@ from typing import Any
 
 from baton.board.authorization import (
     acting_name,
-    require_every_run,
-    require_roles,
-    require_run,
     require_self,
     require_steer,
 )
-from baton.board.budgets import pause_if_over, retry_delay
+from baton.board.budgets import retry_delay
+from baton.board.claims import claim_in, claim_roles, lease_of, refund_attempt
 from baton.board.core import BoardCore, SubmitResult, check_lease, load_run, load_task
 from baton.board.escalations import escalate_failure
 from baton.board.growth import named_tasks, put_tasks
 from baton.board.settle import settle
 from baton.board.transitions import apply, record
 from baton.model import Handoff, Lease, LeaseKind, Task
-from baton.model.budgets import past, reached
+from baton.model.budgets import reached
 from baton.model.changes import TaskChanges
 from baton.model.contracts import violations
 from baton.model.errors import (
-    BatonRuntimeError,
     ContractViolation,
     InvalidArgument,
     InvalidPlan,
-    NotFound,
 )
 from baton.model.events import EventKind
 from baton.model.limits import (
     MAX_ROWS,
     check_count,
     check_duration,
-    check_id,
     check_json,
     check_name,
     check_text,
-    safe_repr,
 )
 from baton.model.participants import Principal
-from baton.model.states import Action, TaskState
+from baton.model.states import Action
 from baton.planning.additions import validate_additions
 from baton.store import Tx
 
@@ -67,36 +62,18 @@ class WorkService:
         lease_s: float | None = None,
         idempotency_key: str | None = None,
     ) -> Lease | None:
-        roles = self._claim_args(participant, roles, run_id, lease_s)
+        roles = claim_roles(participant, roles, run_id, lease_s, limits=self.core.limits)
 
         async def body(tx: Tx, now: float, who: Principal) -> Lease | None:
             # The common claim, in one round trip where the store can (PostgreSQL).
             one_trip = who.owner and idempotency_key is None
-            return await self._claim_in(tx, now, who, participant, roles, run_id, lease_s, one_trip)
+            return await claim_in(
+                tx, now, who, participant, roles, run_id, lease_s, one_trip=one_trip
+            )
 
         lease = await self.core.write(f"claim by {participant}", "claim", idempotency_key, body)
         self._remember(lease)
         return lease
-
-    def _claim_args(
-        self,
-        participant: str,
-        roles: str | Sequence[str],
-        run_id: str | None,
-        lease_s: float | None,
-    ) -> list[str]:
-        """A claim's arguments checked; the roles as a list."""
-        check_name("participant", participant)
-        roles = [roles] if isinstance(roles, str) else list(roles)
-        if not roles:
-            raise InvalidArgument(f"participant {participant!r} asked to claim with no roles")
-        if not all(isinstance(r, str) and r for r in roles):
-            raise InvalidArgument(f"roles must be non-empty text, got {safe_repr(roles)}")
-        if run_id is not None:
-            check_id("run", run_id)
-        if lease_s is not None:
-            check_duration("lease_s", lease_s, limits=self.core.limits)
-        return roles
 
     def _remember(self, lease: Lease | None) -> None:
         """Keep the owner's work lease's task, for a one-trip submit of it later."""
@@ -104,121 +81,6 @@ class WorkService:
             self._held[lease.task.id] = lease.task
             if len(self._held) > HELD_LEASES:
                 self._held.popitem(last=False)
-
-    async def _claim_in(
-        self,
-        tx: Tx,
-        now: float,
-        who: Principal,
-        participant: str,
-        roles: list[str],
-        run_id: str | None,
-        lease_s: float | None,
-        one_trip: bool,
-    ) -> Lease | None:
-        """The claim, in ``tx``; ``one_trip``: it may be the store's one-trip claim (the
-        transaction's only statement, the owner's, without an idempotency key)."""
-        if not who.owner:
-            self._may_claim(who, participant, roles, run_id)
-            if run_id is not None:
-                require_run(who, await load_run(tx, run_id), "claim in")
-        mine = "" if who.owner else who.id  # the owner's names are not identities
-        if one_trip and len(set(roles)) == 1:
-            # The same ready -> running edge, generated from the transition table.
-            trip = await tx.claim_in_one_trip(
-                roles[0], run_id, now, owner=participant, lease_s=lease_s
-            )
-            if trip.handled:
-                return None if trip.task is None else _lease_of(trip.task)
-        best: Task | None = None
-        budget: dict[str, Any] | None = None
-        for role in dict.fromkeys(roles):
-            found = await tx.find_claimable(role, run_id, now, not_reviewed_by=mine)
-            if found is not None and (
-                best is None
-                or (-found.task.priority, found.task.created_seq)
-                < (-best.priority, best.created_seq)
-            ):
-                best, budget = found
-        if best is None:
-            if run_id is not None and await tx.get_run(run_id) is None:
-                raise NotFound("run", run_id)  # asked only now: a found task has a run
-            return None
-        counted = budget is not None and budget.get("attempts") is not None
-        if (
-            counted
-            and best.state is TaskState.READY
-            and not await self._count_attempt(tx, best.run_id, now)
-        ):
-            return None  # the run just ran out of its attempts budget: paused
-        expires = now + (lease_s or best.lease_s)
-        if best.state is TaskState.READY:
-            kind = LeaseKind.WORK
-            task = await apply(
-                tx,
-                best,
-                Action.CLAIM,
-                actor=participant,
-                now=now,
-                payload={"owner": participant, "expires_at": expires},
-                changes=TaskChanges(
-                    lease_owner=participant,
-                    lease_kind=kind.value,
-                    lease_expires_at=expires,
-                    token=best.token + 1,
-                    attempts=best.attempts + 1,
-                ),
-            )
-        else:
-            kind = LeaseKind.REVIEW
-            task = await record(
-                tx,
-                best,
-                EventKind.TASK_REVIEW_CLAIMED,
-                actor=participant,
-                now=now,
-                changes=TaskChanges(
-                    lease_owner=participant,
-                    lease_kind=kind.value,
-                    lease_expires_at=expires,
-                    token=best.token + 1,
-                ),
-            )
-        return Lease.model_construct(
-            task=task, owner=participant, token=task.token, kind=kind, expires_at=expires
-        )
-
-    @staticmethod
-    def _may_claim(who: Principal, participant: str, roles: list[str], run_id: str | None) -> None:
-        require_self(who, participant, "claim", run_id=run_id or "")
-        require_roles(who, roles, "claim for", run_id=run_id or "")
-        if run_id is None:
-            require_every_run(who, "claim across runs")
-
-    async def _count_attempt(self, tx: Tx, run_id: str, now: float) -> bool:
-        """Count a claim against the run's attempts budget, if it has one; ``False``
-        (and the run paused, a human asked) when the budget is already used up.
-
-        Only budgeted runs count, so unbudgeted runs never contend on their run row.
-        """
-        run = await tx.lock_run(run_id)
-        if run is None or not run.budget or run.budget.get("attempts") is None:
-            return True  # the budget changed since the claim's read: nothing to count
-        if past(run.claims + 1, run.budget["attempts"]):
-            await pause_if_over(tx, run.model_copy(update={"claims": run.claims + 1}), now)
-            return False
-        await tx.add_usage(None, run_id, tokens=0, cost=0.0, claims=1)
-        return True
-
-    async def _refund_attempt(self, tx: Tx, run_id: str) -> None:
-        """Give a released claim's unit back to the run's attempts budget, if it has
-        one: nothing was attempted. Unbudgeted runs never touch their run row here."""
-        run = await tx.get_run(run_id)
-        if run is None or not run.budget or run.budget.get("attempts") is None:
-            return
-        run = await tx.lock_run(run_id)
-        if run is not None and run.claims > 0:
-            await tx.add_usage(None, run_id, tokens=0, cost=0.0, claims=-1)
 
     async def heartbeat(
         self,
@@ -310,7 +172,7 @@ class WorkService:
         nothing, as :meth:`submit` does."""
         check_name("participant", participant)
         check_json(f"the output of task {task_id!r}", output, limits=self.core.limits)
-        roles = self._claim_args(participant, roles, run_id, lease_s)
+        roles = claim_roles(participant, roles, run_id, lease_s, limits=self.core.limits)
         operation = f"submit {task_id} by {participant}, then claim"
 
         async def one_trip(tx: Tx, now: float, op: str, key: str | None) -> SubmitResult | None:
@@ -332,7 +194,7 @@ class WorkService:
             if result.violations:
                 return result
             await self.core.rates.check(tx, who, f"claim by {participant}", now)
-            lease = await self._claim_in(
+            lease = await claim_in(
                 tx, now, who, participant, roles, run_id, lease_s, one_trip=False
             )
             if lease is None:
@@ -344,7 +206,7 @@ class WorkService:
         )
         if result.violations:
             raise ContractViolation(task_id, result.violations, result.task.state.value)
-        lease = None if result.claimed is None else _lease_of(result.claimed)
+        lease = None if result.claimed is None else lease_of(result.claimed)
         self._remember(lease)
         return Handoff.model_construct(task=result.task, lease=lease)
 
@@ -553,7 +415,7 @@ class WorkService:
                 now=now,
                 changes=TaskChanges(attempts=task.attempts - 1, clear_lease=True),
             )
-            await self._refund_attempt(tx, task.run_id)
+            await refund_attempt(tx, task.run_id)
             return released
 
         return await self.core.write(
@@ -621,17 +483,4 @@ def _completes(held: Task | None, token: int, output: Any) -> bool:
         and not held.requires_approval
         and not held.expand
         and not violations(output, held.output_contract)
-    )
-
-
-def _lease_of(task: Task) -> Lease:
-    """The lease a claim just gave: what the claimed row now says."""
-    if task.lease_owner is None or task.lease_expires_at is None or task.lease_kind is None:
-        raise BatonRuntimeError(f"claimed task {task.id!r} came back without its lease")
-    return Lease.model_construct(
-        task=task,
-        owner=task.lease_owner,
-        token=task.token,
-        kind=LeaseKind(task.lease_kind),
-        expires_at=task.lease_expires_at,
     )
