@@ -226,7 +226,11 @@ class Worker:
         me = f"{self.name}#{index}" if self.concurrency > 1 else self.name
         roles = list(self.by_role)
         backoff = Backoff()
-        then = ClaimNext(roles, run_id, stop)
+        # Results go in with the next claim when the slot serves one role: that is the
+        # store's one round trip on PostgreSQL. A claim across several roles takes the
+        # general path, which there costs more round trips than a one-trip submit and
+        # a claim apart, so such a slot submits and then claims.
+        then = ClaimNext(roles, run_id, stop) if len(roles) == 1 else None
         following: Lease | None = None
         while not stop.is_set():
             try:
