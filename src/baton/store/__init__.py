@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from baton.model.errors import InvalidArgument
-from baton.store.protocol import Store, Tx
+from baton.store.protocol import Store
 from baton.store.sqlite import SqliteStore
+from baton.store.transaction import Tx
 
 __all__ = ["SqliteStore", "Store", "Tx", "open_store"]
 

@@ -24,7 +24,7 @@ from baton.store import rows as _rows
 from baton.store.postgres.one_trip import GENERAL_PATH_STATE
 from baton.store.postgres.prepared import PREPARED as _PREPARED
 from baton.store.postgres.prepared import Params, Row
-from baton.store.protocol import GENERAL_PATH, Claimable, EventRef, OneTrip
+from baton.store.transaction import GENERAL_PATH, Claimable, EventRef, OneTrip
 
 #: Stated, not left to the server's default: the row-locking design relies on it.
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"

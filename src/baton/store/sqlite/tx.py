@@ -19,8 +19,8 @@ from baton.model.reservations import Reservation
 from baton.model.signatures import ParticipantKey
 from baton.store import governance_rows as _grows
 from baton.store import rows as _rows
-from baton.store.protocol import GENERAL_PATH, Claimable, EventRef, OneTrip
 from baton.store.sql_files import load_queries
+from baton.store.transaction import GENERAL_PATH, Claimable, EventRef, OneTrip
 
 QUERIES = load_queries("sqlite")
 
