@@ -32,7 +32,7 @@ from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.board import Board
-from baton.interfaces.http import events, governance, shared_work, wire, work
+from baton.interfaces.http import events, governance, participants, shared_work, wire, work
 from baton.interfaces.http.callers import As, Fresh, Key, Principals, _bearer
 from baton.interfaces.http.middleware import DoorMiddleware, problem_response
 from baton.interfaces.http.problems import PROBLEM_TYPE, plain_problem, problem
@@ -41,7 +41,6 @@ from baton.interfaces.http.wire import CURSOR_HEADER, MAX_WAIT_S
 from baton.interfaces.web import routes as web
 from baton.model import Briefing, Event, Run, Task
 from baton.model.errors import BatonError
-from baton.model.participants import Participant
 from baton.views.narration import narrate
 
 log = logging.getLogger("baton.http")
@@ -71,7 +70,6 @@ class ServeSettings:
 _TASKS = TypeAdapter(list[Task])
 _RUNS = TypeAdapter(list[Run])
 _EVENTS = TypeAdapter(list[Event])
-_PARTICIPANTS = TypeAdapter(list[Participant])
 _COUNTS = TypeAdapter(dict[str, int])
 
 
@@ -222,45 +220,7 @@ def create_app(board: Board, settings: ServeSettings | None = None) -> FastAPI:
             )
         )
 
-    # -- participants -----------------------------------------------------------------
-    @app.post("/participants", response_model=wire.IssuedToken, status_code=201,
-              tags=["participants"])  # fmt: skip
-    async def add_participant(body: wire.NewParticipant, b: As) -> Response:
-        participant, token = await b.add_participant(
-            body.id,
-            kind=body.kind,
-            name=body.name,
-            roles=body.roles,
-            grants=body.grants,
-            runs=body.runs,
-        )
-        issued = wire.IssuedToken(participant=participant, token=token)
-        return json_response(issued.model_dump_json().encode(), 201)
-
-    @app.get("/participants", response_model=list[Participant], tags=["participants"])
-    async def list_participants(b: As) -> Response:
-        return json_response(_PARTICIPANTS.dump_json(await b.participants()))
-
-    @app.get("/participants/{participant_id}", response_model=Participant,
-             tags=["participants"])  # fmt: skip
-    async def get_participant(participant_id: str, b: As) -> Response:
-        return model_response(await b.get_participant(participant_id))
-
-    @app.post("/participants/{participant_id}/rotate", response_model=wire.IssuedToken,
-              tags=["participants"])  # fmt: skip
-    async def rotate(participant_id: str, b: As) -> Response:
-        token = await b.rotate_token(participant_id)
-        issued = wire.IssuedToken(participant=await b.get_participant(participant_id), token=token)
-        return model_response(issued)
-
-    @app.post("/participants/{participant_id}/revoke", response_model=Participant,
-              tags=["participants"])  # fmt: skip
-    async def revoke(participant_id: str, b: As) -> Response:
-        return model_response(await b.revoke_participant(participant_id))
-
-    @app.post("/authenticate", response_model=wire.Who, tags=["participants"])
-    async def authenticate(body: wire.TokenCheck, b: As) -> Response:
-        return model_response(wire.Who.of(await b.authenticate(body.token)))
+    app.include_router(participants.router)
 
     # -- runs ----------------------------------------------------------------------------
     @app.post("/runs", response_model=Run, status_code=201, tags=["runs"])
